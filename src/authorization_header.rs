@@ -1,0 +1,125 @@
+//! Parsing one `Authorization` field value (RFC 9110 §11.4, RFC 6750 §2.1).
+//!
+//! ```text
+//! credentials = auth-scheme [ 1*SP ( token68 / #auth-param ) ]   ; RFC 9110
+//! credentials = "Bearer" 1*SP b64token                          ; RFC 6750
+//! ```
+//!
+//! The scheme is matched case-insensitively. Only spaces may separate it from
+//! the token. The value is read as bytes: obs-text and invalid UTF-8 are
+//! refused, never unwrapped.
+
+use crate::b64token::{self, TokenError};
+
+/// What an `Authorization` field value says about bearer credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AuthorizationValue<'a> {
+    /// The `Bearer` scheme, with a token or the reason it is malformed.
+    Bearer(Result<&'a str, TokenError>),
+    /// Another scheme (`Basic ...`), or an empty value: no bearer credentials.
+    NotBearer,
+}
+
+/// Parses one field value; `max_token_len` bounds the token, not the field.
+pub(crate) fn parse(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_> {
+    let value = b64token::trim_ows(value);
+    let scheme_end = value
+        .iter()
+        .position(|&b| b == b' ' || b == b'\t')
+        .unwrap_or(value.len());
+    let (scheme, rest) = value.split_at(scheme_end);
+    if !scheme.eq_ignore_ascii_case(b"bearer") {
+        return AuthorizationValue::NotBearer;
+    }
+    let separator_len = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    let (separator, token) = rest.split_at(separator_len);
+    if separator.contains(&b'\t') {
+        return AuthorizationValue::Bearer(Err(TokenError::BadSeparator));
+    }
+    AuthorizationValue::Bearer(b64token::validate(token, max_token_len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AuthorizationValue::{Bearer, NotBearer};
+    use super::*;
+
+    fn p(value: &[u8]) -> AuthorizationValue<'_> {
+        parse(value, 4096)
+    }
+
+    #[test]
+    fn accepts_bearer_in_any_case() {
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let value = format!("{scheme} abc123");
+            assert_eq!(p(value.as_bytes()), Bearer(Ok("abc123")), "{scheme}");
+        }
+    }
+
+    #[test]
+    fn accepts_several_spaces_before_the_token() {
+        assert_eq!(p(b"Bearer    abc"), Bearer(Ok("abc")));
+    }
+
+    #[test]
+    fn ignores_surrounding_whitespace_of_the_field() {
+        assert_eq!(p(b"  Bearer abc \t"), Bearer(Ok("abc")));
+    }
+
+    #[test]
+    fn keeps_padding_as_part_of_the_token() {
+        assert_eq!(p(b"Bearer dGVzdA=="), Bearer(Ok("dGVzdA==")));
+    }
+
+    #[test]
+    fn refuses_tabs_as_separator() {
+        assert_eq!(p(b"Bearer\tabc"), Bearer(Err(TokenError::BadSeparator)));
+        assert_eq!(p(b"Bearer \tabc"), Bearer(Err(TokenError::BadSeparator)));
+    }
+
+    #[test]
+    fn bearer_without_a_token_is_malformed() {
+        assert_eq!(p(b"Bearer"), Bearer(Err(TokenError::Empty)));
+        assert_eq!(p(b"Bearer   "), Bearer(Err(TokenError::Empty)));
+    }
+
+    #[test]
+    fn a_second_word_is_malformed() {
+        assert_eq!(p(b"Bearer abc def"), Bearer(Err(TokenError::InvalidByte)));
+        // auth-param syntax is not a b64token: the '=' comes too early.
+        assert_eq!(
+            p(b"Bearer realm=\"x\""),
+            Bearer(Err(TokenError::MisplacedPadding))
+        );
+    }
+
+    #[test]
+    fn other_schemes_and_glued_schemes_are_not_bearer() {
+        assert_eq!(p(b"Basic dXNlcjpwYXNz"), NotBearer);
+        assert_eq!(p(b"Bearerabc"), NotBearer);
+        assert_eq!(p(b"Token abc"), NotBearer);
+        assert_eq!(p(b""), NotBearer);
+        assert_eq!(p(b"   "), NotBearer);
+    }
+
+    #[test]
+    fn non_ascii_bytes_are_refused_without_panicking() {
+        assert_eq!(
+            p(b"Bearer \xff\xfe\xfd"),
+            Bearer(Err(TokenError::InvalidByte))
+        );
+        assert_eq!(p(b"B\xc3\xa9arer abc"), NotBearer);
+    }
+
+    #[test]
+    fn the_length_limit_applies_to_the_token() {
+        assert_eq!(parse(b"Bearer abcd", 4), Bearer(Ok("abcd")));
+        assert_eq!(
+            parse(b"Bearer abcde", 4),
+            Bearer(Err(TokenError::TooLong))
+        );
+    }
+}

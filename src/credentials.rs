@@ -1,0 +1,179 @@
+//! Finding exactly one bearer token in a request, across the configured
+//! sources (RFC 6750 §2: "Clients MUST NOT use more than one method").
+
+use std::borrow::Cow;
+
+use http::request::Parts;
+
+use crate::b64token::DEFAULT_MAX_TOKEN_LEN;
+use crate::rejection::RejectionKind;
+use crate::token_source::{Lookup, TokenSource};
+
+/// The one token a request carries, and where it came from.
+#[derive(Debug)]
+pub(crate) struct Credential<'a> {
+    pub(crate) token: Cow<'a, str>,
+    pub(crate) from_query: bool,
+}
+
+/// Where to look and how long a token may be.
+#[derive(Debug, Clone)]
+pub(crate) struct CredentialRules {
+    sources: Box<[TokenSource]>,
+    max_token_len: usize,
+}
+
+impl Default for CredentialRules {
+    fn default() -> Self {
+        Self {
+            sources: Box::new([TokenSource::AuthorizationHeader]),
+            max_token_len: DEFAULT_MAX_TOKEN_LEN,
+        }
+    }
+}
+
+impl CredentialRules {
+    pub(crate) fn new(sources: Vec<TokenSource>, max_token_len: usize) -> Self {
+        Self {
+            sources: sources.into_boxed_slice(),
+            max_token_len,
+        }
+    }
+
+    /// The configured sources, in lookup order.
+    pub(crate) fn sources(&self) -> &[TokenSource] {
+        &self.sources
+    }
+
+    /// Finds the request's single credential, or says why there is none.
+    pub(crate) fn extract<'a>(&self, parts: &'a Parts) -> Result<Credential<'a>, RejectionKind> {
+        let mut found = None;
+        let mut other_scheme = false;
+        for source in &self.sources {
+            match source.lookup(parts, self.max_token_len) {
+                Lookup::Absent => {}
+                Lookup::OtherScheme => other_scheme = true,
+                Lookup::Repeated => return Err(RejectionKind::AmbiguousCredentials),
+                Lookup::Present(token) => {
+                    if found.is_some() {
+                        return Err(RejectionKind::AmbiguousCredentials);
+                    }
+                    found = Some((token, *source == TokenSource::QueryParameter));
+                }
+            }
+        }
+        match found {
+            None if other_scheme => Err(RejectionKind::UnsupportedScheme),
+            None => Err(RejectionKind::MissingCredentials),
+            Some((Err(_), _)) => Err(RejectionKind::MalformedToken),
+            Some((Ok(token), from_query)) => Ok(Credential { token, from_query }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::HeaderName;
+
+    use super::*;
+
+    fn all_sources() -> CredentialRules {
+        CredentialRules::new(
+            vec![
+                TokenSource::AuthorizationHeader,
+                TokenSource::Header(HeaderName::from_static("x-api-key")),
+                TokenSource::Cookie("api_key".into()),
+                TokenSource::QueryParameter,
+            ],
+            64,
+        )
+    }
+
+    fn extract(rules: &CredentialRules, build: http::request::Builder) -> Result<String, RejectionKind> {
+        let parts = build.body(()).expect("valid request").into_parts().0;
+        rules
+            .extract(&parts)
+            .map(|credential| credential.token.into_owned())
+    }
+
+    #[test]
+    fn default_rules_read_only_the_authorization_header() {
+        let rules = CredentialRules::default();
+        let ok = http::Request::builder().header("authorization", "Bearer t1");
+        assert_eq!(extract(&rules, ok), Ok("t1".to_owned()));
+        let cookie_only = http::Request::builder().header("cookie", "api_key=t1");
+        assert_eq!(
+            extract(&rules, cookie_only),
+            Err(RejectionKind::MissingCredentials)
+        );
+    }
+
+    #[test]
+    fn each_source_alone_is_accepted() {
+        let rules = all_sources();
+        for build in [
+            http::Request::builder().header("authorization", "Bearer t1"),
+            http::Request::builder().header("x-api-key", "t1"),
+            http::Request::builder().header("cookie", "api_key=t1"),
+            http::Request::builder().uri("/?access_token=t1"),
+        ] {
+            assert_eq!(extract(&rules, build), Ok("t1".to_owned()));
+        }
+    }
+
+    #[test]
+    fn two_sources_are_ambiguous_even_with_the_same_token() {
+        let rules = all_sources();
+        let build = http::Request::builder()
+            .uri("/?access_token=t1")
+            .header("authorization", "Bearer t1");
+        assert_eq!(
+            extract(&rules, build),
+            Err(RejectionKind::AmbiguousCredentials)
+        );
+        let build = http::Request::builder()
+            .header("x-api-key", "t1")
+            .header("cookie", "api_key=t2");
+        assert_eq!(
+            extract(&rules, build),
+            Err(RejectionKind::AmbiguousCredentials)
+        );
+    }
+
+    #[test]
+    fn a_malformed_candidate_still_counts_as_a_credential() {
+        let rules = all_sources();
+        let build = http::Request::builder()
+            .header("authorization", "Bearer a b")
+            .header("x-api-key", "t1");
+        assert_eq!(
+            extract(&rules, build),
+            Err(RejectionKind::AmbiguousCredentials)
+        );
+        let build = http::Request::builder().header("authorization", "Bearer a b");
+        assert_eq!(extract(&rules, build), Err(RejectionKind::MalformedToken));
+    }
+
+    #[test]
+    fn another_scheme_is_reported_as_such_unless_a_token_is_elsewhere() {
+        let rules = all_sources();
+        let build = http::Request::builder().header("authorization", "Basic abc");
+        assert_eq!(extract(&rules, build), Err(RejectionKind::UnsupportedScheme));
+        let build = http::Request::builder()
+            .header("authorization", "Basic abc")
+            .header("x-api-key", "t1");
+        assert_eq!(extract(&rules, build), Ok("t1".to_owned()));
+    }
+
+    #[test]
+    fn query_tokens_are_flagged() {
+        let rules = all_sources();
+        let parts = http::Request::builder()
+            .uri("/?access_token=t1")
+            .body(())
+            .expect("valid request")
+            .into_parts()
+            .0;
+        assert!(rules.extract(&parts).expect("credential").from_query);
+    }
+}

@@ -1,0 +1,111 @@
+//! The principal of an API key, and the record behind it.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use crate::key_store::token_digest::TokenDigest;
+use crate::principal::Principal;
+use crate::scope::ScopeSet;
+
+/// Free-form key metadata (owner, environment...).
+pub type Metadata = BTreeMap<String, String>;
+
+static NO_METADATA: Metadata = BTreeMap::new();
+
+/// One stored key. Immutable once built; shared by the index and by every
+/// [`ApiKey`] handed to handlers.
+pub(crate) struct KeyRecord {
+    pub(crate) digest: TokenDigest,
+    pub(crate) id: Box<str>,
+    pub(crate) label: Box<str>,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) created_at: SystemTime,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) metadata: Option<Box<Metadata>>,
+}
+
+impl KeyRecord {
+    pub(crate) fn is_expired_at(&self, now: SystemTime) -> bool {
+        self.expires_at.is_some_and(|expires_at| now >= expires_at)
+    }
+}
+
+/// The principal of a request authenticated by a [`KeyStore`](crate::KeyStore)
+/// key: its id, label and scopes. Handlers read it from the request
+/// extensions. Cloning is a reference-count increment.
+///
+/// ```
+/// use axum::Extension;
+/// use tower_bearer_auth::ApiKey;
+///
+/// async fn profile(Extension(key): Extension<ApiKey>) -> String {
+///     format!("{} ({}): {}", key.label(), key.id(), key.scopes())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct ApiKey(pub(crate) Arc<KeyRecord>);
+
+impl ApiKey {
+    /// The key's id, e.g. `key_3kTMd...`. Not secret.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.0.id
+    }
+
+    /// The label given at generation, e.g. `Staging Server`.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.0.label
+    }
+
+    /// The scopes the key grants.
+    #[must_use]
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.0.scopes
+    }
+
+    /// When the key was created.
+    #[must_use]
+    pub fn created_at(&self) -> SystemTime {
+        self.0.created_at
+    }
+
+    /// When the key expires, if it does.
+    #[must_use]
+    pub fn expires_at(&self) -> Option<SystemTime> {
+        self.0.expires_at
+    }
+
+    /// The key's metadata (empty if none).
+    #[must_use]
+    pub fn metadata(&self) -> &Metadata {
+        self.0.metadata.as_deref().unwrap_or(&NO_METADATA)
+    }
+}
+
+impl Principal for ApiKey {
+    fn has_scope(&self, scope: &str) -> bool {
+        self.0.scopes.contains(scope)
+    }
+}
+
+impl PartialEq for ApiKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.id == other.0.id
+    }
+}
+
+impl Eq for ApiKey {}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKey")
+            .field("id", &self.id())
+            .field("label", &self.label())
+            .field("scopes", self.scopes())
+            .field("expires_at", &self.expires_at())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,145 @@
+//! A key as given to (and read back from) the store.
+
+use std::time::SystemTime;
+
+use crate::key_store::api_key::{KeyRecord, Metadata};
+use crate::key_store::token_digest::TokenDigest;
+use crate::scope::ScopeSet;
+
+/// A key to insert into a [`KeyStore`](crate::KeyStore): id, label, the
+/// token's digest, scopes, optional expiry and metadata.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_bearer_auth::{KeyEntry, ScopeSet, TokenDigest};
+///
+/// let entry = KeyEntry::new("key_staging", "Staging Server", TokenDigest::of("sk_..."))
+///     .with_scopes(ScopeSet::parse("profile:read calls:write")?)
+///     .with_expiry(SystemTime::now() + Duration::from_secs(90 * 86_400))
+///     .with_metadata("owner", "ops@example.com");
+/// # Ok::<(), tower_bearer_auth::InvalidScope>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) digest: TokenDigest,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) created_at: SystemTime,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) metadata: Metadata,
+    pub(crate) revoked: bool,
+}
+
+impl KeyEntry {
+    /// A key with no scopes, created now, never expiring.
+    pub fn new(id: impl Into<String>, label: impl Into<String>, digest: TokenDigest) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            digest,
+            scopes: ScopeSet::empty(),
+            created_at: SystemTime::now(),
+            expires_at: None,
+            metadata: Metadata::new(),
+            revoked: false,
+        }
+    }
+
+    /// The scopes the key grants.
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// When the key was created (default: when the entry was made).
+    #[must_use]
+    pub fn with_created_at(mut self, created_at: SystemTime) -> Self {
+        self.created_at = created_at;
+        self
+    }
+
+    /// When the key stops working.
+    #[must_use]
+    pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Adds one metadata entry.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Marks the key revoked: the store keeps it (so that a keys file
+    /// round-trips) but never accepts it.
+    #[must_use]
+    pub fn with_revoked(mut self, revoked: bool) -> Self {
+        self.revoked = revoked;
+        self
+    }
+
+    /// The key's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key's label.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The token's digest.
+    #[must_use]
+    pub const fn digest(&self) -> &TokenDigest {
+        &self.digest
+    }
+
+    /// The scopes.
+    #[must_use]
+    pub const fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    /// When the key was created.
+    #[must_use]
+    pub const fn created_at(&self) -> SystemTime {
+        self.created_at
+    }
+
+    /// When the key expires, if it does.
+    #[must_use]
+    pub const fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// The metadata.
+    #[must_use]
+    pub const fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Whether the key is revoked.
+    #[must_use]
+    pub const fn is_revoked(&self) -> bool {
+        self.revoked
+    }
+
+    pub(crate) fn from_record(record: &KeyRecord, revoked: bool) -> Self {
+        Self {
+            id: record.id.to_string(),
+            label: record.label.to_string(),
+            digest: record.digest,
+            scopes: record.scopes.clone(),
+            created_at: record.created_at,
+            expires_at: record.expires_at,
+            metadata: record.metadata.as_deref().cloned().unwrap_or_default(),
+            revoked,
+        }
+    }
+}

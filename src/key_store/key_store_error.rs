@@ -1,0 +1,59 @@
+//! Errors of key store updates.
+
+use std::fmt;
+
+/// Why a key store update was refused. A refused update changes nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyStoreError {
+    /// An id must be 1 to 128 characters from `A-Z a-z 0-9 _ - . :`.
+    InvalidId {
+        /// The offending id, escaped.
+        id: String,
+    },
+    /// A label must be at most 256 bytes, without control characters.
+    InvalidLabel {
+        /// The id of the key with the bad label.
+        id: String,
+    },
+    /// Two keys with the same id.
+    DuplicateId {
+        /// The repeated id.
+        id: String,
+    },
+    /// Two keys with the same token digest.
+    DuplicateDigest {
+        /// The key being added.
+        id: String,
+        /// The key that already has this digest.
+        existing: String,
+    },
+    /// No key with this id.
+    UnknownId {
+        /// The id asked for.
+        id: String,
+    },
+}
+
+impl fmt::Display for KeyStoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidId { id } => write!(
+                f,
+                "invalid key id \"{id}\": use 1 to 128 characters from A-Z a-z 0-9 _ - . :"
+            ),
+            Self::InvalidLabel { id } => write!(
+                f,
+                "key \"{id}\": label must be at most 256 bytes without control characters"
+            ),
+            Self::DuplicateId { id } => write!(f, "key id \"{id}\" is used twice"),
+            Self::DuplicateDigest { id, existing } => write!(
+                f,
+                "key \"{id}\" has the same hash as key \"{existing}\""
+            ),
+            Self::UnknownId { id } => write!(f, "no key with id \"{id}\""),
+        }
+    }
+}
+
+impl std::error::Error for KeyStoreError {}

@@ -1,0 +1,108 @@
+//! What every request needs from the layer's configuration, shared by the
+//! layer, its services and their futures behind one `Arc`.
+
+use std::sync::Arc;
+
+use http::header::{CACHE_CONTROL, Entry};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+
+use crate::credentials::CredentialRules;
+use crate::principal::Principal;
+use crate::rejection::{Rejection, RejectionKind};
+use crate::rejection_renderer::RejectionRenderer;
+use crate::scope_policy::ScopePolicy;
+use crate::validation_error::{ValidationError, ValidationFailure};
+
+#[derive(Debug)]
+pub(crate) struct Settings<P> {
+    pub(crate) policy: P,
+    pub(crate) credentials: CredentialRules,
+    pub(crate) renderer: Arc<RejectionRenderer>,
+}
+
+impl<P> Settings<P> {
+    /// Decides a validated request: scope check, then the principal goes into
+    /// the extensions and the credential headers are marked sensitive.
+    pub(crate) fn admit<Pr>(
+        &self,
+        outcome: Result<Pr, ValidationError>,
+        parts: &mut Parts,
+    ) -> Result<(), (Rejection, Option<ValidationError>)>
+    where
+        Pr: Principal,
+        P: ScopePolicy<Pr>,
+    {
+        let principal = outcome.map_err(|error| {
+            let kind = match error.failure() {
+                ValidationFailure::Invalid => RejectionKind::InvalidToken,
+                ValidationFailure::Malformed => RejectionKind::MalformedToken,
+                ValidationFailure::Expired => RejectionKind::ExpiredToken,
+                ValidationFailure::TimedOut => RejectionKind::ValidatorTimeout,
+                // `ValidationFailure` is ours and exhaustive here; anything else fails closed.
+                ValidationFailure::Unavailable => RejectionKind::ValidatorUnavailable,
+            };
+            (Rejection::new(kind), Some(error))
+        })?;
+        self.policy
+            .authorize(parts, &principal)
+            .map_err(|required| (Rejection::insufficient_scope(required), None))?;
+        for source in self.credentials.sources() {
+            if let Some(name) = source.header_name() {
+                mark_sensitive(&mut parts.headers, name);
+            }
+        }
+        parts.extensions.insert(principal);
+        Ok(())
+    }
+}
+
+fn mark_sensitive(headers: &mut HeaderMap, name: &http::HeaderName) {
+    if let Entry::Occupied(mut entry) = headers.entry(name) {
+        for value in entry.iter_mut() {
+            value.set_sensitive(true);
+        }
+    }
+}
+
+/// RFC 6750 §2.3: a response to a request authenticated through the URI
+/// should not be cached by shared caches. Keeps a stricter directive the
+/// inner service set (`private`, `no-store`); replaces any other.
+pub(crate) fn keep_private(headers: &mut HeaderMap) {
+    let strict = headers.get(CACHE_CONTROL).is_some_and(|value| {
+        value.to_str().is_ok_and(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|directive| {
+                    directive.eq_ignore_ascii_case("private")
+                        || directive.eq_ignore_ascii_case("no-store")
+                })
+        })
+    });
+    if !strict {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_private_is_added_or_kept() {
+        let mut headers = HeaderMap::new();
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("No-Store"));
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "No-Store");
+    }
+}
