@@ -122,4 +122,54 @@ mod tests {
             Bearer(Err(TokenError::TooLong))
         );
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        fn is_b64token(token: &str) -> bool {
+            let body = token.trim_end_matches('=');
+            !body.is_empty()
+                && body
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+        }
+
+        proptest! {
+            #[test]
+            fn no_input_panics(bytes in proptest::collection::vec(any::<u8>(), 0..600), max in 0usize..300) {
+                let _ = parse(&bytes, max);
+            }
+
+            #[test]
+            fn accepted_tokens_round_trip(
+                token in "[A-Za-z0-9._~+/-]{1,80}={0,3}",
+                scheme in "[bB][eE][aA][rR][eE][rR]",
+                spaces in 1usize..6,
+                outer in "[ \t]{0,3}",
+            ) {
+                let value = format!("{outer}{scheme}{}{token}{outer}", " ".repeat(spaces));
+                prop_assert_eq!(
+                    parse(value.as_bytes(), 4096),
+                    AuthorizationValue::Bearer(Ok(token.as_str()))
+                );
+            }
+
+            #[test]
+            fn anything_accepted_is_a_bounded_b64token_from_the_input(
+                bytes in proptest::collection::vec(any::<u8>(), 0..200),
+                max in 1usize..100,
+            ) {
+                let mut value = b"Bearer ".to_vec();
+                value.extend_from_slice(&bytes);
+                if let AuthorizationValue::Bearer(Ok(token)) = parse(&value, max) {
+                    prop_assert!(is_b64token(token));
+                    prop_assert!(token.len() <= max);
+                    let found = value.windows(token.len()).any(|w| w == token.as_bytes());
+                    prop_assert!(found);
+                }
+            }
+        }
+    }
 }

@@ -176,4 +176,37 @@ mod tests {
             .0;
         assert!(rules.extract(&parts).expect("credential").from_query);
     }
+
+    mod properties {
+        use http::HeaderValue;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_header_bytes_never_panic(
+                authorization in proptest::collection::vec(any::<u8>(), 0..300),
+                api_key in proptest::collection::vec(any::<u8>(), 0..300),
+                cookie in proptest::collection::vec(any::<u8>(), 0..300),
+                query in "[ -~]{0,200}",
+            ) {
+                let rules = all_sources();
+                let mut builder = http::Request::builder();
+                for (name, bytes) in [("authorization", &authorization), ("x-api-key", &api_key), ("cookie", &cookie)] {
+                    if let Ok(value) = HeaderValue::from_bytes(bytes) {
+                        builder = builder.header(name, value);
+                    }
+                }
+                let uri = format!("/p?{}", query.replace(['#', ' '], ""));
+                if let Ok(request) = builder.uri(uri).body(()) {
+                    let parts = request.into_parts().0;
+                    if let Ok(credential) = rules.extract(&parts) {
+                        prop_assert!(!credential.token.is_empty());
+                        prop_assert!(credential.token.len() <= 64);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -68,6 +68,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api_error_json;
+#[cfg(feature = "axum")]
+pub mod axum;
 mod authorization_header;
 mod b64token;
 mod body;
@@ -91,7 +93,11 @@ mod scope_policy;
 mod scope_table;
 mod service;
 mod settings;
+#[cfg(feature = "timeout")]
+mod timeout_validator;
 mod token_source;
+#[cfg(feature = "tonic")]
+pub mod tonic;
 mod trace;
 mod validation_error;
 mod validator;
@@ -116,5 +122,7 @@ pub use scope::{InvalidScope, ScopeSet};
 pub use scope_policy::{AuthenticatedOnly, ScopePolicy, ScopeRequirement};
 pub use scope_table::{ScopeTable, Unlisted};
 pub use service::BearerAuth;
+#[cfg(feature = "timeout")]
+pub use timeout_validator::{TimeoutFuture, TimeoutValidator};
 pub use validation_error::{BoxError, ValidationError, ValidationFailure};
 pub use validator::TokenValidator;

@@ -1,0 +1,84 @@
+//! A time limit on validation (feature `timeout`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::request::Parts;
+use pin_project_lite::pin_project;
+use tokio::time::Sleep;
+
+use crate::validation_error::ValidationError;
+use crate::validator::TokenValidator;
+
+/// Wraps a validator so that an answer slower than `limit` becomes
+/// [`ValidationError::timed_out`]: a 503 (gRPC 14), never a pass.
+///
+/// Needs a Tokio runtime with the time driver enabled (as axum and tonic
+/// servers have). A validator that answers at once is never timed.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_bearer_auth::{BearerAuthLayer, KeyStore, TimeoutValidator};
+///
+/// let layer = BearerAuthLayer::new(TimeoutValidator::new(KeyStore::new(), Duration::from_millis(250)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct TimeoutValidator<V> {
+    inner: V,
+    limit: Duration,
+}
+
+impl<V> TimeoutValidator<V> {
+    /// Limits `inner` to `limit` per validation.
+    pub const fn new(inner: V, limit: Duration) -> Self {
+        Self { inner, limit }
+    }
+
+    /// The wrapped validator.
+    pub const fn get_ref(&self) -> &V {
+        &self.inner
+    }
+}
+
+impl<V: TokenValidator> TokenValidator for TimeoutValidator<V> {
+    type Principal = V::Principal;
+    type Future = TimeoutFuture<V::Future>;
+
+    fn validate(&self, token: &str, request: &Parts) -> Self::Future {
+        TimeoutFuture {
+            inner: self.inner.validate(token, request),
+            sleep: tokio::time::sleep(self.limit),
+        }
+    }
+}
+
+pin_project! {
+    /// Future of [`TimeoutValidator`].
+    #[derive(Debug)]
+    pub struct TimeoutFuture<F> {
+        #[pin]
+        inner: F,
+        #[pin]
+        sleep: Sleep,
+    }
+}
+
+impl<F, P> Future for TimeoutFuture<F>
+where
+    F: Future<Output = Result<P, ValidationError>>,
+{
+    type Output = Result<P, ValidationError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(outcome) = this.inner.poll(cx) {
+            return Poll::Ready(outcome);
+        }
+        match this.sleep.poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(ValidationError::timed_out())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::{BodyExt, Full};
+use tower::Service;
+use tower_bearer_auth::{ApiKey, KeyEntry, KeyGenerator, KeyStore, ScopeSet};
+
+/// A store with one key in each interesting state, and their tokens.
+pub struct Fixture {
+    pub store: KeyStore,
+    /// Scopes `profile:read calls:write`.
+    pub full: String,
+    /// Scope `profile:read` only.
+    pub read_only: String,
+    pub revoked: String,
+    pub expired: String,
+}
+
+pub fn fixture() -> Fixture {
+    let store = KeyStore::new();
+    let add = |label: &str, scopes: &str, expires: Option<SystemTime>| {
+        let key = KeyGenerator::new().generate().expect("random source");
+        let mut entry = KeyEntry::new(key.id(), label, key.digest())
+            .with_scopes(ScopeSet::parse(scopes).expect("valid scopes"));
+        if let Some(expires) = expires {
+            entry = entry.with_expiry(expires);
+        }
+        store.insert(entry).expect("insert");
+        (key.id().to_owned(), key.token().expose().to_owned())
+    };
+    let (_, full) = add("Production Dialer", "profile:read calls:write", None);
+    let (_, read_only) = add("Staging Server", "profile:read", None);
+    let (revoked_id, revoked) = add("Old Laptop", "profile:read", None);
+    let past = SystemTime::now() - Duration::from_secs(60);
+    let (_, expired) = add("Trial", "profile:read", Some(past));
+    store.revoke(&revoked_id).expect("revoke");
+    Fixture {
+        store,
+        full,
+        read_only,
+        revoked,
+        expired,
+    }
+}
+
+/// An inner service that counts its calls and answers
+/// `200 hello <label> sensitive=<bool>` from the principal it finds.
+#[derive(Clone, Default)]
+pub struct Echo {
+    pub calls: Arc<AtomicUsize>,
+}
+
+impl Echo {
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+impl<B> Service<Request<B>> for Echo {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Infallible>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let label = request
+            .extensions()
+            .get::<ApiKey>()
+            .map_or("nobody".to_owned(), |key| key.label().to_owned());
+        let sensitive = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .is_some_and(http::HeaderValue::is_sensitive);
+        let body = format!("hello {label} sensitive={sensitive}");
+        std::future::ready(Ok(Response::new(Full::new(Bytes::from(body)))))
+    }
+}
+
+/// A GET request to `/v1/profile` with the given `Authorization` value.
+pub fn get_with_auth(authorization: &str) -> Request<()> {
+    Request::builder()
+        .uri("/v1/profile")
+        .header("authorization", authorization)
+        .body(())
+        .expect("valid request")
+}
+
+/// A GET request to `/v1/profile` without credentials.
+pub fn get_anonymous() -> Request<()> {
+    Request::builder()
+        .uri("/v1/profile")
+        .body(())
+        .expect("valid request")
+}
+
+/// Turns a gRPC request out of a plain one.
+pub fn as_grpc(mut request: Request<()>) -> Request<()> {
+    *request.method_mut() = http::Method::POST;
+    request.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/grpc"),
+    );
+    request
+}
+
+/// Collects a response into its parts and body bytes.
+pub async fn collect<B>(response: Response<B>) -> (http::response::Parts, Bytes)
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let (parts, body) = response.into_parts();
+    let bytes = body.collect().await.expect("body").to_bytes();
+    (parts, bytes)
+}
+
+/// A header as a `&str`, or "" when absent.
+pub fn header<'a>(parts: &'a http::response::Parts, name: &str) -> &'a str {
+    parts
+        .headers
+        .get(name)
+        .map_or("", |value| value.to_str().expect("ascii header"))
+}
