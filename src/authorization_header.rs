@@ -117,10 +117,7 @@ mod tests {
     #[test]
     fn the_length_limit_applies_to_the_token() {
         assert_eq!(parse(b"Bearer abcd", 4), Bearer(Ok("abcd")));
-        assert_eq!(
-            parse(b"Bearer abcde", 4),
-            Bearer(Err(TokenError::TooLong))
-        );
+        assert_eq!(parse(b"Bearer abcde", 4), Bearer(Err(TokenError::TooLong)));
     }
 
     mod properties {

@@ -41,6 +41,7 @@ impl Challenges {
     }
 
     /// Challenges without a realm attribute.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn without_realm() -> Self {
         Self::from_scheme_and_realm("Bearer".to_owned())
     }
@@ -87,8 +88,17 @@ impl Challenges {
     }
 }
 
-fn build(scheme_and_realm: &str, error: &str, description: &str, scope: Option<&str>) -> HeaderValue {
-    let separator = if scheme_and_realm.contains(' ') { ", " } else { " " };
+fn build(
+    scheme_and_realm: &str,
+    error: &str,
+    description: &str,
+    scope: Option<&str>,
+) -> HeaderValue {
+    let separator = if scheme_and_realm.contains(' ') {
+        ", "
+    } else {
+        " "
+    };
     let mut value = format!(
         "{scheme_and_realm}{separator}error=\"{error}\", error_description=\"{description}\""
     );

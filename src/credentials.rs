@@ -89,7 +89,10 @@ mod tests {
         )
     }
 
-    fn extract(rules: &CredentialRules, build: http::request::Builder) -> Result<String, RejectionKind> {
+    fn extract(
+        rules: &CredentialRules,
+        build: http::request::Builder,
+    ) -> Result<String, RejectionKind> {
         let parts = build.body(()).expect("valid request").into_parts().0;
         rules
             .extract(&parts)
@@ -158,7 +161,10 @@ mod tests {
     fn another_scheme_is_reported_as_such_unless_a_token_is_elsewhere() {
         let rules = all_sources();
         let build = http::Request::builder().header("authorization", "Basic abc");
-        assert_eq!(extract(&rules, build), Err(RejectionKind::UnsupportedScheme));
+        assert_eq!(
+            extract(&rules, build),
+            Err(RejectionKind::UnsupportedScheme)
+        );
         let build = http::Request::builder()
             .header("authorization", "Basic abc")
             .header("x-api-key", "t1");

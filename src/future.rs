@@ -116,7 +116,9 @@ where
                             state.set(State::Calling { future, from_query });
                         }
                         Err((rejection, cause)) => {
-                            let cause = cause.as_ref().map(|e| e as &(dyn std::error::Error + 'static));
+                            let cause = cause
+                                .as_ref()
+                                .map(|e| e as &(dyn std::error::Error + 'static));
                             let response = settings.renderer.render(&rejection, &parts, cause);
                             state.set(State::Rejected {
                                 response: Some(response),

@@ -58,10 +58,16 @@ mod tests {
         assert!(response_content_type(&headers).is_none());
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         assert!(response_content_type(&headers).is_none());
-        for grpc in ["application/grpc", "application/grpc+proto", "application/grpc-web"] {
+        for grpc in [
+            "application/grpc",
+            "application/grpc+proto",
+            "application/grpc-web",
+        ] {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(grpc));
             assert_eq!(
-                response_content_type(&headers).as_ref().map(HeaderValue::as_bytes),
+                response_content_type(&headers)
+                    .as_ref()
+                    .map(HeaderValue::as_bytes),
                 Some(grpc.as_bytes())
             );
         }

@@ -68,9 +68,9 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod api_error_json;
+mod authorization_header;
 #[cfg(feature = "axum")]
 pub mod axum;
-mod authorization_header;
 mod b64token;
 mod body;
 mod builder;

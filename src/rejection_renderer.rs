@@ -40,6 +40,7 @@ impl RejectionRenderer {
         }
     }
 
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     /// The renderer used where no layer configured one: no realm, JSON body.
     pub(crate) fn without_realm() -> Self {
         Self {
@@ -59,12 +60,16 @@ impl RejectionRenderer {
         let kind = rejection.kind();
         trace::rejected(kind, request, cause);
 
-        let mut response = if let Some(content_type) = grpc::response_content_type(&request.headers) {
+        let mut response = if let Some(content_type) = grpc::response_content_type(&request.headers)
+        {
             let mut response = Response::new(Bytes::new());
             let headers = response.headers_mut();
             headers.insert(CONTENT_TYPE, content_type);
             headers.insert(grpc::GRPC_STATUS, grpc::status_value(kind.grpc_code()));
-            headers.insert(grpc::GRPC_MESSAGE, grpc::encode_message(&rejection.message()));
+            headers.insert(
+                grpc::GRPC_MESSAGE,
+                grpc::encode_message(&rejection.message()),
+            );
             response
         } else {
             let body = self.format.body(rejection);
@@ -89,4 +94,3 @@ impl RejectionRenderer {
         response
     }
 }
-

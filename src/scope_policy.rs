@@ -155,10 +155,7 @@ mod tests {
     fn all_needs_every_scope() {
         let policy = ScopeRequirement::all(["a", "b"]).expect("valid");
         assert_eq!(policy.authorize(&parts(), &holder("a b c")), Ok(()));
-        assert_eq!(
-            policy.authorize(&parts(), &holder("a")),
-            Err(holder("a b"))
-        );
+        assert_eq!(policy.authorize(&parts(), &holder("a")), Err(holder("a b")));
     }
 
     #[test]

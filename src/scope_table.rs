@@ -271,7 +271,10 @@ mod tests {
 
     #[test]
     fn unlisted_paths_follow_the_rule() {
-        assert_eq!(decide("/v2/x", Method::GET, "admin"), Err(ScopeSet::empty()));
+        assert_eq!(
+            decide("/v2/x", Method::GET, "admin"),
+            Err(ScopeSet::empty())
+        );
         let open = ScopeTable::new(Unlisted::Authenticated);
         let holder = ScopeSet::empty();
         assert_eq!(open.authorize(&request(Method::GET, "/x"), &holder), Ok(()));

@@ -71,13 +71,10 @@ fn mark_sensitive(headers: &mut HeaderMap, name: &http::HeaderName) {
 pub(crate) fn keep_private(headers: &mut HeaderMap) {
     let strict = headers.get(CACHE_CONTROL).is_some_and(|value| {
         value.to_str().is_ok_and(|value| {
-            value
-                .split(',')
-                .map(str::trim)
-                .any(|directive| {
-                    directive.eq_ignore_ascii_case("private")
-                        || directive.eq_ignore_ascii_case("no-store")
-                })
+            value.split(',').map(str::trim).any(|directive| {
+                directive.eq_ignore_ascii_case("private")
+                    || directive.eq_ignore_ascii_case("no-store")
+            })
         })
     });
     if !strict {
@@ -96,7 +93,10 @@ mod tests {
         assert_eq!(headers[CACHE_CONTROL], "private");
 
         let mut headers = HeaderMap::new();
-        headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
         keep_private(&mut headers);
         assert_eq!(headers[CACHE_CONTROL], "private");
 

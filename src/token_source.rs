@@ -238,7 +238,10 @@ mod tests {
             Lookup::Present(Err(TokenError::InvalidByte))
         );
         let p = parts(http::Request::builder().header("x-api-key", ""));
-        assert_eq!(source.lookup(&p, 64), Lookup::Present(Err(TokenError::Empty)));
+        assert_eq!(
+            source.lookup(&p, 64),
+            Lookup::Present(Err(TokenError::Empty))
+        );
     }
 
     #[test]
@@ -294,7 +297,10 @@ mod tests {
         let p = parts(http::Request::builder().uri("/?access_token=a&access_token=b"));
         assert_eq!(source.lookup(&p, 64), Lookup::Repeated);
         let p = parts(http::Request::builder().uri("/?access_token=abcdefghijklm"));
-        assert_eq!(source.lookup(&p, 4), Lookup::Present(Err(TokenError::TooLong)));
+        assert_eq!(
+            source.lookup(&p, 4),
+            Lookup::Present(Err(TokenError::TooLong))
+        );
         let p = parts(http::Request::builder().uri("/?other=1"));
         assert_eq!(source.lookup(&p, 4), Lookup::Absent);
     }

@@ -11,7 +11,11 @@ use crate::rejection::RejectionKind;
 /// One event per rejection: `debug` for the client's errors, `warn` for the
 /// validator's failures (with the source error).
 #[cfg(feature = "tracing")]
-pub(crate) fn rejected(kind: RejectionKind, request: &Parts, cause: Option<&(dyn Error + 'static)>) {
+pub(crate) fn rejected(
+    kind: RejectionKind,
+    request: &Parts,
+    cause: Option<&(dyn Error + 'static)>,
+) {
     let path = request.uri.path();
     let method = request.method.as_str();
     if kind.is_server_error() {
@@ -36,7 +40,12 @@ pub(crate) fn rejected(kind: RejectionKind, request: &Parts, cause: Option<&(dyn
 }
 
 #[cfg(not(feature = "tracing"))]
-pub(crate) fn rejected(_kind: RejectionKind, _request: &Parts, _cause: Option<&(dyn Error + 'static)>) {}
+pub(crate) fn rejected(
+    _kind: RejectionKind,
+    _request: &Parts,
+    _cause: Option<&(dyn Error + 'static)>,
+) {
+}
 
 /// A scope check ran without an authenticated principal: the route layer is
 /// mounted outside (or without) the authentication layer.

@@ -61,7 +61,10 @@ async fn rejected_requests_never_reach_the_inner_service() {
     ] {
         handle.allow(1);
         assert_ready_ok!(service.poll_ready());
-        let response = service.call(request).await.expect("a response, not an error");
+        let response = service
+            .call(request)
+            .await
+            .expect("a response, not an error");
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
         assert_pending!(handle.poll_request());
     }
@@ -81,7 +84,10 @@ async fn accepted_requests_reach_the_inner_service_with_the_principal() {
     let inner_side = async {
         let (request, send) = handle.next_request().await.expect("request forwarded");
         send.send_response(Response::new(()));
-        request.extensions().get::<ApiKey>().map(|key| key.label().to_owned())
+        request
+            .extensions()
+            .get::<ApiKey>()
+            .map(|key| key.label().to_owned())
     };
     let (response, label) = tokio::join!(response, inner_side);
     assert_eq!(label.as_deref(), Some("Production Dialer"));
@@ -168,5 +174,9 @@ async fn with_an_async_validator_the_ready_instance_is_the_one_called() {
     };
     assert_eq!(b.await.expect("infallible").status(), StatusCode::OK);
     assert_eq!(a.await.expect("infallible").status(), StatusCode::OK);
-    assert_eq!(misuse.load(Ordering::SeqCst), 0, "an inner instance was called without being ready");
+    assert_eq!(
+        misuse.load(Ordering::SeqCst),
+        0,
+        "an inner instance was called without being ready"
+    );
 }

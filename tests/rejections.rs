@@ -10,8 +10,8 @@ use http::request::Parts;
 use http::{Method, Request, StatusCode};
 use tower::{Layer, ServiceExt};
 use tower_bearer_auth::{
-    ApiKey, BearerAuthLayer, ScopePolicy, KeyStore, ProblemDetails, RejectionKind, ScopeRequirement, ScopeSet,
-    ValidationError,
+    ApiKey, BearerAuthLayer, KeyStore, ProblemDetails, RejectionKind, ScopePolicy,
+    ScopeRequirement, ScopeSet, ValidationError,
 };
 
 const INVALID: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is invalid or has been revoked""#;
@@ -37,7 +37,11 @@ where
         .expect("infallible");
     let kind = response.extensions().get::<RejectionKind>().copied();
     let (parts, body) = collect(response).await;
-    assert_eq!(echo.calls(), 0, "a rejected request reached the inner service");
+    assert_eq!(
+        echo.calls(),
+        0,
+        "a rejected request reached the inner service"
+    );
     Refusal {
         status: parts.status,
         challenge: header(&parts, "www-authenticate").to_owned(),
@@ -83,7 +87,14 @@ async fn another_scheme_is_treated_as_no_credentials() {
 async fn malformed_tokens_get_invalid_token() {
     let (layer, _) = layer();
     let too_long = format!("Bearer {}", "a".repeat(4097));
-    for value in ["Bearer", "Bearer a b", "Bearer\tabc", "Bearer a=b", "Bearer \"abc\"", too_long.as_str()] {
+    for value in [
+        "Bearer",
+        "Bearer a b",
+        "Bearer\tabc",
+        "Bearer a=b",
+        "Bearer \"abc\"",
+        too_long.as_str(),
+    ] {
         let r = refuse(&layer, get_with_auth(value)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{value}");
         assert_eq!(r.challenge, MALFORMED, "{value}");
@@ -101,7 +112,8 @@ async fn non_utf8_header_bytes_are_malformed_not_a_panic() {
     let mut request = get_anonymous();
     request.headers_mut().insert(
         "authorization",
-        http::HeaderValue::from_bytes(b"Bearer \xe9t\xe9").expect("obs-text is a valid header value"),
+        http::HeaderValue::from_bytes(b"Bearer \xe9t\xe9")
+            .expect("obs-text is a valid header value"),
     );
     let r = refuse(&layer, request).await;
     assert_eq!(r.challenge, MALFORMED);
@@ -110,8 +122,16 @@ async fn non_utf8_header_bytes_are_malformed_not_a_panic() {
 #[tokio::test]
 async fn unknown_and_revoked_keys_are_indistinguishable() {
     let (layer, fixture) = layer();
-    let unknown = refuse(&layer, get_with_auth("Bearer sk_thisKeyWasNeverIssued0000000000000")).await;
-    let revoked = refuse(&layer, get_with_auth(&format!("Bearer {}", fixture.revoked))).await;
+    let unknown = refuse(
+        &layer,
+        get_with_auth("Bearer sk_thisKeyWasNeverIssued0000000000000"),
+    )
+    .await;
+    let revoked = refuse(
+        &layer,
+        get_with_auth(&format!("Bearer {}", fixture.revoked)),
+    )
+    .await;
     for r in [&unknown, &revoked] {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
         assert_eq!(r.challenge, INVALID);
@@ -127,7 +147,11 @@ async fn unknown_and_revoked_keys_are_indistinguishable() {
 #[tokio::test]
 async fn expired_keys_say_so() {
     let (layer, fixture) = layer();
-    let r = refuse(&layer, get_with_auth(&format!("Bearer {}", fixture.expired))).await;
+    let r = refuse(
+        &layer,
+        get_with_auth(&format!("Bearer {}", fixture.expired)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         r.challenge,
@@ -147,7 +171,11 @@ async fn missing_scope_is_forbidden_with_the_scope_named() {
         .scope_policy(ScopeRequirement::all(["calls:write"]).expect("valid"))
         .build()
         .expect("valid config");
-    let r = refuse(&layer, get_with_auth(&format!("Bearer {}", fixture.read_only))).await;
+    let r = refuse(
+        &layer,
+        get_with_auth(&format!("Bearer {}", fixture.read_only)),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(
         r.challenge,
@@ -184,9 +212,9 @@ async fn two_credentials_are_an_invalid_request() {
 #[tokio::test]
 async fn a_failing_backend_fails_closed_with_503_and_hides_the_error() {
     let validator = |_token: &str, _parts: &Parts| {
-        ready(Err::<ScopeSet, _>(ValidationError::unavailable(std::io::Error::other(
-            "connection refused to db.internal:5432",
-        ))))
+        ready(Err::<ScopeSet, _>(ValidationError::unavailable(
+            std::io::Error::other("connection refused to db.internal:5432"),
+        )))
     };
     let echo = Echo::default();
     let response = BearerAuthLayer::new(validator)
@@ -236,7 +264,11 @@ async fn grpc_requests_get_trailers_only_statuses() {
         .expect("valid config");
     let cases = [
         (get_anonymous(), "16", "A bearer token is required"),
-        (get_with_auth("Bearer a b"), "16", "The bearer token is malformed"),
+        (
+            get_with_auth("Bearer a b"),
+            "16",
+            "The bearer token is malformed",
+        ),
         (
             get_with_auth(&format!("Bearer {}", fixture.revoked)),
             "16",
@@ -268,7 +300,8 @@ async fn grpc_requests_get_trailers_only_statuses() {
 
 #[tokio::test]
 async fn grpc_backend_failure_is_unavailable() {
-    let validator = |_: &str, _: &Parts| ready(Err::<ScopeSet, _>(ValidationError::unavailable("down")));
+    let validator =
+        |_: &str, _: &Parts| ready(Err::<ScopeSet, _>(ValidationError::unavailable("down")));
     let response = BearerAuthLayer::new(validator)
         .layer(Echo::default())
         .oneshot(as_grpc(get_with_auth("Bearer x")))
@@ -286,9 +319,16 @@ async fn problem_details_format_and_custom_realm() {
         .rejection_format(ProblemDetails)
         .build()
         .expect("valid config");
-    let r = refuse(&layer, get_with_auth(&format!("Bearer {}", fixture.revoked))).await;
+    let r = refuse(
+        &layer,
+        get_with_auth(&format!("Bearer {}", fixture.revoked)),
+    )
+    .await;
     assert_eq!(r.content_type, "application/problem+json");
-    assert!(r.challenge.starts_with(r#"Bearer realm="Acme \"Voice\" API", error="invalid_token""#));
+    assert!(
+        r.challenge
+            .starts_with(r#"Bearer realm="Acme \"Voice\" API", error="invalid_token""#)
+    );
     let json: serde_json::Value = serde_json::from_str(&r.body).expect("valid JSON");
     assert_eq!(json["status"], 401);
     assert_eq!(json["title"], "Unauthorized");
@@ -299,11 +339,36 @@ async fn problem_details_format_and_custom_realm() {
 #[tokio::test]
 async fn bad_configuration_is_an_error_not_a_panic() {
     let store = KeyStore::new();
-    assert!(BearerAuthLayer::builder(store.clone()).realm("bad\nrealm").build().is_err());
-    assert!(BearerAuthLayer::builder(store.clone()).accept_header("bad header").build().is_err());
-    assert!(BearerAuthLayer::builder(store.clone()).accept_header("Authorization").build().is_err());
-    assert!(BearerAuthLayer::builder(store.clone()).accept_cookie("a;b").build().is_err());
-    assert!(BearerAuthLayer::builder(store.clone()).max_token_len(0).build().is_err());
+    assert!(
+        BearerAuthLayer::builder(store.clone())
+            .realm("bad\nrealm")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BearerAuthLayer::builder(store.clone())
+            .accept_header("bad header")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BearerAuthLayer::builder(store.clone())
+            .accept_header("Authorization")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BearerAuthLayer::builder(store.clone())
+            .accept_cookie("a;b")
+            .build()
+            .is_err()
+    );
+    assert!(
+        BearerAuthLayer::builder(store.clone())
+            .max_token_len(0)
+            .build()
+            .is_err()
+    );
     assert!(
         BearerAuthLayer::builder(store)
             .accept_query_parameter()

@@ -56,7 +56,9 @@ async fn custom_header_cookie_and_query_parameter_are_accepted() {
     let fixture = fixture();
     let layer = all_sources(&fixture);
     let requests = [
-        Request::builder().uri("/v1/profile").header("x-api-key", &fixture.full),
+        Request::builder()
+            .uri("/v1/profile")
+            .header("x-api-key", &fixture.full),
         Request::builder()
             .uri("/v1/profile")
             .header("cookie", format!("theme=dark; api_key={}", fixture.full)),

@@ -1,70 +1,168 @@
 //! The write side of the key store: every key by id, active or revoked.
 //! Only writers touch it, under the store's mutex; readers never do.
+//!
+//! Keys are kept in vectors sorted by id (8 bytes per key): lookups are
+//! binary searches, and an insert moves pointers, which is cheap next to the
+//! shard copy every write makes anyway.
 
-use std::borrow::Borrow;
 use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::key_store::api_key::KeyRecord;
 use crate::key_store::key_entry::KeyEntry;
 use crate::key_store::key_store_error::KeyStoreError;
-use crate::key_store::snapshot::ByDigest;
+use crate::key_store::snapshot::{ByDigest, Snapshot};
 use crate::key_store::token_digest::{BuildDigestHasher, TokenDigest};
 use crate::scope::ScopeSet;
 
-/// A record, hashed and compared by its id.
-#[derive(Clone)]
-pub(crate) struct ById(pub(crate) Arc<KeyRecord>);
+type DigestSet = HashSet<ByDigest, BuildDigestHasher>;
 
-impl Borrow<str> for ById {
-    fn borrow(&self) -> &str {
-        &self.0.id
-    }
-}
-
-impl Hash for ById {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.0.id.hash(state);
-    }
-}
-
-impl PartialEq for ById {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.id == other.0.id
-    }
-}
-
-impl Eq for ById {}
-
-/// All keys by id, plus the digests of revoked keys (active digests are in
-/// the snapshot) and the interned scope sets.
+/// All keys by id, the digests of revoked keys (active digests are in the
+/// snapshot), and the interned scope sets.
 #[derive(Default)]
 pub(crate) struct Catalog {
-    pub(crate) active: HashSet<ById>,
-    pub(crate) revoked: HashSet<ById>,
-    revoked_digests: HashSet<ByDigest, BuildDigestHasher>,
+    active: Vec<Arc<KeyRecord>>,
+    revoked: Vec<Arc<KeyRecord>>,
+    revoked_digests: DigestSet,
     scope_sets: HashSet<ScopeSet>,
 }
 
+fn find(list: &[Arc<KeyRecord>], id: &str) -> Result<usize, usize> {
+    list.binary_search_by(|record| record.id().cmp(id))
+}
+
 impl Catalog {
-    /// Checks `entry` against the catalog and `active_holder` (which finds
-    /// the active key holding a digest) and turns it into a record. Nothing
-    /// is added yet.
-    pub(crate) fn prepare<'a>(
+    /// Builds a catalog and its snapshot from scratch, or names the first
+    /// problem; for `replace_all`.
+    pub(crate) fn build(
+        entries: impl IntoIterator<Item = KeyEntry>,
+    ) -> Result<(Self, Snapshot), KeyStoreError> {
+        let mut catalog = Self::default();
+        let mut digests = DigestSet::default();
+        for entry in entries {
+            let revoked = entry.revoked;
+            let record =
+                catalog.record(entry, |digest| digests.get(digest).map(|slot| &*slot.0))?;
+            digests.insert(ByDigest(Arc::clone(&record)));
+            if revoked {
+                catalog.revoked.push(record);
+            } else {
+                catalog.active.push(record);
+            }
+        }
+        drop(digests);
+        for list in [&mut catalog.active, &mut catalog.revoked] {
+            list.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+            if let Some(pair) = list.windows(2).find(|pair| pair[0].id() == pair[1].id()) {
+                return Err(KeyStoreError::DuplicateId {
+                    id: pair[0].id().to_owned(),
+                });
+            }
+        }
+        if let Some(both) = catalog
+            .revoked
+            .iter()
+            .find(|record| find(&catalog.active, record.id()).is_ok())
+        {
+            return Err(KeyStoreError::DuplicateId {
+                id: both.id().to_owned(),
+            });
+        }
+        catalog.revoked_digests = catalog
+            .revoked
+            .iter()
+            .map(|record| ByDigest(Arc::clone(record)))
+            .collect();
+        let snapshot = Snapshot::build(catalog.active.iter().cloned(), catalog.active.len());
+        Ok((catalog, snapshot))
+    }
+
+    /// Adds one key; `active_holder` finds the active key holding a digest.
+    /// Returns the record, or why the key is refused (nothing changes then).
+    pub(crate) fn insert<'a>(
+        &mut self,
+        entry: KeyEntry,
+        active_holder: impl Fn(&TokenDigest) -> Option<&'a KeyRecord>,
+    ) -> Result<Arc<KeyRecord>, KeyStoreError> {
+        let (Err(active_at), Err(_)) = (
+            find(&self.active, &entry.id),
+            find(&self.revoked, &entry.id),
+        ) else {
+            return Err(KeyStoreError::DuplicateId { id: entry.id });
+        };
+        let revoked = entry.revoked;
+        let record = self.record(entry, active_holder)?;
+        if revoked {
+            self.add_revoked(Arc::clone(&record));
+        } else {
+            self.active.insert(active_at, Arc::clone(&record));
+        }
+        Ok(record)
+    }
+
+    /// Moves an active key to the revoked set; returns its record.
+    pub(crate) fn revoke(&mut self, id: &str) -> Option<Arc<KeyRecord>> {
+        let at = find(&self.active, id).ok()?;
+        let record = self.active.remove(at);
+        self.add_revoked(Arc::clone(&record));
+        Some(record)
+    }
+
+    /// Forgets a key entirely; returns its record and whether it was active.
+    pub(crate) fn remove(&mut self, id: &str) -> Option<(Arc<KeyRecord>, bool)> {
+        if let Ok(at) = find(&self.active, id) {
+            return Some((self.active.remove(at), true));
+        }
+        let at = find(&self.revoked, id).ok()?;
+        let record = self.revoked.remove(at);
+        self.revoked_digests.remove(&record.digest);
+        Some((record, false))
+    }
+
+    /// The active key with this id.
+    pub(crate) fn active(&self, id: &str) -> Option<&Arc<KeyRecord>> {
+        find(&self.active, id).ok().map(|at| &self.active[at])
+    }
+
+    /// Whether the key with this id is revoked.
+    pub(crate) fn is_revoked(&self, id: &str) -> bool {
+        find(&self.revoked, id).is_ok()
+    }
+
+    /// Active and revoked key counts.
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        (self.active.len(), self.revoked.len())
+    }
+
+    /// Every key, active and revoked, sorted by creation time then id.
+    pub(crate) fn entries(&self) -> Vec<KeyEntry> {
+        let active = self.active.iter().map(|k| KeyEntry::from_record(k, false));
+        let revoked = self.revoked.iter().map(|k| KeyEntry::from_record(k, true));
+        let mut entries: Vec<KeyEntry> = active.chain(revoked).collect();
+        entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        entries
+    }
+
+    fn add_revoked(&mut self, record: Arc<KeyRecord>) {
+        self.revoked_digests.insert(ByDigest(Arc::clone(&record)));
+        let at = find(&self.revoked, record.id()).unwrap_or_else(|at| at);
+        self.revoked.insert(at, record);
+    }
+
+    /// Validates `entry`, checks its digest is new, and builds its record.
+    fn record<'a>(
         &mut self,
         entry: KeyEntry,
         active_holder: impl Fn(&TokenDigest) -> Option<&'a KeyRecord>,
     ) -> Result<Arc<KeyRecord>, KeyStoreError> {
         validate(&entry)?;
-        if self.active.contains(entry.id.as_str()) || self.revoked.contains(entry.id.as_str()) {
-            return Err(KeyStoreError::DuplicateId { id: entry.id });
-        }
-        let holder = active_holder(&entry.digest).map(|record| record.id.to_string()).or_else(|| {
-            self.revoked_digests
-                .get(&entry.digest)
-                .map(|slot| slot.0.id.to_string())
-        });
+        let holder = active_holder(&entry.digest)
+            .map(|record| record.id().to_owned())
+            .or_else(|| {
+                self.revoked_digests
+                    .get(&entry.digest)
+                    .map(|slot| slot.0.id().to_owned())
+            });
         if let Some(existing) = holder {
             return Err(KeyStoreError::DuplicateDigest {
                 id: entry.id,
@@ -72,51 +170,15 @@ impl Catalog {
             });
         }
         let scopes = self.intern(entry.scopes);
-        Ok(Arc::new(KeyRecord {
-            digest: entry.digest,
-            id: entry.id.into_boxed_str(),
-            label: entry.label.into_boxed_str(),
+        Ok(Arc::new(KeyRecord::new(
+            entry.digest,
+            &entry.id,
+            &entry.label,
             scopes,
-            created_at: entry.created_at,
-            expires_at: entry.expires_at,
-            metadata: (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
-        }))
-    }
-
-    /// Records a prepared key.
-    pub(crate) fn add(&mut self, record: Arc<KeyRecord>, revoked: bool) {
-        if revoked {
-            self.revoked_digests.insert(ByDigest(Arc::clone(&record)));
-            self.revoked.insert(ById(record));
-        } else {
-            self.active.insert(ById(record));
-        }
-    }
-
-    /// Moves an active key to the revoked set; returns its record.
-    pub(crate) fn revoke(&mut self, id: &str) -> Option<Arc<KeyRecord>> {
-        let ById(record) = self.active.take(id)?;
-        self.add(Arc::clone(&record), true);
-        Some(record)
-    }
-
-    /// Forgets a key entirely; returns its record and whether it was active.
-    pub(crate) fn remove(&mut self, id: &str) -> Option<(Arc<KeyRecord>, bool)> {
-        if let Some(ById(record)) = self.active.take(id) {
-            return Some((record, true));
-        }
-        let ById(record) = self.revoked.take(id)?;
-        self.revoked_digests.remove(&record.digest);
-        Some((record, false))
-    }
-
-    /// Every key, active and revoked, sorted by creation time then id.
-    pub(crate) fn entries(&self) -> Vec<KeyEntry> {
-        let active = self.active.iter().map(|k| KeyEntry::from_record(&k.0, false));
-        let revoked = self.revoked.iter().map(|k| KeyEntry::from_record(&k.0, true));
-        let mut entries: Vec<KeyEntry> = active.chain(revoked).collect();
-        entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        entries
+            entry.created_at,
+            entry.expires_at,
+            (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
+        )))
     }
 
     /// One shared copy of each distinct scope set, however many keys use it.

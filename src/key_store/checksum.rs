@@ -2,7 +2,8 @@
 //! `<prefix>_<30 base62 random><6 base62 CRC32 of the random part>`.
 
 /// Base62 digits, in value order.
-pub(crate) const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub(crate) const BASE62: &[u8; 62] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Random base62 characters in a generated key: 30 × log2(62) ≈ 178.6 bits.
 pub(crate) const RANDOM_LEN: usize = 30;

@@ -132,12 +132,12 @@ impl KeyEntry {
 
     pub(crate) fn from_record(record: &KeyRecord, revoked: bool) -> Self {
         Self {
-            id: record.id.to_string(),
-            label: record.label.to_string(),
+            id: record.id().to_owned(),
+            label: record.label().to_owned(),
             digest: record.digest,
             scopes: record.scopes.clone(),
-            created_at: record.created_at,
-            expires_at: record.expires_at,
+            created_at: record.created_at(),
+            expires_at: record.expires_at(),
             metadata: record.metadata.as_deref().cloned().unwrap_or_default(),
             revoked,
         }

@@ -53,7 +53,10 @@ impl KeyGenerator {
     ///
     /// [`ConfigError`] for an empty, long or non-alphanumeric prefix.
     pub fn with_prefix(prefix: &str) -> Result<Self, ConfigError> {
-        if prefix.is_empty() || prefix.len() > 16 || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        if prefix.is_empty()
+            || prefix.len() > 16
+            || !prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
             return Err(ConfigError::new(format!(
                 "key prefix {prefix:?} must be 1 to 16 ASCII letters or digits"
             )));

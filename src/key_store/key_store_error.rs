@@ -47,10 +47,9 @@ impl fmt::Display for KeyStoreError {
                 "key \"{id}\": label must be at most 256 bytes without control characters"
             ),
             Self::DuplicateId { id } => write!(f, "key id \"{id}\" is used twice"),
-            Self::DuplicateDigest { id, existing } => write!(
-                f,
-                "key \"{id}\" has the same hash as key \"{existing}\""
-            ),
+            Self::DuplicateDigest { id, existing } => {
+                write!(f, "key \"{id}\" has the same hash as key \"{existing}\"")
+            }
             Self::UnknownId { id } => write!(f, "no key with id \"{id}\""),
         }
     }

@@ -115,23 +115,25 @@ mod tests {
     use crate::scope::ScopeSet;
 
     fn record(digest: [u8; 32], id: &str) -> Arc<KeyRecord> {
-        Arc::new(KeyRecord {
-            digest: TokenDigest::from_bytes(digest),
-            id: id.into(),
-            label: "label".into(),
-            scopes: ScopeSet::empty(),
-            created_at: SystemTime::UNIX_EPOCH,
-            expires_at: None,
-            metadata: None,
-        })
+        Arc::new(KeyRecord::new(
+            TokenDigest::from_bytes(digest),
+            id,
+            "label",
+            ScopeSet::empty(),
+            SystemTime::UNIX_EPOCH,
+            None,
+            None,
+        ))
     }
 
     #[test]
     fn finds_exactly_the_stored_digests() {
         let snapshot = Snapshot::build([record([1; 32], "a"), record([2; 32], "b")].into_iter(), 2);
         assert_eq!(snapshot.len(), 2);
-        let found = snapshot.get(&TokenDigest::from_bytes([1; 32])).expect("stored");
-        assert_eq!(&*found.id, "a");
+        let found = snapshot
+            .get(&TokenDigest::from_bytes([1; 32]))
+            .expect("stored");
+        assert_eq!(&*found.id(), "a");
         assert!(snapshot.get(&TokenDigest::from_bytes([3; 32])).is_none());
     }
 
@@ -144,8 +146,14 @@ mod tests {
         a[20] = 1;
         b[20] = 2;
         let snapshot = Snapshot::build([record(a, "a"), record(b, "b")].into_iter(), 2);
-        assert_eq!(&*snapshot.get(&TokenDigest::from_bytes(a)).expect("a").id, "a");
-        assert_eq!(&*snapshot.get(&TokenDigest::from_bytes(b)).expect("b").id, "b");
+        assert_eq!(
+            &*snapshot.get(&TokenDigest::from_bytes(a)).expect("a").id(),
+            "a"
+        );
+        assert_eq!(
+            &*snapshot.get(&TokenDigest::from_bytes(b)).expect("b").id(),
+            "b"
+        );
         let mut c = [9; 32];
         c[20] = 3;
         assert!(snapshot.get(&TokenDigest::from_bytes(c)).is_none());

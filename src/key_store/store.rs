@@ -1,6 +1,5 @@
 //! The key store: the default [`TokenValidator`] for API keys.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::future::{Ready, ready};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -15,8 +14,8 @@ use crate::key_store::catalog::Catalog;
 use crate::key_store::checksum;
 use crate::key_store::key_entry::KeyEntry;
 use crate::key_store::key_store_error::KeyStoreError;
-use crate::key_store::snapshot::{ByDigest, Snapshot};
-use crate::key_store::token_digest::{BuildDigestHasher, TokenDigest};
+use crate::key_store::snapshot::Snapshot;
+use crate::key_store::token_digest::TokenDigest;
 use crate::validation_error::ValidationError;
 use crate::validator::TokenValidator;
 
@@ -158,11 +157,10 @@ impl KeyStore {
         let mut catalog = self.lock();
         let revoked = entry.revoked;
         let snapshot = self.shared.snapshot.load();
-        let record = catalog.prepare(entry, |digest| snapshot.get(digest).map(|r| &**r))?;
+        let record = catalog.insert(entry, |digest| snapshot.get(digest).map(|r| &**r))?;
         if !revoked {
-            self.shared.snapshot.store(Arc::new(snapshot.with(Arc::clone(&record))));
+            self.shared.snapshot.store(Arc::new(snapshot.with(record)));
         }
-        catalog.add(record, revoked);
         Ok(counts(&catalog))
     }
 
@@ -178,7 +176,7 @@ impl KeyStore {
         if let Some(record) = catalog.revoke(id) {
             let snapshot = self.shared.snapshot.load().without(&record.digest);
             self.shared.snapshot.store(Arc::new(snapshot));
-        } else if !catalog.revoked.contains(id) {
+        } else if !catalog.is_revoked(id) {
             return Err(KeyStoreError::UnknownId { id: id.to_owned() });
         }
         Ok(counts(&catalog))
@@ -212,18 +210,7 @@ impl KeyStore {
         &self,
         entries: impl IntoIterator<Item = KeyEntry>,
     ) -> Result<KeyCounts, KeyStoreError> {
-        let mut fresh = Catalog::default();
-        let mut active: HashSet<ByDigest, BuildDigestHasher> = HashSet::default();
-        for entry in entries {
-            let revoked = entry.revoked;
-            let record = fresh.prepare(entry, |digest| active.get(digest).map(|slot| &*slot.0))?;
-            if !revoked {
-                active.insert(ByDigest(Arc::clone(&record)));
-            }
-            fresh.add(record, revoked);
-        }
-        let len = active.len();
-        let snapshot = Snapshot::build(active.into_iter().map(|slot| slot.0), len);
+        let (fresh, snapshot) = Catalog::build(entries)?;
         let mut catalog = self.lock();
         self.shared.snapshot.store(Arc::new(snapshot));
         *catalog = fresh;
@@ -234,15 +221,14 @@ impl KeyStore {
     #[must_use]
     pub fn get(&self, id: &str) -> Option<ApiKey> {
         self.lock()
-            .active
-            .get(id)
-            .map(|found| ApiKey(Arc::clone(&found.0)))
+            .active(id)
+            .map(|record| ApiKey(Arc::clone(record)))
     }
 
     /// Whether the key with this id is revoked.
     #[must_use]
     pub fn is_revoked(&self, id: &str) -> bool {
-        self.lock().revoked.contains(id)
+        self.lock().is_revoked(id)
     }
 
     /// Every key, active and revoked, sorted by creation time (for saving).
@@ -280,10 +266,8 @@ impl KeyStore {
 }
 
 fn counts(catalog: &Catalog) -> KeyCounts {
-    KeyCounts {
-        active: catalog.active.len(),
-        revoked: catalog.revoked.len(),
-    }
+    let (active, revoked) = catalog.counts();
+    KeyCounts { active, revoked }
 }
 
 impl TokenValidator for KeyStore {
