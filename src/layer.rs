@@ -26,14 +26,14 @@ use crate::validator::TokenValidator;
 /// use tower_bearer_auth::{ApiKey, BearerAuthLayer, KeyEntry, KeyGenerator, KeyStore};
 ///
 /// let store = KeyStore::new();
-/// let key = KeyGenerator::new().generate();
+/// let key = KeyGenerator::new().generate()?;
 /// store.insert(KeyEntry::new(key.id(), "Staging Server", key.digest()))?;
 /// println!("your key (shown once): {}", key.token().expose());
 ///
 /// let app: Router = Router::new()
 ///     .route("/v1/profile", get(|key: axum::Extension<ApiKey>| async move { key.label().to_owned() }))
 ///     .layer(BearerAuthLayer::new(store));
-/// # Ok::<(), tower_bearer_auth::KeyStoreError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct BearerAuthLayer<V, P = AuthenticatedOnly> {
     validator: V,

@@ -7,7 +7,7 @@
 //!
 //! // A store holding only SHA-256 digests; the token is shown once.
 //! let store = KeyStore::new();
-//! let key = KeyGenerator::new().generate();
+//! let key = KeyGenerator::new().generate()?;
 //! store.insert(
 //!     KeyEntry::new(key.id(), "Staging Server", key.digest())
 //!         .with_scopes(ScopeSet::parse("profile:read")?),
