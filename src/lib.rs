@@ -81,6 +81,8 @@ mod future;
 mod grpc;
 #[cfg(feature = "key-store")]
 mod key_store;
+#[cfg(feature = "keys-file")]
+mod keys_file;
 mod layer;
 mod principal;
 mod problem_details;
@@ -88,6 +90,8 @@ mod rejection;
 mod rejection_format;
 mod rejection_renderer;
 mod require_scope;
+#[cfg(feature = "keys-file")]
+mod rfc3339;
 mod scope;
 mod scope_policy;
 mod scope_table;
@@ -112,6 +116,8 @@ pub use key_store::{
     ApiKey, GeneratedKey, KeyCounts, KeyEntry, KeyGenError, KeyGenerator, KeyStore,
     KeyStoreBuilder, KeyStoreError, Metadata, SecretToken, TokenDigest, new_key_id,
 };
+#[cfg(feature = "keys-file")]
+pub use keys_file::{KeysFile, KeysFileError};
 pub use layer::BearerAuthLayer;
 pub use principal::Principal;
 pub use problem_details::ProblemDetails;
