@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -159,6 +160,22 @@ impl KeysFile {
     #[must_use]
     pub fn entry_json(entry: &KeyEntry) -> String {
         serde_json::to_string(&to_file_entry(entry)).unwrap_or_default()
+    }
+
+    /// Parses an RFC 3339 timestamp as the file writes them
+    /// (`2027-01-01T00:00:00Z`, offsets allowed).
+    ///
+    /// # Errors
+    ///
+    /// A message saying what is wrong with `text`.
+    pub fn parse_timestamp(text: &str) -> Result<SystemTime, String> {
+        rfc3339::parse(text)
+    }
+
+    /// Formats a time as the file writes it: RFC 3339 in UTC.
+    #[must_use]
+    pub fn format_timestamp(time: SystemTime) -> String {
+        rfc3339::format(time)
     }
 
     /// Writes the file atomically (a temporary file in the same directory,

@@ -136,3 +136,28 @@ pub fn header<'a>(parts: &'a http::response::Parts, name: &str) -> &'a str {
         .get(name)
         .map_or("", |value| value.to_str().expect("ascii header"))
 }
+
+/// The path of an example binary built beside the test binary. `cargo test`
+/// builds every example; when a single test target was asked for, the
+/// example is built here (with the same profile) first.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("examples").join(name);
+    if !binary.exists() {
+        let release = profile_dir.file_name().is_some_and(|dir| dir == "release");
+        let mut build = std::process::Command::new(env!("CARGO"));
+        build
+            .args(["build", "--example", name])
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    binary
+}
