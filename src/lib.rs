@@ -60,8 +60,8 @@
 //! |---|---|---|
 //! | `key-store` | yes | [`KeyStore`], [`KeyGenerator`] (sha2, arc-swap, getrandom) |
 //! | `keys-file` | no | JSON keys file load/save (serde, serde_json) |
-//! | `axum` | no | the [`Authenticated`](crate::axum::Authenticated) extractor (axum-core) |
-//! | `tonic` | no | [`tonic::principal`](crate::tonic::principal) for handlers (tonic, no transport) |
+//! | `axum` | no | the [`axum::Authenticated`] extractor (axum-core) |
+//! | `tonic` | no | [`tonic::principal`] for handlers (tonic, no transport) |
 //! | `tracing` | no | one event per rejection (tracing) |
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
 

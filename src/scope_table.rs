@@ -166,7 +166,8 @@ impl ScopeTable {
                 Some(index) => index,
                 None => {
                     self.prefixes.push((prefix.into(), RouteRules::default()));
-                    self.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+                    self.prefixes
+                        .sort_by_key(|(prefix, _)| std::cmp::Reverse(prefix.len()));
                     self.prefixes
                         .iter()
                         .position(|(p, _)| &**p == prefix)

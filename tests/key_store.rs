@@ -316,10 +316,8 @@ fn revocation_is_in_force_for_every_lookup_that_starts_after_it_returns() {
                         violations.fetch_add(1, Ordering::SeqCst);
                     }
                     let newest = added.lock().expect("lock").last().cloned();
-                    if let Some(token) = newest {
-                        if store.verify(&token).is_err() {
-                            violations.fetch_add(1, Ordering::SeqCst);
-                        }
+                    if newest.is_some_and(|token| store.verify(&token).is_err()) {
+                        violations.fetch_add(1, Ordering::SeqCst);
                     }
                     lookups.fetch_add(3, Ordering::Relaxed);
                 }

@@ -23,7 +23,7 @@ fn resident_bytes() -> usize {
     pages * 4096
 }
 
-/// Deterministic, well-spread digests (SplitMix64), standing in for the
+/// Deterministic, well-spread digests (`SplitMix64`), standing in for the
 /// SHA-256 digests of a keys file.
 fn digest(i: usize) -> TokenDigest {
     let mut state = i as u64;

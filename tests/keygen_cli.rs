@@ -34,7 +34,13 @@ fn json_output_is_one_line_whose_entry_accepts_its_token() {
     assert!(token.starts_with("ais_"));
     assert_eq!(json["key"]["label"], "Staging Server");
     assert_eq!(json["key"]["expires_at"], "2099-01-01T00:00:00Z");
-    assert_eq!(json["key"]["hash"], format!("sha256:{}", tower_bearer_auth::TokenDigest::of(token).to_hex()));
+    assert_eq!(
+        json["key"]["hash"],
+        format!(
+            "sha256:{}",
+            tower_bearer_auth::TokenDigest::of(token).to_hex()
+        )
+    );
 
     // The printed entry, put in a keys file, accepts the printed token.
     let file = KeysFile::parse(&format!("{{\"keys\":[{}]}}", json["key"])).expect("valid entry");
@@ -78,6 +84,9 @@ fn bad_arguments_print_usage_and_fail() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
         let stderr = String::from_utf8(output.stderr).expect("utf-8");
-        assert!(stderr.contains("usage: keygen --label LABEL"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("usage: keygen --label LABEL"),
+            "{args:?}: {stderr}"
+        );
     }
 }

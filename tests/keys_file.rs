@@ -37,7 +37,9 @@ fn save_load_and_reload_with_revocation() {
     let path = dir.file("keys.json");
     let (a, token_a) = generated("Staging Server");
     let (b, token_b) = generated("Production Dialer");
-    KeysFile::from_entries(vec![a.clone(), b.clone()]).save(&path).expect("save");
+    KeysFile::from_entries(vec![a.clone(), b.clone()])
+        .save(&path)
+        .expect("save");
 
     let store = KeyStore::from_keys_file(&path).expect("load");
     assert!(store.verify(&token_a).is_ok());
@@ -57,13 +59,24 @@ fn save_load_and_reload_with_revocation() {
     store.save_keys_file(&saved).expect("save");
     let reloaded = KeysFile::load(&saved).expect("load");
     assert_eq!(reloaded.entries().len(), 2);
-    assert!(reloaded.entries().iter().any(|e| e.id() == a.id() && e.is_revoked()));
+    assert!(
+        reloaded
+            .entries()
+            .iter()
+            .any(|e| e.id() == a.id() && e.is_revoked())
+    );
     let text = std::fs::read_to_string(&saved).expect("read");
-    assert!(!text.contains(&token_a) && !text.contains(&token_b), "no plaintext token on disk");
+    assert!(
+        !text.contains(&token_a) && !text.contains(&token_b),
+        "no plaintext token on disk"
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&saved).expect("metadata").permissions().mode();
+        let mode = std::fs::metadata(&saved)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
@@ -73,7 +86,9 @@ fn a_failed_reload_keeps_the_old_keys() {
     let dir = TempDir::new("failed");
     let path = dir.file("keys.json");
     let (a, token_a) = generated("Staging Server");
-    KeysFile::from_entries(vec![a.clone()]).save(&path).expect("save");
+    KeysFile::from_entries(vec![a.clone()])
+        .save(&path)
+        .expect("save");
     let store = KeyStore::from_keys_file(&path).expect("load");
 
     for broken in [
@@ -94,5 +109,10 @@ fn a_failed_reload_keeps_the_old_keys() {
 #[test]
 fn a_missing_file_is_a_clear_error() {
     let error = KeyStore::from_keys_file("/nonexistent/keys.json").expect_err("missing");
-    assert!(error.to_string().starts_with("keys file /nonexistent/keys.json: "), "{error}");
+    assert!(
+        error
+            .to_string()
+            .starts_with("keys file /nonexistent/keys.json: "),
+        "{error}"
+    );
 }

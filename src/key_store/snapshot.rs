@@ -133,7 +133,7 @@ mod tests {
         let found = snapshot
             .get(&TokenDigest::from_bytes([1; 32]))
             .expect("stored");
-        assert_eq!(&*found.id(), "a");
+        assert_eq!(found.id(), "a");
         assert!(snapshot.get(&TokenDigest::from_bytes([3; 32])).is_none());
     }
 
@@ -147,11 +147,11 @@ mod tests {
         b[20] = 2;
         let snapshot = Snapshot::build([record(a, "a"), record(b, "b")].into_iter(), 2);
         assert_eq!(
-            &*snapshot.get(&TokenDigest::from_bytes(a)).expect("a").id(),
+            snapshot.get(&TokenDigest::from_bytes(a)).expect("a").id(),
             "a"
         );
         assert_eq!(
-            &*snapshot.get(&TokenDigest::from_bytes(b)).expect("b").id(),
+            snapshot.get(&TokenDigest::from_bytes(b)).expect("b").id(),
             "b"
         );
         let mut c = [9; 32];

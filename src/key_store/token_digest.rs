@@ -101,7 +101,7 @@ impl ConstantTimeEq for TokenDigest {
 }
 
 /// SHA-256 output is uniform, so its first eight bytes are a perfect table
-/// hash: no SipHash round on the request path.
+/// hash: no `SipHash` round on the request path.
 impl Hash for TokenDigest {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write_u64(self.table_hash());
