@@ -1,28 +1,10 @@
 //! The keys file on disk: start from it, reload it, save it; a failed
 //! reload keeps the old keys in force.
 
-use std::path::PathBuf;
+mod common;
 
+use common::TempDir;
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, KeysFile, ScopeSet};
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("tba-{name}-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        Self(dir)
-    }
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 fn generated(label: &str) -> (KeyEntry, String) {
     let key = KeyGenerator::new().generate().expect("random source");
@@ -34,7 +16,7 @@ fn generated(label: &str) -> (KeyEntry, String) {
 #[test]
 fn save_load_and_reload_with_revocation() {
     let dir = TempDir::new("reload");
-    let path = dir.file("keys.json");
+    let path = dir.path().join("keys.json");
     let (a, token_a) = generated("Staging Server");
     let (b, token_b) = generated("Production Dialer");
     KeysFile::from_entries(vec![a.clone(), b.clone()])
@@ -55,7 +37,7 @@ fn save_load_and_reload_with_revocation() {
     assert!(store.verify(&token_b).is_ok());
 
     // The store saves what it holds, revoked keys included.
-    let saved = dir.file("saved.json");
+    let saved = dir.path().join("saved.json");
     store.save_keys_file(&saved).expect("save");
     let reloaded = KeysFile::load(&saved).expect("load");
     assert_eq!(reloaded.entries().len(), 2);
@@ -84,7 +66,7 @@ fn save_load_and_reload_with_revocation() {
 #[test]
 fn a_failed_reload_keeps_the_old_keys() {
     let dir = TempDir::new("failed");
-    let path = dir.file("keys.json");
+    let path = dir.path().join("keys.json");
     let (a, token_a) = generated("Staging Server");
     KeysFile::from_entries(vec![a.clone()])
         .save(&path)

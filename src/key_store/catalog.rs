@@ -163,11 +163,18 @@ impl Catalog {
                     .get(&entry.digest)
                     .map(|slot| slot.0.id().to_owned())
             });
-        if let Some(existing) = holder {
-            return Err(KeyStoreError::DuplicateDigest {
-                id: entry.id,
-                existing,
-            });
+        match holder {
+            // The same entry twice: the repeated id is the clearer message.
+            Some(existing) if existing == entry.id => {
+                return Err(KeyStoreError::DuplicateId { id: entry.id });
+            }
+            Some(existing) => {
+                return Err(KeyStoreError::DuplicateDigest {
+                    id: entry.id,
+                    existing,
+                });
+            }
+            None => {}
         }
         let scopes = self.intern(entry.scopes);
         Ok(Arc::new(KeyRecord::new(

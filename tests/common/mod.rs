@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod demo_server;
+
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -137,27 +139,54 @@ pub fn header<'a>(parts: &'a http::response::Parts, name: &str) -> &'a str {
         .map_or("", |value| value.to_str().expect("ascii header"))
 }
 
-/// The path of an example binary built beside the test binary. `cargo test`
-/// builds every example; when a single test target was asked for, the
-/// example is built here (with the same profile) first.
+/// The path of an example binary built beside the test binary, built (or
+/// found up to date) by `cargo build --example` once per test process:
+/// `cargo test --test <one>` does not rebuild examples by itself, and a
+/// stale binary would test old code.
 pub fn example_binary(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
     let test_binary = std::env::current_exe().expect("test binary path");
     let profile_dir = test_binary
         .parent()
         .and_then(std::path::Path::parent)
         .expect("target/<profile>/deps/<test>");
-    let binary = profile_dir.join("examples").join(name);
-    if !binary.exists() {
-        let release = profile_dir.file_name().is_some_and(|dir| dir == "release");
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|done| done == name) {
         let mut build = std::process::Command::new(env!("CARGO"));
         build
-            .args(["build", "--example", name])
+            .args(["build", "--quiet", "--example", name])
             .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if release {
+        if profile_dir.file_name().is_some_and(|dir| dir == "release") {
             build.arg("--release");
         }
         let status = build.status().expect("run cargo build");
         assert!(status.success(), "cargo build --example {name} failed");
+        built.push(name.to_owned());
     }
-    binary
+    profile_dir.join("examples").join(name)
+}
+
+/// A temporary directory, removed on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tba-{name}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
