@@ -67,6 +67,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "axum", feature = "tonic", feature = "key-store"))]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
+
 mod api_error_json;
 mod authorization_header;
 #[cfg(feature = "axum")]

@@ -1,6 +1,6 @@
 //! The demo server's gRPC API through a real tonic client: scopes per
 //! method from the layer's table, and rejections that arrive as
-//! UNAUTHENTICATED / PERMISSION_DENIED with their message.
+//! `UNAUTHENTICATED` / `PERMISSION_DENIED` with their message.
 
 mod common;
 
