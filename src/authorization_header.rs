@@ -89,9 +89,13 @@ mod tests {
     #[test]
     fn a_second_word_is_malformed() {
         assert_eq!(p(b"Bearer abc def"), Bearer(Err(TokenError::InvalidByte)));
-        // auth-param syntax is not a b64token: the '=' comes too early.
+        // auth-param syntax is not a b64token.
         assert_eq!(
             p(b"Bearer realm=\"x\""),
+            Bearer(Err(TokenError::InvalidByte))
+        );
+        assert_eq!(
+            p(b"Bearer realm=x"),
             Bearer(Err(TokenError::MisplacedPadding))
         );
     }

@@ -40,6 +40,7 @@ pin_project! {
 
 pin_project! {
     #[project = StateProj]
+    #[project_replace = StateTaken]
     enum State<S, V, P, ReqBody>
     where
         S: Service<Request<ReqBody>>,
@@ -48,7 +49,7 @@ pin_project! {
         Validating {
             #[pin]
             validation: V::Future,
-            admission: Option<Admission<S, P, ReqBody>>,
+            admission: Admission<S, P, ReqBody>,
         },
         Calling {
             #[pin]
@@ -56,8 +57,9 @@ pin_project! {
             from_query: bool,
         },
         Rejected {
-            response: Option<Response<Bytes>>,
+            response: Response<Bytes>,
         },
+        Done,
     }
 }
 
@@ -70,16 +72,14 @@ where
         Self {
             state: State::Validating {
                 validation,
-                admission: Some(admission),
+                admission,
             },
         }
     }
 
     pub(crate) fn rejected(response: Response<Bytes>) -> Self {
         Self {
-            state: State::Rejected {
-                response: Some(response),
-            },
+            state: State::Rejected { response },
         }
     }
 }
@@ -96,33 +96,28 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Validating {
-                    validation,
-                    admission,
-                } => {
+                StateProj::Validating { validation, .. } => {
                     let outcome = ready!(validation.poll(cx));
+                    let StateTaken::Validating { admission, .. } =
+                        state.as_mut().project_replace(State::Done)
+                    else {
+                        unreachable!("the state was Validating")
+                    };
                     let Admission {
                         mut inner,
                         mut parts,
                         body,
                         settings,
                         from_query,
-                    } = admission
-                        .take()
-                        .expect("ResponseFuture polled after completion");
+                    } = admission;
                     match settings.admit(outcome, &mut parts) {
                         Ok(()) => {
                             let future = inner.call(Request::from_parts(parts, body));
                             state.set(State::Calling { future, from_query });
                         }
                         Err((rejection, cause)) => {
-                            let cause = cause
-                                .as_ref()
-                                .map(|e| e as &(dyn std::error::Error + 'static));
-                            let response = settings.renderer.render(&rejection, &parts, cause);
-                            state.set(State::Rejected {
-                                response: Some(response),
-                            });
+                            let response = settings.render(&rejection, &parts, cause.as_ref());
+                            return Poll::Ready(Ok(response.map(AuthBody::rejection)));
                         }
                     }
                 }
@@ -131,14 +126,18 @@ where
                     if *from_query {
                         settings::keep_private(response.headers_mut());
                     }
+                    state.set(State::Done);
                     return Poll::Ready(Ok(response.map(AuthBody::inner)));
                 }
-                StateProj::Rejected { response } => {
-                    let response = response
-                        .take()
-                        .expect("ResponseFuture polled after completion");
+                StateProj::Rejected { .. } => {
+                    let StateTaken::Rejected { response } =
+                        state.as_mut().project_replace(State::Done)
+                    else {
+                        unreachable!("the state was Rejected")
+                    };
                     return Poll::Ready(Ok(response.map(AuthBody::rejection)));
                 }
+                StateProj::Done => panic!("ResponseFuture polled after completion"),
             }
         }
     }

@@ -41,6 +41,11 @@ pub trait RejectionFormat: fmt::Debug + Send + Sync + 'static {
     fn content_type(&self) -> HeaderValue;
 
     /// The body bytes. Never include the token: a rejection does not carry it.
+    ///
+    /// The layer calls this once per [`RejectionKind`](crate::RejectionKind)
+    /// when it is built, and reuses the bytes for every rejection that names
+    /// no scopes; it is called per request only for insufficient-scope
+    /// rejections. So the body must depend on the rejection alone.
     fn body(&self, rejection: &Rejection) -> Bytes;
 }
 

@@ -13,39 +13,77 @@ use crate::api_error_json::ApiErrorJson;
 use crate::challenge::Challenges;
 use crate::config_error::ConfigError;
 use crate::grpc;
-use crate::rejection::Rejection;
+use crate::rejection::{Rejection, RejectionKind};
 use crate::rejection_format::RejectionFormat;
 use crate::trace;
+
+/// Every kind, in the order of [`kind_index`].
+const KINDS: [RejectionKind; 9] = [
+    RejectionKind::MissingCredentials,
+    RejectionKind::UnsupportedScheme,
+    RejectionKind::MalformedToken,
+    RejectionKind::InvalidToken,
+    RejectionKind::ExpiredToken,
+    RejectionKind::InsufficientScope,
+    RejectionKind::AmbiguousCredentials,
+    RejectionKind::ValidatorUnavailable,
+    RejectionKind::ValidatorTimeout,
+];
+
+fn kind_index(kind: RejectionKind) -> usize {
+    KINDS.iter().position(|&k| k == kind).unwrap_or_default()
+}
 
 /// Renders rejections for one realm and body format.
 #[derive(Debug, Clone)]
 pub(crate) struct RejectionRenderer {
     challenges: Challenges,
     format: Arc<dyn RejectionFormat>,
+    content_type: HeaderValue,
+    /// The body of each kind's rejection when it names no scopes, rendered
+    /// once: most rejections then cost no formatting and no allocation.
+    bodies: [(Bytes, HeaderValue); KINDS.len()],
 }
 
 impl RejectionRenderer {
     pub(crate) fn new(realm: &str, format: Arc<dyn RejectionFormat>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            challenges: Challenges::with_realm(realm)?,
-            format,
-        })
+        Ok(Self::with(Challenges::with_realm(realm)?, format))
     }
 
     /// The default realm with the default JSON body.
     pub(crate) fn default_realm() -> Self {
-        Self {
-            challenges: Challenges::default_realm(),
-            format: Arc::new(ApiErrorJson),
-        }
+        Self::with(Challenges::default_realm(), Arc::new(ApiErrorJson))
     }
 
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     /// The renderer used where no layer configured one: no realm, JSON body.
     pub(crate) fn without_realm() -> Self {
+        Self::with(Challenges::without_realm(), Arc::new(ApiErrorJson))
+    }
+
+    fn with(challenges: Challenges, format: Arc<dyn RejectionFormat>) -> Self {
+        let bodies = KINDS.map(|kind| {
+            let body = format.body(&Rejection::new(kind));
+            let length = HeaderValue::from(body.len());
+            (body, length)
+        });
         Self {
-            challenges: Challenges::without_realm(),
-            format: Arc::new(ApiErrorJson),
+            challenges,
+            content_type: format.content_type(),
+            format,
+            bodies,
+        }
+    }
+
+    /// The body of `rejection` and its length header.
+    fn body(&self, rejection: &Rejection) -> (Bytes, HeaderValue) {
+        match rejection.required_scopes() {
+            Some(scopes) if !scopes.is_empty() => {
+                let body = self.format.body(rejection);
+                let length = HeaderValue::from(body.len());
+                (body, length)
+            }
+            _ => self.bodies[kind_index(rejection.kind())].clone(),
         }
     }
 
@@ -72,8 +110,7 @@ impl RejectionRenderer {
             );
             response
         } else {
-            let body = self.format.body(rejection);
-            let length = HeaderValue::from(body.len());
+            let (body, length) = self.body(rejection);
             let body = if request.method == Method::HEAD {
                 Bytes::new()
             } else {
@@ -85,7 +122,7 @@ impl RejectionRenderer {
             if let Some(challenge) = self.challenges.for_rejection(rejection) {
                 headers.insert(WWW_AUTHENTICATE, challenge);
             }
-            headers.insert(CONTENT_TYPE, self.format.content_type());
+            headers.insert(CONTENT_TYPE, self.content_type.clone());
             headers.insert(CONTENT_LENGTH, length);
             response
         };

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use http::header::{CACHE_CONTROL, Entry};
+use http::header::CACHE_CONTROL;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 
@@ -22,6 +22,18 @@ pub(crate) struct Settings<P> {
 }
 
 impl<P> Settings<P> {
+    /// The response refusing a request, with the validator's error (if any)
+    /// logged as its cause.
+    pub(crate) fn render(
+        &self,
+        rejection: &Rejection,
+        parts: &Parts,
+        cause: Option<&ValidationError>,
+    ) -> http::Response<bytes::Bytes> {
+        let cause = cause.map(|error| error as &(dyn std::error::Error + 'static));
+        self.renderer.render(rejection, parts, cause)
+    }
+
     /// Decides a validated request: scope check, then the principal goes into
     /// the extensions and the credential headers are marked sensitive.
     pub(crate) fn admit<Pr>(
@@ -48,20 +60,10 @@ impl<P> Settings<P> {
             .authorize(parts, &principal)
             .map_err(|required| (Rejection::insufficient_scope(required), None))?;
         for source in self.credentials.sources() {
-            if let Some(name) = source.header_name() {
-                mark_sensitive(&mut parts.headers, name);
-            }
+            source.mark_sensitive(&mut parts.headers);
         }
         parts.extensions.insert(principal);
         Ok(())
-    }
-}
-
-fn mark_sensitive(headers: &mut HeaderMap, name: &http::HeaderName) {
-    if let Entry::Occupied(mut entry) = headers.entry(name) {
-        for value in entry.iter_mut() {
-            value.set_sensitive(true);
-        }
     }
 }
 

@@ -4,7 +4,8 @@
 
 use std::borrow::Cow;
 
-use http::header::{AUTHORIZATION, COOKIE, HeaderName};
+use http::HeaderMap;
+use http::header::{AUTHORIZATION, COOKIE, Entry, HeaderName};
 use http::request::Parts;
 
 use crate::authorization_header::{self, AuthorizationValue};
@@ -51,13 +52,24 @@ impl TokenSource {
         }
     }
 
-    /// The header that carries this source's token, if it is a header.
-    pub(crate) fn header_name(&self) -> Option<&HeaderName> {
-        match self {
-            Self::AuthorizationHeader => Some(&AUTHORIZATION),
-            Self::Header(name) => Some(name),
-            Self::Cookie(_) => Some(&COOKIE),
-            Self::QueryParameter => None,
+    /// Marks the header values this source reads as sensitive, so that
+    /// they are not printed by `Debug` or indexed by HPACK.
+    pub(crate) fn mark_sensitive(&self, headers: &mut HeaderMap) {
+        let name = match self {
+            Self::AuthorizationHeader => &AUTHORIZATION,
+            Self::Header(name) => name,
+            Self::Cookie(_) => {
+                // Cookies may come in several fields.
+                if let Entry::Occupied(mut entry) = headers.entry(COOKIE) {
+                    entry.iter_mut().for_each(|value| value.set_sensitive(true));
+                }
+                return;
+            }
+            Self::QueryParameter => return,
+        };
+        // Header sources hold at most one field once credentials are extracted.
+        if let Some(value) = headers.get_mut(name) {
+            value.set_sensitive(true);
         }
     }
 }

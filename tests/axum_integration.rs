@@ -17,7 +17,9 @@ async fn whoami(Authenticated(key): Authenticated<ApiKey>) -> String {
 }
 
 async fn maybe(key: Option<Authenticated<ApiKey>>) -> String {
-    key.map_or("anonymous".to_owned(), |Authenticated(key)| key.label().to_owned())
+    key.map_or("anonymous".to_owned(), |Authenticated(key)| {
+        key.label().to_owned()
+    })
 }
 
 fn request(method: &str, path: &str, token: Option<&str>) -> Request<Body> {
@@ -38,7 +40,10 @@ async fn route_layers_check_scopes_inside_one_outer_layer() {
     let write = ScopeRequirement::all(["calls:write"]).expect("valid");
     let app = Router::new()
         .route("/v1/profile", get(whoami))
-        .route("/v1/calls", post(whoami).route_layer(auth.require_scope(write)))
+        .route(
+            "/v1/calls",
+            post(whoami).route_layer(auth.require_scope(write)),
+        )
         .layer(auth);
 
     let response = app
@@ -55,11 +60,17 @@ async fn route_layers_check_scopes_inside_one_outer_layer() {
         .oneshot(request("POST", "/v1/calls", Some(&fixture.read_only)))
         .await
         .expect("infallible");
-    assert_eq!(response.extensions().get::<RejectionKind>(), Some(&RejectionKind::InsufficientScope));
+    assert_eq!(
+        response.extensions().get::<RejectionKind>(),
+        Some(&RejectionKind::InsufficientScope)
+    );
     let (parts, _) = collect(response).await;
     assert_eq!(parts.status, StatusCode::FORBIDDEN);
     // The route layer shares the outer layer's realm.
-    assert!(header(&parts, "www-authenticate").starts_with(r#"Bearer realm="voice", error="insufficient_scope""#));
+    assert!(
+        header(&parts, "www-authenticate")
+            .starts_with(r#"Bearer realm="voice", error="insufficient_scope""#)
+    );
 
     let response = app
         .oneshot(request("POST", "/v1/calls", Some(&fixture.full)))
@@ -81,7 +92,10 @@ async fn without_the_layer_the_extractor_fails_closed() {
     assert_eq!(parts.status, StatusCode::UNAUTHORIZED);
     assert_eq!(header(&parts, "www-authenticate"), "Bearer");
     assert_eq!(header(&parts, "content-type"), "application/json");
-    assert_eq!(body, r#"{"error":{"code":"unauthorized","message":"A bearer token is required"}}"#);
+    assert_eq!(
+        body,
+        r#"{"error":{"code":"unauthorized","message":"A bearer token is required"}}"#
+    );
 }
 
 #[tokio::test]
@@ -90,7 +104,10 @@ async fn without_the_layer_a_route_scope_check_fails_closed() {
     let auth = BearerAuthLayer::new(fixture.store.clone());
     let write = ScopeRequirement::all(["calls:write"]).expect("valid");
     // Mis-wired: the route layer is there, the authentication layer is not.
-    let app = Router::new().route("/v1/calls", post(|| async { "placed" }).route_layer(auth.require_scope(write)));
+    let app = Router::new().route(
+        "/v1/calls",
+        post(|| async { "placed" }).route_layer(auth.require_scope(write)),
+    );
     let response = app
         .oneshot(request("POST", "/v1/calls", Some(&fixture.full)))
         .await
@@ -101,7 +118,10 @@ async fn without_the_layer_a_route_scope_check_fails_closed() {
 #[tokio::test]
 async fn an_optional_extractor_sees_anonymous_requests() {
     let app = Router::new().route("/", get(maybe));
-    let response = app.oneshot(request("GET", "/", None)).await.expect("infallible");
+    let response = app
+        .oneshot(request("GET", "/", None))
+        .await
+        .expect("infallible");
     let (_, body) = collect(response).await;
     assert_eq!(body, "anonymous");
 }

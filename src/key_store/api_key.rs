@@ -69,9 +69,10 @@ impl KeyRecord {
         self.times.expires()
     }
 
-    pub(crate) fn is_expired_at(&self, now: SystemTime) -> bool {
+    /// Whether the key has expired; reads the clock only for keys that expire.
+    pub(crate) fn is_expired(&self) -> bool {
         self.expires_at()
-            .is_some_and(|expires_at| now >= expires_at)
+            .is_some_and(|expires_at| SystemTime::now() >= expires_at)
     }
 }
 
