@@ -46,6 +46,26 @@ impl Service<Request<()>> for Ok200 {
     }
 }
 
+/// The floor for any layer that hands handlers a principal: insert it into
+/// the request extensions (http allocates the map and boxes the value).
+#[derive(Clone)]
+struct InsertPrincipal(tower_bearer_auth::ApiKey);
+
+impl Service<Request<()>> for InsertPrincipal {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<()>) -> Self::Future {
+        request.extensions_mut().insert(self.0.clone());
+        Ok200.call(request)
+    }
+}
+
 fn request(authorization: Option<&str>, grpc: bool) -> Request<()> {
     let mut builder = Request::builder().method("POST").uri("/v1/calls");
     if let Some(value) = authorization {
@@ -106,6 +126,10 @@ fn layer(c: &mut Criterion) {
         .build()
         .expect("valid config");
     let theirs = ValidateRequestHeaderLayer::bearer(&set.valid[0]);
+    let trivial = BearerAuthLayer::new(|_: &str, _: &http::request::Parts| {
+        ready(Ok::<(), tower_bearer_auth::ValidationError>(()))
+    });
+    let principal = set.store.verify(&set.valid[0]).expect("valid key");
 
     let mut group = c.benchmark_group("layer");
     group.sample_size(100);
@@ -113,6 +137,20 @@ fn layer(c: &mut Criterion) {
         &mut group,
         "bare_inner_service",
         Ok200,
+        || request(Some(&valid), false),
+        200,
+    );
+    bench_service(
+        &mut group,
+        "extension_insert_only",
+        InsertPrincipal(principal),
+        || request(Some(&valid), false),
+        200,
+    );
+    bench_service(
+        &mut group,
+        "bearer_auth_trivial_validator/valid",
+        trivial.layer(Ok200),
         || request(Some(&valid), false),
         200,
     );

@@ -25,20 +25,27 @@ pub(crate) enum TokenError {
     BadEscape,
 }
 
-/// Whether `b` may appear in a b64token before its padding. Branch-free, so
-/// that checking a whole token vectorizes.
-#[inline]
+/// Whether `b` may appear in a b64token before its padding.
 const fn is_token_byte(b: u8) -> bool {
-    let letter = (b | 0x20).wrapping_sub(b'a') < 26;
-    let digit = b.wrapping_sub(b'0') < 10;
-    // '+' 0x2B, '-' 0x2D, '.' 0x2E, '/' 0x2F, '_' 0x5F, '~' 0x7E
-    let symbol = (b == b'+') | (b.wrapping_sub(b'-') < 3) | (b == b'_') | (b == b'~');
-    letter | digit | symbol
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
 }
+
+const fn token_byte_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = is_token_byte(byte as u8);
+        byte += 1;
+    }
+    table
+}
+
+/// [`is_token_byte`] as a lookup table, for the hot loop.
+static TOKEN_BYTE: [bool; 256] = token_byte_table();
 
 /// Checks `bytes` against the b64token grammar and the length limit, and
 /// returns it as a `&str` (the grammar is ASCII, so this cannot fail after
-/// the check). Padding `=` stays part of the token.
+/// the check). Padding `=` stays part of the token. One forward pass.
 pub(crate) fn validate(bytes: &[u8], max_len: usize) -> Result<&str, TokenError> {
     if bytes.is_empty() {
         return Err(TokenError::Empty);
@@ -46,20 +53,23 @@ pub(crate) fn validate(bytes: &[u8], max_len: usize) -> Result<&str, TokenError>
     if bytes.len() > max_len {
         return Err(TokenError::TooLong);
     }
-    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    let body = &bytes[..bytes.len() - padding];
-    // The common case, a valid token, in one pass without early exits.
-    let valid = body.iter().fold(true, |ok, &b| ok & is_token_byte(b));
-    if !valid || body.is_empty() {
-        return Err(classify(body));
+    let body_len = bytes
+        .iter()
+        .position(|&b| !TOKEN_BYTE[usize::from(b)])
+        .unwrap_or(bytes.len());
+    if body_len < bytes.len() {
+        let (body, tail) = bytes.split_at(body_len);
+        if body.is_empty() || tail.iter().any(|&b| b != b'=') {
+            return Err(classify(bytes));
+        }
     }
     std::str::from_utf8(bytes).map_err(|_| TokenError::InvalidByte)
 }
 
-/// Why a body (the token without its trailing padding) is refused.
+/// Why a token is refused, once we know it is.
 #[cold]
-fn classify(body: &[u8]) -> TokenError {
-    if body.iter().any(|&b| !is_token_byte(b) && b != b'=') {
+fn classify(token: &[u8]) -> TokenError {
+    if token.iter().any(|&b| !is_token_byte(b) && b != b'=') {
         TokenError::InvalidByte
     } else {
         TokenError::MisplacedPadding
