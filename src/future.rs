@@ -47,9 +47,10 @@ pin_project! {
         V: TokenValidator,
     {
         Validating {
-            #[pin]
             validation: V::Future,
-            admission: Admission<S, P, ReqBody>,
+            // Boxed: only asynchronous validations get here, and a small
+            // future is cheaper to move for the synchronous ones.
+            admission: Box<Admission<S, P, ReqBody>>,
         },
         Calling {
             #[pin]
@@ -72,8 +73,14 @@ where
         Self {
             state: State::Validating {
                 validation,
-                admission,
+                admission: Box::new(admission),
             },
+        }
+    }
+
+    pub(crate) fn calling(future: S::Future, from_query: bool) -> Self {
+        Self {
+            state: State::Calling { future, from_query },
         }
     }
 
@@ -97,7 +104,7 @@ where
         loop {
             match state.as_mut().project() {
                 StateProj::Validating { validation, .. } => {
-                    let outcome = ready!(validation.poll(cx));
+                    let outcome = ready!(Pin::new(validation).poll(cx));
                     let StateTaken::Validating { admission, .. } =
                         state.as_mut().project_replace(State::Done)
                     else {
@@ -109,7 +116,7 @@ where
                         body,
                         settings,
                         from_query,
-                    } = admission;
+                    } = *admission;
                     match settings.admit(outcome, &mut parts) {
                         Ok(()) => {
                             let future = inner.call(Request::from_parts(parts, body));

@@ -1,9 +1,11 @@
 //! The [`Service`] that authenticates each request.
 
 use std::fmt;
+use std::future::Future;
 use std::mem;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use http::{Request, Response};
 use tower_service::Service;
@@ -21,6 +23,12 @@ use crate::validator::TokenValidator;
 /// Rejections are responses, never errors: `Error` is the inner service's.
 /// The inner service is called only for requests that pass, and it is the
 /// instance that was polled ready.
+///
+/// The validator's future is polled once inside `call`; when it is ready
+/// at once (the key store, or any `std::future::Ready`), the request is
+/// decided there and the inner service called directly, with no clone of
+/// it and no state kept. Otherwise the ready inner service moves into the
+/// response future, which finishes the validation.
 pub struct BearerAuth<S, V, P = AuthenticatedOnly> {
     inner: S,
     validator: V,
@@ -67,8 +75,8 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = request.into_parts();
-        let (validation, from_query) = match self.settings.credentials.extract(&parts) {
+        let (mut parts, body) = request.into_parts();
+        let (mut validation, from_query) = match self.settings.credentials.extract(&parts) {
             Ok(credential) => (
                 self.validator.validate(&credential.token, &parts),
                 credential.from_query,
@@ -81,8 +89,25 @@ where
                 return ResponseFuture::rejected(response);
             }
         };
-        // The validator may answer later: move the service that was polled
-        // ready into the future, and keep a fresh clone for the next poll_ready.
+        // A validator that answers at once (the key store, `ready(..)`) is
+        // decided here, and the ready inner service is called directly.
+        let mut now = Context::from_waker(Waker::noop());
+        if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
+            return match self.settings.admit(outcome, &mut parts) {
+                Ok(()) => ResponseFuture::calling(
+                    self.inner.call(Request::from_parts(parts, body)),
+                    from_query,
+                ),
+                Err((rejection, cause)) => ResponseFuture::rejected(self.settings.render(
+                    &rejection,
+                    &parts,
+                    cause.as_ref(),
+                )),
+            };
+        }
+        // The validator answers later: move the service that was polled
+        // ready into the future, and keep a fresh clone for the next
+        // `poll_ready` (tower-service: "Be careful when cloning inner services").
         let ready_inner = self.inner.clone();
         let inner = mem::replace(&mut self.inner, ready_inner);
         ResponseFuture::validating(

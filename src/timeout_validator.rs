@@ -6,7 +6,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::request::Parts;
-use pin_project_lite::pin_project;
 use tokio::time::Sleep;
 
 use crate::validation_error::ValidationError;
@@ -16,7 +15,8 @@ use crate::validator::TokenValidator;
 /// [`ValidationError::timed_out`]: a 503 (gRPC 14), never a pass.
 ///
 /// Needs a Tokio runtime with the time driver enabled (as axum and tonic
-/// servers have). A validator that answers at once is never timed.
+/// servers have). A validator that answers at once is never timed and
+/// costs no timer.
 ///
 /// ```
 /// use std::time::Duration;
@@ -49,34 +49,36 @@ impl<V: TokenValidator> TokenValidator for TimeoutValidator<V> {
     fn validate(&self, token: &str, request: &Parts) -> Self::Future {
         TimeoutFuture {
             inner: self.inner.validate(token, request),
-            sleep: tokio::time::sleep(self.limit),
+            limit: self.limit,
+            timer: None,
         }
     }
 }
 
-pin_project! {
-    /// Future of [`TimeoutValidator`].
-    #[derive(Debug)]
-    pub struct TimeoutFuture<F> {
-        #[pin]
-        inner: F,
-        #[pin]
-        sleep: Sleep,
-    }
+/// Future of [`TimeoutValidator`]. The timer starts (and is allocated) the
+/// first time the inner validation is pending.
+#[derive(Debug)]
+pub struct TimeoutFuture<F> {
+    inner: F,
+    limit: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<F, P> Future for TimeoutFuture<F>
 where
-    F: Future<Output = Result<P, ValidationError>>,
+    F: Future<Output = Result<P, ValidationError>> + Unpin,
 {
     type Output = Result<P, ValidationError>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        if let Poll::Ready(outcome) = this.inner.poll(cx) {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Poll::Ready(outcome) = Pin::new(&mut self.inner).poll(cx) {
             return Poll::Ready(outcome);
         }
-        match this.sleep.poll(cx) {
+        let limit = self.limit;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(ValidationError::timed_out())),
             Poll::Pending => Poll::Pending,
         }

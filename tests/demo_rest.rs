@@ -80,6 +80,22 @@ async fn contract(http2: bool) {
     assert_eq!(parts.version, expected_version);
     assert_eq!(body, r#"{"status":"ok"}"#);
 
+    // Any valid key may ping; no key may not.
+    let (parts, body) = send(
+        &client,
+        request(
+            &server,
+            Method::GET,
+            "/v1/ping",
+            &[&keys.read_only.bearer()],
+        ),
+    )
+    .await;
+    assert_eq!(parts.status, StatusCode::OK);
+    assert_eq!(body, r#"{"status":"ok"}"#);
+    let (parts, _) = send(&client, request(&server, Method::GET, "/v1/ping", &[])).await;
+    assert_eq!(parts.status, StatusCode::UNAUTHORIZED);
+
     // A valid key with the scope: its profile.
     let (parts, body) = send(
         &client,

@@ -180,3 +180,63 @@ async fn with_an_async_validator_the_ready_instance_is_the_one_called() {
         "an inner instance was called without being ready"
     );
 }
+
+/// Counts its clones.
+struct CountClones(Arc<AtomicUsize>);
+
+impl Clone for CountClones {
+    fn clone(&self) -> Self {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(&self.0))
+    }
+}
+
+impl Service<Request<()>> for CountClones {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Response<()>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<()>) -> Self::Future {
+        ready(Ok(Response::new(())))
+    }
+}
+
+#[tokio::test]
+async fn a_synchronous_validator_never_clones_the_inner_service() {
+    let fixture = fixture();
+    let clones = Arc::new(AtomicUsize::new(0));
+    let mut sync =
+        BearerAuthLayer::new(fixture.store.clone()).layer(CountClones(Arc::clone(&clones)));
+    for _ in 0..5 {
+        let response = sync
+            .ready()
+            .await
+            .expect("ready")
+            .call(get_with_auth(&format!("Bearer {}", fixture.full)))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(clones.load(Ordering::SeqCst), 0);
+
+    // An asynchronous validator needs the ready service moved into the
+    // future: one clone per request, to stay ready for the next one.
+    let store = fixture.store.clone();
+    let later = move |token: &str, _: &Parts| Later(Some(store.verify(token)), false);
+    let mut asynchronous = BearerAuthLayer::new(later).layer(CountClones(Arc::clone(&clones)));
+    for _ in 0..5 {
+        let response = asynchronous
+            .ready()
+            .await
+            .expect("ready")
+            .call(get_with_auth(&format!("Bearer {}", fixture.full)))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    assert_eq!(clones.load(Ordering::SeqCst), 5);
+}

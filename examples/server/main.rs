@@ -5,6 +5,10 @@
 //! cargo run --example server [-- --listen 127.0.0.1:3000] [--keys keys.json] [--realm api]
 //! ```
 //!
+//! Routes: `GET /health` (public), `GET /v1/ping` (any valid key),
+//! `GET /v1/profile` (`profile:read`), `POST /v1/calls` (`calls:write`), and
+//! the gRPC service `demo.v1.Profiles`.
+//!
 //! Without `--keys` it generates one demo key (scopes `profile:read
 //! calls:write`), prints it once, and keeps it in memory. With `--keys`, it
 //! serves the keys of that file and reloads it on `SIGHUP`: removed or

@@ -14,7 +14,7 @@ pub(crate) fn next_call_id() -> String {
     format!("call_{:06}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// `GET /health`: public.
+/// `GET /health` (public) and `GET /v1/ping` (any valid key).
 pub(crate) async fn health() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
