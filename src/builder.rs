@@ -107,8 +107,10 @@ impl<V, P> BearerAuthBuilder<V, P> {
     /// Also read the token from the `access_token` query parameter
     /// (RFC 6750 §2.3), for clients that cannot set headers (browser
     /// WebSocket and `EventSource`). Successful responses to such requests
-    /// carry `Cache-Control: private`. Tokens in URLs end up in access logs
-    /// and browser history: prefer headers wherever the client allows.
+    /// carry `Cache-Control: private`, and the parameter is removed from the
+    /// URI before the request reaches the inner service. Layers *outside*
+    /// this one, proxies and browser history still see it: prefer headers
+    /// wherever the client allows.
     #[must_use]
     pub fn accept_query_parameter(mut self) -> Self {
         self.add_source(TokenSource::QueryParameter);

@@ -117,7 +117,7 @@ where
                         settings,
                         from_query,
                     } = *admission;
-                    match settings.admit(outcome, &mut parts) {
+                    match settings.admit(outcome, &mut parts, from_query) {
                         Ok(()) => {
                             let future = inner.call(Request::from_parts(parts, body));
                             state.set(State::Calling { future, from_query });

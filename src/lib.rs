@@ -83,6 +83,9 @@ mod challenge;
 mod config_error;
 mod credentials;
 mod future;
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzz_api;
 mod grpc;
 #[cfg(feature = "key-store")]
 mod key_store;

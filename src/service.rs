@@ -93,7 +93,7 @@ where
         // decided here, and the ready inner service is called directly.
         let mut now = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
-            return match self.settings.admit(outcome, &mut parts) {
+            return match self.settings.admit(outcome, &mut parts, from_query) {
                 Ok(()) => ResponseFuture::calling(
                     self.inner.call(Request::from_parts(parts, body)),
                     from_query,

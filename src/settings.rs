@@ -12,6 +12,7 @@ use crate::principal::Principal;
 use crate::rejection::{Rejection, RejectionKind};
 use crate::rejection_renderer::RejectionRenderer;
 use crate::scope_policy::ScopePolicy;
+use crate::token_source;
 use crate::validation_error::{ValidationError, ValidationFailure};
 
 #[derive(Debug)]
@@ -35,11 +36,13 @@ impl<P> Settings<P> {
     }
 
     /// Decides a validated request: scope check, then the principal goes into
-    /// the extensions and the credential headers are marked sensitive.
+    /// the extensions, the credential headers are marked sensitive, and a
+    /// token that came in the query is removed from the URI.
     pub(crate) fn admit<Pr>(
         &self,
         outcome: Result<Pr, ValidationError>,
         parts: &mut Parts,
+        from_query: bool,
     ) -> Result<(), (Rejection, Option<ValidationError>)>
     where
         Pr: Principal,
@@ -61,6 +64,9 @@ impl<P> Settings<P> {
             .map_err(|required| (Rejection::insufficient_scope(required), None))?;
         for source in self.credentials.sources() {
             source.mark_sensitive(&mut parts.headers);
+        }
+        if from_query && let Some(stripped) = token_source::without_access_token(&parts.uri) {
+            parts.uri = stripped;
         }
         parts.extensions.insert(principal);
         Ok(())

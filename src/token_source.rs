@@ -174,6 +174,38 @@ fn query(parts: &Parts, max_token_len: usize) -> Lookup<'_> {
     Lookup::Present(token)
 }
 
+/// The URI without its `access_token` parameter(s), so that the token does
+/// not reach the inner service's logs; `None` if there is none to remove.
+pub(crate) fn without_access_token(uri: &http::Uri) -> Option<http::Uri> {
+    let query = uri.query()?;
+    let mut kept = String::with_capacity(query.len());
+    let mut removed = false;
+    for pair in query.split('&') {
+        let name = pair.split_once('=').map_or(pair, |(name, _)| name);
+        let is_token = name.as_bytes() == ACCESS_TOKEN_PARAMETER
+            || form_decode(name.as_bytes()).is_ok_and(|decoded| decoded == ACCESS_TOKEN_PARAMETER);
+        if is_token {
+            removed = true;
+            continue;
+        }
+        if !kept.is_empty() {
+            kept.push('&');
+        }
+        kept.push_str(pair);
+    }
+    if !removed {
+        return None;
+    }
+    let path_and_query = if kept.is_empty() {
+        uri.path().to_owned()
+    } else {
+        format!("{}?{kept}", uri.path())
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query.parse().ok();
+    http::Uri::from_parts(parts).ok()
+}
+
 /// Decodes `application/x-www-form-urlencoded`: `+` is a space, `%XX` a byte.
 /// Borrows when there is nothing to decode.
 fn form_decode(raw: &[u8]) -> Result<Cow<'_, [u8]>, TokenError> {
@@ -301,6 +333,25 @@ mod tests {
         );
         let p = parts(http::Request::builder().uri("/ws?access%5Ftoken=abc"));
         assert_eq!(source.lookup(&p, 64), present("abc"));
+    }
+
+    #[test]
+    fn the_access_token_is_removed_from_the_uri() {
+        let strip = |uri: &str| {
+            without_access_token(&uri.parse().expect("valid uri")).map(|uri| uri.to_string())
+        };
+        assert_eq!(strip("/ws?access_token=abc"), Some("/ws".to_owned()));
+        assert_eq!(
+            strip("/ws?a=1&access_token=abc&b=2"),
+            Some("/ws?a=1&b=2".to_owned())
+        );
+        assert_eq!(strip("/ws?access%5Ftoken=abc&b"), Some("/ws?b".to_owned()));
+        assert_eq!(
+            strip("http://h:1/ws?access_token=abc"),
+            Some("http://h:1/ws".to_owned())
+        );
+        assert_eq!(strip("/ws?a=1"), None);
+        assert_eq!(strip("/ws"), None);
     }
 
     #[test]

@@ -55,7 +55,7 @@ pub fn fixture() -> Fixture {
 
 /// An inner service that counts its calls and answers
 /// `200 hello <label> sensitive=<bool>` from the principal it finds.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Echo {
     pub calls: Arc<AtomicUsize>,
 }
