@@ -124,6 +124,30 @@ mod tests {
         assert_eq!(parse(b"Bearer abcde", 4), Bearer(Err(TokenError::TooLong)));
     }
 
+    /// Replays the inputs kept from fuzzing (`tests/fuzz_corpus/`) with the
+    /// fuzz target's checks.
+    #[test]
+    fn the_fuzz_corpus_still_parses_soundly() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fuzz_corpus/parse_authorization");
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).expect("corpus directory") {
+            let data = std::fs::read(entry.expect("corpus entry").path()).expect("corpus file");
+            let (max, value) = match data.split_first() {
+                Some((&max, value)) => (usize::from(max).max(1), value),
+                None => (1, &data[..]),
+            };
+            if let Bearer(Ok(token)) = parse(value, max) {
+                assert!(token.len() <= max);
+                let trimmed = value.trim_ascii();
+                assert!(trimmed.ends_with(token.as_bytes()));
+                assert!(trimmed[..6].eq_ignore_ascii_case(b"bearer"));
+            }
+            checked += 1;
+        }
+        assert!(checked >= 10, "the corpus is there ({checked} inputs)");
+    }
+
     mod properties {
         use proptest::prelude::*;
 

@@ -53,6 +53,35 @@ pub enum RejectionKind {
 }
 
 impl RejectionKind {
+    /// Every kind, for tables indexed by kind.
+    pub(crate) const ALL: [Self; 9] = [
+        Self::MissingCredentials,
+        Self::UnsupportedScheme,
+        Self::MalformedToken,
+        Self::InvalidToken,
+        Self::ExpiredToken,
+        Self::InsufficientScope,
+        Self::AmbiguousCredentials,
+        Self::ValidatorUnavailable,
+        Self::ValidatorTimeout,
+    ];
+
+    /// The position of the kind in [`Self::ALL`]. An exhaustive match, so a
+    /// new kind cannot be forgotten here.
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Self::MissingCredentials => 0,
+            Self::UnsupportedScheme => 1,
+            Self::MalformedToken => 2,
+            Self::InvalidToken => 3,
+            Self::ExpiredToken => 4,
+            Self::InsufficientScope => 5,
+            Self::AmbiguousCredentials => 6,
+            Self::ValidatorUnavailable => 7,
+            Self::ValidatorTimeout => 8,
+        }
+    }
+
     /// The HTTP status of the rejection.
     #[must_use]
     pub const fn status(self) -> StatusCode {
@@ -228,17 +257,14 @@ impl From<RejectionKind> for Rejection {
 mod tests {
     use super::*;
 
-    const ALL: [RejectionKind; 9] = [
-        RejectionKind::MissingCredentials,
-        RejectionKind::UnsupportedScheme,
-        RejectionKind::MalformedToken,
-        RejectionKind::InvalidToken,
-        RejectionKind::ExpiredToken,
-        RejectionKind::InsufficientScope,
-        RejectionKind::AmbiguousCredentials,
-        RejectionKind::ValidatorUnavailable,
-        RejectionKind::ValidatorTimeout,
-    ];
+    const ALL: [RejectionKind; 9] = RejectionKind::ALL;
+
+    #[test]
+    fn all_lists_every_kind_at_its_index() {
+        for (i, kind) in ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind}");
+        }
+    }
 
     #[test]
     fn statuses_codes_and_grpc_agree() {

@@ -17,23 +17,6 @@ use crate::rejection::{Rejection, RejectionKind};
 use crate::rejection_format::RejectionFormat;
 use crate::trace;
 
-/// Every kind, in the order of [`kind_index`].
-const KINDS: [RejectionKind; 9] = [
-    RejectionKind::MissingCredentials,
-    RejectionKind::UnsupportedScheme,
-    RejectionKind::MalformedToken,
-    RejectionKind::InvalidToken,
-    RejectionKind::ExpiredToken,
-    RejectionKind::InsufficientScope,
-    RejectionKind::AmbiguousCredentials,
-    RejectionKind::ValidatorUnavailable,
-    RejectionKind::ValidatorTimeout,
-];
-
-fn kind_index(kind: RejectionKind) -> usize {
-    KINDS.iter().position(|&k| k == kind).unwrap_or_default()
-}
-
 /// Renders rejections for one realm and body format.
 #[derive(Debug, Clone)]
 pub(crate) struct RejectionRenderer {
@@ -42,7 +25,7 @@ pub(crate) struct RejectionRenderer {
     content_type: HeaderValue,
     /// The body of each kind's rejection when it names no scopes, rendered
     /// once: most rejections then cost no formatting and no allocation.
-    bodies: [(Bytes, HeaderValue); KINDS.len()],
+    bodies: [(Bytes, HeaderValue); RejectionKind::ALL.len()],
 }
 
 impl RejectionRenderer {
@@ -62,7 +45,7 @@ impl RejectionRenderer {
     }
 
     fn with(challenges: Challenges, format: Arc<dyn RejectionFormat>) -> Self {
-        let bodies = KINDS.map(|kind| {
+        let bodies = RejectionKind::ALL.map(|kind| {
             let body = format.body(&Rejection::new(kind));
             let length = HeaderValue::from(body.len());
             (body, length)
@@ -83,7 +66,7 @@ impl RejectionRenderer {
                 let length = HeaderValue::from(body.len());
                 (body, length)
             }
-            _ => self.bodies[kind_index(rejection.kind())].clone(),
+            _ => self.bodies[rejection.kind().index()].clone(),
         }
     }
 

@@ -1,8 +1,14 @@
-//! Turns fuzzer bytes into an HTTP request, and checks the layer's answer.
-//! Shared by the `layer_request` fuzz target and the corpus regression
-//! test in `tests/fuzz_regressions.rs`.
+//! Turns fuzzer bytes into an HTTP request, runs it through the layer, and
+//! checks the answer. Shared by the `layer_request` fuzz target and the
+//! corpus regression test in `tests/fuzz_regressions.rs`.
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
 
 use http::{HeaderValue, Method, Request, Response, StatusCode};
+use tower_bearer_auth::{ApiKey, BearerAuthLayer, KeyEntry, KeyStore, TokenDigest};
+use tower_service::Service;
 
 /// The one valid key of the fuzzed store.
 pub const KNOWN_TOKEN: &str = "sk_fuzzKnownKey0123456789abcdefghij";
@@ -75,4 +81,61 @@ pub fn check<B>(response: &Response<B>, reached_inner: bool, known_key_seen: boo
             "unexpected status {status}"
         ),
     }
+}
+
+/// The layer under test: a store holding the known key, every token source.
+pub fn layer() -> BearerAuthLayer<KeyStore> {
+    let store = KeyStore::new();
+    store
+        .insert(KeyEntry::new(
+            "key_known",
+            "fuzz",
+            TokenDigest::of(KNOWN_TOKEN),
+        ))
+        .expect("insert");
+    BearerAuthLayer::builder(store)
+        .accept_header("x-api-key")
+        .accept_cookie("api_key")
+        .accept_query_parameter()
+        .max_token_len(64)
+        .build()
+        .expect("valid config")
+}
+
+/// The inner service: answers 200 and records whether it saw the known key.
+#[derive(Clone, Copy, Debug)]
+pub struct Inner;
+
+/// Put in the response by [`Inner`]: whether it saw the known key.
+#[derive(Clone, Copy, Debug)]
+pub struct Reached(pub bool);
+
+impl Service<Request<()>> for Inner {
+    type Response = Response<()>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<()>, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<()>) -> Self::Future {
+        let known = request
+            .extensions()
+            .get::<ApiKey>()
+            .is_some_and(|key| key.id() == "key_known");
+        let mut response = Response::new(());
+        response.extensions_mut().insert(Reached(known));
+        ready(Ok(response))
+    }
+}
+
+/// [`check`] for a response of the layer over [`Inner`].
+pub fn check_response<B>(response: &Response<B>) {
+    let reached = response.extensions().get::<Reached>().copied();
+    check(
+        response,
+        reached.is_some(),
+        reached.is_some_and(|Reached(known)| known),
+    );
 }
