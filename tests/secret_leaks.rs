@@ -269,13 +269,26 @@ async fn no_token_or_digest_reaches_logs_responses_or_debug_output() {
 
     drop(_guard);
     let logs = String::from_utf8(logs.0.lock().expect("buffer").clone()).expect("utf-8 logs");
+    // One event per rejection: debug for the client's errors, warn (with the
+    // source error) for the validator's failures.
+    let has = |level: &str, text: &str| {
+        logs.lines()
+            .any(|line| line.contains(level) && line.contains(text))
+    };
     assert!(
-        logs.contains("request refused"),
-        "the rejections were logged: {logs}"
+        has("DEBUG", "request refused"),
+        "client errors at debug: {logs}"
     );
+    assert!(has("DEBUG", "kind=\"insufficient_scope\""), "{logs}");
     assert!(
-        logs.contains("connection refused"),
-        "the backend error was logged: {logs}"
+        has("WARN", "token validator failed") && has("WARN", "connection refused"),
+        "backend failures at warn, with the cause: {logs}"
+    );
+    assert!(has("WARN", "kind=\"validator_timeout\""), "{logs}");
+    assert!(
+        !logs
+            .lines()
+            .any(|line| line.contains("ERROR") && line.contains("request refused"))
     );
     let everything = format!("{logs}\n{}", out.0);
     for secret in secrets.iter().copied().chain([generated_token.as_str()]) {
