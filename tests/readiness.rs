@@ -205,22 +205,30 @@ impl Service<Request<()>> for CountClones {
     }
 }
 
+/// Sends five requests with `token` through `service`, each accepted.
+async fn send_five_accepted<S, B>(service: &mut S, token: &str)
+where
+    S: Service<Request<()>, Response = Response<B>, Error = Infallible>,
+{
+    for _ in 0..5 {
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(get_with_auth(&format!("Bearer {token}")))
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}
+
 #[tokio::test]
 async fn a_synchronous_validator_never_clones_the_inner_service() {
     let fixture = fixture();
     let clones = Arc::new(AtomicUsize::new(0));
     let mut sync =
         BearerAuthLayer::new(fixture.store.clone()).layer(CountClones(Arc::clone(&clones)));
-    for _ in 0..5 {
-        let response = sync
-            .ready()
-            .await
-            .expect("ready")
-            .call(get_with_auth(&format!("Bearer {}", fixture.full)))
-            .await
-            .expect("infallible");
-        assert_eq!(response.status(), StatusCode::OK);
-    }
+    send_five_accepted(&mut sync, &fixture.full).await;
     assert_eq!(clones.load(Ordering::SeqCst), 0);
 
     // An asynchronous validator needs the ready service moved into the
@@ -228,15 +236,6 @@ async fn a_synchronous_validator_never_clones_the_inner_service() {
     let store = fixture.store.clone();
     let later = move |token: &str, _: &Parts| Later(Some(store.verify(token)), false);
     let mut asynchronous = BearerAuthLayer::new(later).layer(CountClones(Arc::clone(&clones)));
-    for _ in 0..5 {
-        let response = asynchronous
-            .ready()
-            .await
-            .expect("ready")
-            .call(get_with_auth(&format!("Bearer {}", fixture.full)))
-            .await
-            .expect("infallible");
-        assert_eq!(response.status(), StatusCode::OK);
-    }
+    send_five_accepted(&mut asynchronous, &fixture.full).await;
     assert_eq!(clones.load(Ordering::SeqCst), 5);
 }
