@@ -11,7 +11,8 @@
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tower_bearer_auth::{KeyEntry, KeyGenerator, KeysFile, ScopeSet};
+use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]";
 
@@ -39,7 +40,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     .map_err(|e| format!("--scopes: {e}"))?;
             }
             "--expires-at" => {
-                let time = KeysFile::parse_timestamp(&value("--expires-at")?)
+                let time = parse_time(&value("--expires-at")?)
                     .map_err(|e| format!("--expires-at: {e}"))?;
                 if time <= SystemTime::now() {
                     return Err("--expires-at is in the past".to_owned());
@@ -68,6 +69,28 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     })
 }
 
+/// Reads an RFC 3339 time with the keys file's own parser (through a probe
+/// entry), so that the flag accepts exactly what the file does.
+fn parse_time(text: &str) -> Result<SystemTime, String> {
+    let probe = serde_json::json!({"keys": [{
+        "id": "probe",
+        "label": "",
+        "hash": format!("sha256:{}", "0".repeat(64)),
+        "created_at": text,
+    }]});
+    let file = KeysFile::parse(&probe.to_string()).map_err(|_| {
+        format!("{text:?} is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)")
+    })?;
+    Ok(file.entries()[0].created_at())
+}
+
+/// The entry as one line of JSON, exactly as the keys file writes it.
+fn entry_json(entry: KeyEntry) -> String {
+    let file: serde_json::Value =
+        serde_json::from_str(&KeysFile::from_entries(vec![entry]).to_json()).unwrap_or_default();
+    file["keys"][0].to_string()
+}
+
 fn main() -> ExitCode {
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(args) => args,
@@ -90,7 +113,7 @@ fn main() -> ExitCode {
     if let Some(expires_at) = args.expires_at {
         entry = entry.with_expiry(expires_at);
     }
-    let entry_json = KeysFile::entry_json(&entry);
+    let entry_json = entry_json(entry);
     if args.json {
         let token = serde_json::to_string(key.token().expose()).unwrap_or_default();
         println!("{{\"token\":{token},\"key\":{entry_json}}}");

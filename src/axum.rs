@@ -11,9 +11,7 @@ use bytes::Bytes;
 use http::request::Parts;
 
 use crate::principal::Principal;
-use crate::rejection::{Rejection, RejectionKind};
-use crate::rejection_renderer::RejectionRenderer;
-use crate::trace;
+use crate::rejection::{self, Rejection, RejectionKind, RejectionRenderer};
 
 /// Extracts the principal that [`BearerAuthLayer`](crate::BearerAuthLayer)
 /// authenticated.
@@ -50,10 +48,10 @@ where
         match parts.extensions.get::<P>() {
             Some(principal) => Ok(Self(principal.clone())),
             None => {
-                trace::missing_principal(std::any::type_name::<P>());
-                let rejection = Rejection::new(RejectionKind::MissingCredentials);
+                rejection::missing_principal(std::any::type_name::<P>());
+                let refusal = Rejection::new(RejectionKind::MissingCredentials);
                 Err(MissingPrincipal(
-                    RejectionRenderer::without_realm().render(&rejection, parts, None),
+                    RejectionRenderer::without_realm().render(&refusal, parts, None, None),
                 ))
             }
         }

@@ -8,11 +8,13 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a response from [`BearerAuth`](crate::BearerAuth): the
-    /// inner service's body, or the bytes of a rejection. No `Default` bound
-    /// is needed on the inner body.
+    /// The body of a response from [`BearerAuth`](crate::BearerAuth) (and
+    /// the per-route scope check): the inner service's body, or the bytes of
+    /// a rejection. No `Default` bound is needed on the inner body; the
+    /// body itself implements `Default` (empty), as layers such as
+    /// tower-http's `CorsLayer` and `TimeoutLayer` require of what they wrap.
     #[derive(Debug)]
-    pub struct AuthBody<B> {
+    pub struct ResponseBody<B> {
         #[pin]
         kind: Kind<B>,
     }
@@ -27,16 +29,16 @@ pin_project! {
     }
 }
 
-impl<B> AuthBody<B> {
+impl<B> ResponseBody<B> {
     /// Wraps the inner service's body.
-    pub fn inner(body: B) -> Self {
+    pub(crate) fn inner(body: B) -> Self {
         Self {
             kind: Kind::Inner { body },
         }
     }
 
     /// A body made of `bytes` (empty for `HEAD` and gRPC rejections).
-    pub fn rejection(bytes: Bytes) -> Self {
+    pub(crate) fn rejection(bytes: Bytes) -> Self {
         Self {
             kind: Kind::Rejection {
                 bytes: (!bytes.is_empty()).then_some(bytes),
@@ -45,7 +47,17 @@ impl<B> AuthBody<B> {
     }
 }
 
-impl<B> Body for AuthBody<B>
+/// An empty body, as tower-http's `Cors` and `Timeout` need for the
+/// responses they make themselves.
+impl<B> Default for ResponseBody<B> {
+    fn default() -> Self {
+        Self {
+            kind: Kind::Rejection { bytes: None },
+        }
+    }
+}
+
+impl<B> Body for ResponseBody<B>
 where
     B: Body,
     B::Data: From<Bytes>,
@@ -90,7 +102,7 @@ mod tests {
 
     #[tokio::test]
     async fn rejection_body_yields_its_bytes_once() {
-        let body: AuthBody<Full<Bytes>> = AuthBody::rejection(Bytes::from_static(b"{}"));
+        let body: ResponseBody<Full<Bytes>> = ResponseBody::rejection(Bytes::from_static(b"{}"));
         assert!(!body.is_end_stream());
         assert_eq!(body.size_hint().exact(), Some(2));
         let collected = body.collect().await.expect("infallible").to_bytes();
@@ -99,14 +111,22 @@ mod tests {
 
     #[tokio::test]
     async fn empty_rejection_body_is_already_finished() {
-        let body: AuthBody<Full<Bytes>> = AuthBody::rejection(Bytes::new());
+        let body: ResponseBody<Full<Bytes>> = ResponseBody::rejection(Bytes::new());
         assert!(body.is_end_stream());
         assert_eq!(body.size_hint().exact(), Some(0));
     }
 
     #[tokio::test]
+    async fn the_default_body_is_empty() {
+        let body: ResponseBody<Full<Bytes>> = ResponseBody::default();
+        assert!(body.is_end_stream());
+        let collected = body.collect().await.expect("infallible").to_bytes();
+        assert!(collected.is_empty());
+    }
+
+    #[tokio::test]
     async fn inner_body_is_delegated() {
-        let body = AuthBody::inner(Full::new(Bytes::from_static(b"hello")));
+        let body = ResponseBody::inner(Full::new(Bytes::from_static(b"hello")));
         assert_eq!(body.size_hint().exact(), Some(5));
         let collected = body.collect().await.expect("infallible").to_bytes();
         assert_eq!(collected, "hello");

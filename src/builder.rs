@@ -1,4 +1,4 @@
-//! Configuring a [`BearerAuthLayer`].
+//! Configuring a [`BearerAuthLayer`]: the one place every default is set.
 
 use std::fmt;
 use std::sync::Arc;
@@ -6,23 +6,30 @@ use std::sync::Arc;
 use http::HeaderName;
 use http::header::{AUTHORIZATION, COOKIE};
 
-use crate::api_error_json::ApiErrorJson;
-use crate::b64token::DEFAULT_MAX_TOKEN_LEN;
-use crate::challenge::DEFAULT_REALM;
-use crate::config_error::ConfigError;
-use crate::credentials::CredentialRules;
+use crate::admission::Admission;
+use crate::credentials::{CredentialRules, TokenSource};
+use crate::error::ConfigError;
 use crate::layer::BearerAuthLayer;
-use crate::rejection_format::RejectionFormat;
-use crate::rejection_renderer::RejectionRenderer;
-use crate::scope_policy::AuthenticatedOnly;
-use crate::settings::Settings;
-use crate::token_source::TokenSource;
+use crate::rejection::{self, ApiErrorJson, RejectionFormat, RejectionRenderer};
+use crate::scope::AuthenticatedOnly;
+
+/// The realm of a layer that is not given one.
+const DEFAULT_REALM: &str = "api";
+
+/// The longest token accepted by default, in bytes.
+const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 
 /// Builds a [`BearerAuthLayer`]; every mistake is reported by
 /// [`build`](Self::build), none panics.
 ///
+/// The defaults, which [`BearerAuthLayer::new`] uses too: realm `api`, the
+/// `Authorization` header only, tokens up to 4096 bytes, any valid token
+/// accepted everywhere ([`AuthenticatedOnly`]), JSON rejection bodies
+/// ([`ApiErrorJson`]), the principal in the request extensions only.
+///
 /// ```
-/// use tower_bearer_auth::{BearerAuthLayer, KeyStore, ProblemDetails, ScopeRequirement};
+/// use tower_bearer_auth::{BearerAuthLayer, KeyStore, ScopeRequirement};
+/// use tower_bearer_auth::rejection::ProblemDetails;
 ///
 /// let layer = BearerAuthLayer::builder(KeyStore::new())
 ///     .realm("billing")
@@ -33,45 +40,49 @@ use crate::token_source::TokenSource;
 ///     .build()?;
 /// # Ok::<(), tower_bearer_auth::ConfigError>(())
 /// ```
-pub struct BearerAuthBuilder<V, P = AuthenticatedOnly> {
+#[must_use]
+pub struct BearerAuthBuilder<V, Pol = AuthenticatedOnly> {
     validator: V,
-    policy: P,
-    realm: String,
+    policy: Pol,
+    /// `Bearer realm="..."`, built as soon as the realm is set.
+    challenge_start: String,
     max_token_len: usize,
     sources: Vec<TokenSource>,
     format: Arc<dyn RejectionFormat>,
+    principal_in_response: bool,
     error: Option<ConfigError>,
 }
 
 impl<V> BearerAuthBuilder<V> {
     pub(crate) fn new(validator: V) -> Self {
-        Self {
+        let mut builder = Self {
             validator,
             policy: AuthenticatedOnly,
-            realm: DEFAULT_REALM.to_owned(),
+            challenge_start: String::new(),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             sources: vec![TokenSource::AuthorizationHeader],
             format: Arc::new(ApiErrorJson),
+            principal_in_response: false,
             error: None,
-        }
+        };
+        builder.set_realm(DEFAULT_REALM);
+        builder
     }
 }
 
-impl<V, P> BearerAuthBuilder<V, P> {
+impl<V, Pol> BearerAuthBuilder<V, Pol> {
     /// The realm named in `WWW-Authenticate` challenges (default `api`).
     /// Printable ASCII; quotes and backslashes are escaped.
-    #[must_use]
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = realm.into();
+    pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
+        self.set_realm(realm.as_ref());
         self
     }
 
     /// The longest token accepted, in bytes (default 4096). Longer tokens are
     /// refused as malformed before any hashing or validator call.
-    #[must_use]
     pub fn max_token_len(mut self, max_token_len: usize) -> Self {
         if max_token_len == 0 {
-            self.fail("max_token_len must be at least 1");
+            self.fail(ConfigError::ZeroMaxTokenLen);
         }
         self.max_token_len = max_token_len;
         self
@@ -79,25 +90,29 @@ impl<V, P> BearerAuthBuilder<V, P> {
 
     /// Also read the token from a header of its own, e.g. `X-API-Key`, whose
     /// whole value is the token (no scheme).
-    #[must_use]
     pub fn accept_header(mut self, name: &str) -> Self {
         match HeaderName::from_bytes(name.as_bytes()) {
-            Ok(name) if name == AUTHORIZATION || name == COOKIE => {
-                self.fail(format!("{name} cannot be a custom token header"));
+            Ok(header) if header == AUTHORIZATION || header == COOKIE => {
+                self.fail(ConfigError::ReservedHeaderName {
+                    name: name.to_owned(),
+                });
             }
-            Ok(name) => self.add_source(TokenSource::Header(name)),
-            Err(_) => self.fail(format!("invalid header name {name:?}")),
+            Ok(header) => self.add_source(TokenSource::Header(header)),
+            Err(_) => self.fail(ConfigError::InvalidHeaderName {
+                name: name.to_owned(),
+            }),
         }
         self
     }
 
     /// Also read the token from the cookie `name`.
-    #[must_use]
     pub fn accept_cookie(mut self, name: &str) -> Self {
         // RFC 6265: cookie-name = token (RFC 9110 tchar)
         let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
         if name.is_empty() || !name.bytes().all(is_tchar) {
-            self.fail(format!("invalid cookie name {name:?}"));
+            self.fail(ConfigError::InvalidCookieName {
+                name: name.to_owned(),
+            });
         } else {
             self.add_source(TokenSource::Cookie(name.into()));
         }
@@ -111,7 +126,6 @@ impl<V, P> BearerAuthBuilder<V, P> {
     /// URI before the request reaches the inner service. Layers *outside*
     /// this one, proxies and browser history still see it: prefer headers
     /// wherever the client allows.
-    #[must_use]
     pub fn accept_query_parameter(mut self) -> Self {
         self.add_source(TokenSource::QueryParameter);
         self
@@ -119,22 +133,34 @@ impl<V, P> BearerAuthBuilder<V, P> {
 
     /// Decides, once the token is valid, whether its scopes suffice for the
     /// request (default: [`AuthenticatedOnly`]).
-    pub fn scope_policy<P2>(self, policy: P2) -> BearerAuthBuilder<V, P2> {
+    pub fn scope_policy<Pol2>(self, policy: Pol2) -> BearerAuthBuilder<V, Pol2> {
         BearerAuthBuilder {
             validator: self.validator,
             policy,
-            realm: self.realm,
+            challenge_start: self.challenge_start,
             max_token_len: self.max_token_len,
             sources: self.sources,
             format: self.format,
+            principal_in_response: self.principal_in_response,
             error: self.error,
         }
     }
 
     /// The body format of HTTP rejections (default: [`ApiErrorJson`]).
-    #[must_use]
     pub fn rejection_format(mut self, format: impl RejectionFormat) -> Self {
         self.format = Arc::new(format);
+        self
+    }
+
+    /// Also put a clone of the principal into the extensions of every
+    /// response that passed (default: off), so that layers *outside* this
+    /// one (an access log, metrics) can attribute the request, e.g. by
+    /// `response.extensions().get::<ApiKey>()`. Off by default because it
+    /// costs an extension insert per request. With the `tracing` feature the
+    /// principal's [`subject`](crate::Principal::subject) is also recorded on
+    /// the current span, whatever this setting.
+    pub fn principal_in_response(mut self, enabled: bool) -> Self {
+        self.principal_in_response = enabled;
         self
     }
 
@@ -145,42 +171,115 @@ impl<V, P> BearerAuthBuilder<V, P> {
     /// [`ConfigError`] for the first invalid setting: a realm that is not
     /// printable ASCII, an invalid or repeated header or cookie name, or a
     /// zero `max_token_len`.
-    pub fn build(self) -> Result<BearerAuthLayer<V, P>, ConfigError> {
-        if let Some(error) = self.error {
-            return Err(error);
+    pub fn build(self) -> Result<BearerAuthLayer<V, Pol>, ConfigError> {
+        match self.error {
+            Some(error) => Err(error),
+            None => Ok(self.assemble()),
         }
-        let renderer = RejectionRenderer::new(&self.realm, self.format)?;
-        Ok(BearerAuthLayer::from_parts(
+    }
+
+    /// The layer of a checked configuration.
+    pub(crate) fn assemble(self) -> BearerAuthLayer<V, Pol> {
+        BearerAuthLayer::from_parts(
             self.validator,
-            Settings {
-                policy: self.policy,
+            Admission {
                 credentials: CredentialRules::new(self.sources, self.max_token_len),
-                renderer: Arc::new(renderer),
+                policy: self.policy,
+                renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
+                principal_in_response: self.principal_in_response,
             },
-        ))
+        )
+    }
+
+    fn set_realm(&mut self, realm: &str) {
+        match rejection::challenge_start(realm) {
+            Ok(start) => self.challenge_start = start,
+            Err(error) => self.fail(error),
+        }
     }
 
     fn add_source(&mut self, source: TokenSource) {
         if self.sources.contains(&source) {
-            self.fail(format!("token source {source:?} is configured twice"));
+            self.fail(ConfigError::DuplicateTokenSource {
+                source: source.to_string(),
+            });
         } else {
             self.sources.push(source);
         }
     }
 
-    fn fail(&mut self, message: impl Into<String>) {
-        self.error.get_or_insert_with(|| ConfigError::new(message));
+    fn fail(&mut self, error: ConfigError) {
+        self.error.get_or_insert(error);
     }
 }
 
-impl<V, P: fmt::Debug> fmt::Debug for BearerAuthBuilder<V, P> {
+impl<V, Pol: fmt::Debug> fmt::Debug for BearerAuthBuilder<V, Pol> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthBuilder")
             .field("policy", &self.policy)
-            .field("realm", &self.realm)
+            .field("challenge_start", &self.challenge_start)
             .field("max_token_len", &self.max_token_len)
             .field("sources", &self.sources)
             .field("format", &self.format)
+            .field("principal_in_response", &self.principal_in_response)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn error<V>(builder: BearerAuthBuilder<V>) -> ConfigError {
+        builder.build().err().expect("refused")
+    }
+
+    #[test]
+    fn each_mistake_is_reported_with_its_value() {
+        let new = || BearerAuthBuilder::new(());
+        assert_eq!(
+            error(new().realm("caf\u{e9}")),
+            ConfigError::InvalidRealm {
+                realm: "caf\u{e9}".to_owned()
+            }
+        );
+        assert_eq!(error(new().max_token_len(0)), ConfigError::ZeroMaxTokenLen);
+        assert_eq!(
+            error(new().accept_header("bad header")),
+            ConfigError::InvalidHeaderName {
+                name: "bad header".to_owned()
+            }
+        );
+        assert_eq!(
+            error(new().accept_header("Authorization")),
+            ConfigError::ReservedHeaderName {
+                name: "Authorization".to_owned()
+            }
+        );
+        assert_eq!(
+            error(new().accept_cookie("a;b")),
+            ConfigError::InvalidCookieName {
+                name: "a;b".to_owned()
+            }
+        );
+        assert_eq!(
+            error(new().accept_cookie("k").accept_cookie("k")),
+            ConfigError::DuplicateTokenSource {
+                source: "cookie k".to_owned()
+            }
+        );
+        assert_eq!(
+            error(new().accept_query_parameter().accept_query_parameter()).to_string(),
+            "token source the access_token query parameter is configured twice"
+        );
+    }
+
+    #[test]
+    fn the_first_mistake_wins_and_a_later_good_realm_does_not_hide_it() {
+        let builder = BearerAuthBuilder::new(())
+            .realm("bad\n")
+            .max_token_len(0)
+            .realm("good");
+        assert!(matches!(error(builder), ConfigError::InvalidRealm { .. }));
     }
 }

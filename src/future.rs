@@ -12,36 +12,37 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::body::AuthBody;
-use crate::scope_policy::ScopePolicy;
-use crate::settings::{self, Settings};
+use crate::admission::{self, Admission};
+use crate::body::ResponseBody;
+use crate::scope::ScopePolicy;
 use crate::validator::TokenValidator;
 
-/// What the future needs to finish a request once its token is validated.
-pub(crate) struct Admission<S, P, ReqBody> {
+/// A request whose validation is still pending: what the future needs to
+/// finish it once the validator answers.
+pub(crate) struct Deferred<S, Pol, ReqBody> {
     pub(crate) inner: S,
     pub(crate) parts: Parts,
     pub(crate) body: ReqBody,
-    pub(crate) settings: Arc<Settings<P>>,
+    pub(crate) admission: Arc<Admission<Pol>>,
     pub(crate) from_query: bool,
 }
 
 pin_project! {
     /// Response future of [`BearerAuth`](crate::BearerAuth).
-    pub struct ResponseFuture<S, V, P, ReqBody>
+    pub struct ResponseFuture<S, V, Pol, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         V: TokenValidator,
     {
         #[pin]
-        state: State<S, V, P, ReqBody>,
+        state: State<S, V, Pol, ReqBody>,
     }
 }
 
 pin_project! {
     #[project = StateProj]
     #[project_replace = StateTaken]
-    enum State<S, V, P, ReqBody>
+    enum State<S, V, Pol, ReqBody>
     where
         S: Service<Request<ReqBody>>,
         V: TokenValidator,
@@ -50,12 +51,14 @@ pin_project! {
             validation: V::Future,
             // Boxed: only asynchronous validations get here, and a small
             // future is cheaper to move for the synchronous ones.
-            admission: Box<Admission<S, P, ReqBody>>,
+            deferred: Box<Deferred<S, Pol, ReqBody>>,
         },
         Calling {
             #[pin]
             future: S::Future,
             from_query: bool,
+            // For the response extensions, when the layer exposes it.
+            principal: Option<V::Principal>,
         },
         Rejected {
             response: Response<Bytes>,
@@ -64,23 +67,31 @@ pin_project! {
     }
 }
 
-impl<S, V, P, ReqBody> ResponseFuture<S, V, P, ReqBody>
+impl<S, V, Pol, ReqBody> ResponseFuture<S, V, Pol, ReqBody>
 where
     S: Service<Request<ReqBody>>,
     V: TokenValidator,
 {
-    pub(crate) fn validating(validation: V::Future, admission: Admission<S, P, ReqBody>) -> Self {
+    pub(crate) fn validating(validation: V::Future, deferred: Deferred<S, Pol, ReqBody>) -> Self {
         Self {
             state: State::Validating {
                 validation,
-                admission: Box::new(admission),
+                deferred: Box::new(deferred),
             },
         }
     }
 
-    pub(crate) fn calling(future: S::Future, from_query: bool) -> Self {
+    pub(crate) fn calling(
+        future: S::Future,
+        from_query: bool,
+        principal: Option<V::Principal>,
+    ) -> Self {
         Self {
-            state: State::Calling { future, from_query },
+            state: State::Calling {
+                future,
+                from_query,
+                principal,
+            },
         }
     }
 
@@ -91,13 +102,13 @@ where
     }
 }
 
-impl<S, V, P, ReqBody, ResBody> Future for ResponseFuture<S, V, P, ReqBody>
+impl<S, V, Pol, ReqBody, ResBody> Future for ResponseFuture<S, V, Pol, ReqBody>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     V: TokenValidator,
-    P: ScopePolicy<V::Principal>,
+    Pol: ScopePolicy<V::Principal>,
 {
-    type Output = Result<Response<AuthBody<ResBody>>, S::Error>;
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut state = self.project().state;
@@ -105,36 +116,47 @@ where
             match state.as_mut().project() {
                 StateProj::Validating { validation, .. } => {
                     let outcome = ready!(Pin::new(validation).poll(cx));
-                    let StateTaken::Validating { admission, .. } =
+                    let StateTaken::Validating { deferred, .. } =
                         state.as_mut().project_replace(State::Done)
                     else {
                         unreachable!("the state was Validating")
                     };
-                    let Admission {
+                    let Deferred {
                         mut inner,
                         mut parts,
                         body,
-                        settings,
+                        admission,
                         from_query,
-                    } = *admission;
-                    match settings.admit(outcome, &mut parts, from_query) {
-                        Ok(()) => {
+                    } = *deferred;
+                    match admission.admit(outcome, &mut parts, from_query) {
+                        Ok(principal) => {
                             let future = inner.call(Request::from_parts(parts, body));
-                            state.set(State::Calling { future, from_query });
+                            state.set(State::Calling {
+                                future,
+                                from_query,
+                                principal,
+                            });
                         }
-                        Err((rejection, cause)) => {
-                            let response = settings.render(&rejection, &parts, cause.as_ref());
-                            return Poll::Ready(Ok(response.map(AuthBody::rejection)));
+                        Err(refusal) => {
+                            let response = admission.refuse(&refusal, &parts);
+                            return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                         }
                     }
                 }
-                StateProj::Calling { future, from_query } => {
+                StateProj::Calling {
+                    future,
+                    from_query,
+                    principal,
+                } => {
                     let mut response = ready!(future.poll(cx))?;
                     if *from_query {
-                        settings::keep_private(response.headers_mut());
+                        admission::keep_private(response.headers_mut());
+                    }
+                    if let Some(principal) = principal.take() {
+                        response.extensions_mut().insert(principal);
                     }
                     state.set(State::Done);
-                    return Poll::Ready(Ok(response.map(AuthBody::inner)));
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { .. } => {
                     let StateTaken::Rejected { response } =
@@ -142,7 +164,7 @@ where
                     else {
                         unreachable!("the state was Rejected")
                     };
-                    return Poll::Ready(Ok(response.map(AuthBody::rejection)));
+                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
                 StateProj::Done => panic!("ResponseFuture polled after completion"),
             }
@@ -150,7 +172,7 @@ where
     }
 }
 
-impl<S, V, P, ReqBody> fmt::Debug for ResponseFuture<S, V, P, ReqBody>
+impl<S, V, Pol, ReqBody> fmt::Debug for ResponseFuture<S, V, Pol, ReqBody>
 where
     S: Service<Request<ReqBody>>,
     V: TokenValidator,

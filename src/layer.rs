@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
+use crate::admission::Admission;
 use crate::builder::BearerAuthBuilder;
-use crate::credentials::CredentialRules;
-use crate::rejection_renderer::RejectionRenderer;
-use crate::require_scope::RequireScopeLayer;
-use crate::scope_policy::AuthenticatedOnly;
+use crate::scope::{AuthenticatedOnly, RequireScopeLayer};
 use crate::service::BearerAuth;
-use crate::settings::Settings;
 use crate::validator::TokenValidator;
 
 /// Authenticates every request with a bearer token before it reaches the
@@ -35,24 +32,18 @@ use crate::validator::TokenValidator;
 ///     .layer(BearerAuthLayer::new(store));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct BearerAuthLayer<V, P = AuthenticatedOnly> {
+#[must_use]
+pub struct BearerAuthLayer<V, Pol = AuthenticatedOnly> {
     validator: V,
-    settings: Arc<Settings<P>>,
+    admission: Arc<Admission<Pol>>,
 }
 
 impl<V> BearerAuthLayer<V> {
-    /// A layer with the defaults: realm `api`, the `Authorization` header
-    /// only, tokens up to 4096 bytes, any valid token accepted everywhere,
-    /// JSON rejection bodies.
+    /// A layer with the [defaults](BearerAuthBuilder): realm `api`, the
+    /// `Authorization` header only, tokens up to 4096 bytes, any valid token
+    /// accepted everywhere, JSON rejection bodies.
     pub fn new(validator: V) -> Self {
-        Self::from_parts(
-            validator,
-            Settings {
-                policy: AuthenticatedOnly,
-                credentials: CredentialRules::default(),
-                renderer: Arc::new(RejectionRenderer::default_realm()),
-            },
-        )
+        BearerAuthBuilder::new(validator).assemble()
     }
 
     /// Starts configuring a layer.
@@ -61,11 +52,11 @@ impl<V> BearerAuthLayer<V> {
     }
 }
 
-impl<V, P> BearerAuthLayer<V, P> {
-    pub(crate) fn from_parts(validator: V, settings: Settings<P>) -> Self {
+impl<V, Pol> BearerAuthLayer<V, Pol> {
+    pub(crate) fn from_parts(validator: V, admission: Admission<Pol>) -> Self {
         Self {
             validator,
-            settings: Arc::new(settings),
+            admission: Arc::new(admission),
         }
     }
 
@@ -93,36 +84,39 @@ impl<V, P> BearerAuthLayer<V, P> {
     ///     .layer(auth);
     /// # Ok::<(), tower_bearer_auth::ConfigError>(())
     /// ```
-    pub fn require_scope<Pol>(&self, policy: Pol) -> RequireScopeLayer<V::Principal, Pol>
+    pub fn require_scope<RoutePol>(
+        &self,
+        policy: RoutePol,
+    ) -> RequireScopeLayer<V::Principal, RoutePol>
     where
         V: TokenValidator,
     {
-        RequireScopeLayer::new(policy, Arc::clone(&self.settings.renderer))
+        RequireScopeLayer::new(policy, Arc::clone(&self.admission.renderer))
     }
 }
 
-impl<V: Clone, P> Clone for BearerAuthLayer<V, P> {
+impl<V: Clone, Pol> Clone for BearerAuthLayer<V, Pol> {
     fn clone(&self) -> Self {
         Self {
             validator: self.validator.clone(),
-            settings: Arc::clone(&self.settings),
+            admission: Arc::clone(&self.admission),
         }
     }
 }
 
-impl<V: fmt::Debug, P: fmt::Debug> fmt::Debug for BearerAuthLayer<V, P> {
+impl<V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuthLayer<V, Pol> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthLayer")
             .field("validator", &self.validator)
-            .field("settings", &self.settings)
+            .field("admission", &self.admission)
             .finish()
     }
 }
 
-impl<S, V: Clone, P> Layer<S> for BearerAuthLayer<V, P> {
-    type Service = BearerAuth<S, V, P>;
+impl<S, V: Clone, Pol> Layer<S> for BearerAuthLayer<V, Pol> {
+    type Service = BearerAuth<S, V, Pol>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BearerAuth::new(inner, self.validator.clone(), Arc::clone(&self.settings))
+        BearerAuth::new(inner, self.validator.clone(), Arc::clone(&self.admission))
     }
 }

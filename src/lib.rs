@@ -27,7 +27,7 @@
 //! `Authorization: Bearer` header, and optionally a custom header, a cookie
 //! or the `access_token` query parameter), checks it against the RFC 6750
 //! `b64token` grammar and a length limit, asks the [`TokenValidator`], applies
-//! the [`ScopePolicy`], inserts the principal into the request extensions,
+//! the [`ScopePolicy`](scope::ScopePolicy), inserts the principal into the request extensions,
 //! marks the credential headers sensitive, and calls the inner service.
 //!
 //! Every refusal is a response, never an error:
@@ -45,6 +45,28 @@
 //! body. `HEAD` requests get the headers without the body. Each rejection
 //! carries its [`RejectionKind`] in the response extensions.
 //!
+//! # Where things are
+//!
+//! The crate root is the middleware and its contract: the layer, its
+//! builder, service, future and response body, the [`TokenValidator`] hook,
+//! the [`Principal`] it produces, and the everyday types. The rest is
+//! grouped by subsystem:
+//!
+//! - [`key_store`]: API keys: generation, the keys file, the in-memory store;
+//! - [`scope`]: scope sets and policies, per route and per gRPC method;
+//! - [`rejection`]: rejection causes, their HTTP and gRPC forms, body formats;
+//! - [`axum`] and [`tonic`]: handler-side helpers (features of those names).
+//!
+//! # Who was authenticated, seen from outside the layer
+//!
+//! Handlers read the principal from the request extensions. Layers outside
+//! this one (an access log, metrics) can see who passed in two ways: with the
+//! `tracing` feature, the principal's [`subject`](Principal::subject) (for a
+//! key, its id; never the token) is recorded as the field `principal` of the
+//! current span, for spans that declare that field; and with
+//! [`BearerAuthBuilder::principal_in_response`], a clone of the principal is
+//! put into the response extensions.
+//!
 //! # Panics in a validator
 //!
 //! A validator that panics never lets a request through: the panic unwinds
@@ -58,8 +80,8 @@
 //!
 //! | feature | default | brings |
 //! |---|---|---|
-//! | `key-store` | yes | [`KeyStore`], [`KeyGenerator`] (sha2, arc-swap, getrandom) |
-//! | `keys-file` | no | JSON keys file load/save (serde, serde_json) |
+//! | `key-store` | yes | [`KeyStore`], [`KeyGenerator`] (sha2, arc-swap, getrandom, zeroize) |
+//! | `keys-file` | no | [`key_store::KeysFile`]: JSON keys file load/save (serde, serde_json) |
 //! | `axum` | no | the [`axum::Authenticated`] extractor (axum-core) |
 //! | `tonic` | no | [`tonic::principal`] for handlers (tonic, no transport) |
 //! | `tracing` | no | one event per rejection (tracing) |
@@ -72,71 +94,60 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
-mod api_error_json;
-mod authorization_header;
+mod admission;
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-mod b64token;
 mod body;
 mod builder;
-mod challenge;
-mod config_error;
 mod credentials;
+mod error;
 mod future;
-#[cfg(fuzzing)]
-#[doc(hidden)]
-pub mod fuzz_api;
-mod grpc;
 #[cfg(feature = "key-store")]
-mod key_store;
-#[cfg(feature = "keys-file")]
-mod keys_file;
+#[cfg_attr(docsrs, doc(cfg(feature = "key-store")))]
+pub mod key_store;
 mod layer;
 mod principal;
-mod problem_details;
-mod rejection;
-mod rejection_format;
-mod rejection_renderer;
-mod require_scope;
-#[cfg(feature = "keys-file")]
-mod rfc3339;
-mod scope;
-mod scope_policy;
-mod scope_table;
+pub mod rejection;
+pub mod scope;
 mod service;
-mod settings;
 #[cfg(feature = "timeout")]
-mod timeout_validator;
-mod token_source;
+#[cfg_attr(docsrs, doc(cfg(feature = "timeout")))]
+pub mod timeout;
 #[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod tonic;
-mod trace;
-mod validation_error;
 mod validator;
 
-pub use api_error_json::ApiErrorJson;
-pub use body::AuthBody;
-pub use builder::BearerAuthBuilder;
-pub use config_error::ConfigError;
-pub use future::ResponseFuture;
+#[doc(inline)]
+pub use self::body::ResponseBody;
+#[doc(inline)]
+pub use self::builder::BearerAuthBuilder;
+#[doc(inline)]
+pub use self::error::ConfigError;
+#[doc(inline)]
+pub use self::future::ResponseFuture;
 #[cfg(feature = "key-store")]
-pub use key_store::{
-    ApiKey, GeneratedKey, KeyCounts, KeyEntry, KeyGenError, KeyGenerator, KeyStore,
-    KeyStoreBuilder, KeyStoreError, Metadata, SecretToken, TokenDigest, new_key_id,
-};
-#[cfg(feature = "keys-file")]
-pub use keys_file::{KeysFile, KeysFileError};
-pub use layer::BearerAuthLayer;
-pub use principal::Principal;
-pub use problem_details::ProblemDetails;
-pub use rejection::{Rejection, RejectionKind};
-pub use rejection_format::RejectionFormat;
-pub use require_scope::{RequireScope, RequireScopeFuture, RequireScopeLayer};
-pub use scope::{InvalidScope, ScopeSet};
-pub use scope_policy::{AuthenticatedOnly, ScopePolicy, ScopeRequirement};
-pub use scope_table::{ScopeTable, Unlisted};
-pub use service::BearerAuth;
+#[doc(inline)]
+pub use self::key_store::{ApiKey, KeyEntry, KeyGenerator, KeyStore};
+#[doc(inline)]
+pub use self::layer::BearerAuthLayer;
+#[doc(inline)]
+pub use self::principal::Principal;
+#[doc(inline)]
+pub use self::rejection::RejectionKind;
+#[doc(inline)]
+pub use self::scope::{ScopeRequirement, ScopeSet};
+#[doc(inline)]
+pub use self::service::BearerAuth;
 #[cfg(feature = "timeout")]
-pub use timeout_validator::{TimeoutFuture, TimeoutValidator};
-pub use validation_error::{BoxError, ValidationError, ValidationFailure};
-pub use validator::TokenValidator;
+#[doc(inline)]
+pub use self::timeout::TimeoutValidator;
+#[doc(inline)]
+pub use self::validator::{BoxError, TokenValidator, ValidationError, ValidationFailure};
+
+/// The `Authorization` parser's own checks, for the `parse_authorization`
+/// fuzz target; compiled only under `cfg(fuzzing)` (set by cargo-fuzz).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub use self::credentials::check_parse as fuzz_check_authorization;

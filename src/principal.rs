@@ -6,7 +6,8 @@ use crate::scope::ScopeSet;
 /// and inserted into the request's extensions for handlers to read.
 ///
 /// The only question the layer asks of a principal is which scopes it holds;
-/// everything else (ids, labels, tenants) is the application's business.
+/// everything else (labels, tenants) is the application's business, but for
+/// an identifier to name it in logs ([`subject`](Self::subject)).
 /// Principals are cloned into the request extensions, so keep them cheap to
 /// clone (an `Arc` inside, as [`ApiKey`](crate::ApiKey) does).
 ///
@@ -28,6 +29,14 @@ use crate::scope::ScopeSet;
 pub trait Principal: Clone + Send + Sync + 'static {
     /// Whether the principal holds `scope` (exact, case-sensitive; RFC 6749 §3.3).
     fn has_scope(&self, scope: &str) -> bool;
+
+    /// Who the principal is, for logs: a stable identifier that is not a
+    /// secret (an API key's id, a JWT's subject). The layer records it on the
+    /// current tracing span and names it when a scope check refuses. Default:
+    /// none.
+    fn subject(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// A principal with no identity and no scopes, for validators that only say

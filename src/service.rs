@@ -10,11 +10,11 @@ use std::task::{Context, Poll, Waker};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::body::AuthBody;
-use crate::future::{Admission, ResponseFuture};
+use crate::admission::{Admission, Refusal};
+use crate::body::ResponseBody;
+use crate::future::{Deferred, ResponseFuture};
 use crate::rejection::Rejection;
-use crate::scope_policy::{AuthenticatedOnly, ScopePolicy};
-use crate::settings::Settings;
+use crate::scope::{AuthenticatedOnly, ScopePolicy};
 use crate::validator::TokenValidator;
 
 /// Middleware that authenticates requests with a bearer token; see
@@ -22,25 +22,20 @@ use crate::validator::TokenValidator;
 ///
 /// Rejections are responses, never errors: `Error` is the inner service's.
 /// The inner service is called only for requests that pass, and it is the
-/// instance that was polled ready.
-///
-/// The validator's future is polled once inside `call`; when it is ready
-/// at once (the key store, or any `std::future::Ready`), the request is
-/// decided there and the inner service called directly, with no clone of
-/// it and no state kept. Otherwise the ready inner service moves into the
-/// response future, which finishes the validation.
-pub struct BearerAuth<S, V, P = AuthenticatedOnly> {
+/// instance that was polled ready (how, for synchronous and asynchronous
+/// validators alike: [`TokenValidator::Future`]).
+pub struct BearerAuth<S, V, Pol = AuthenticatedOnly> {
     inner: S,
     validator: V,
-    settings: Arc<Settings<P>>,
+    admission: Arc<Admission<Pol>>,
 }
 
-impl<S, V, P> BearerAuth<S, V, P> {
-    pub(crate) fn new(inner: S, validator: V, settings: Arc<Settings<P>>) -> Self {
+impl<S, V, Pol> BearerAuth<S, V, Pol> {
+    pub(crate) fn new(inner: S, validator: V, admission: Arc<Admission<Pol>>) -> Self {
         Self {
             inner,
             validator,
-            settings,
+            admission,
         }
     }
 
@@ -60,15 +55,15 @@ impl<S, V, P> BearerAuth<S, V, P> {
     }
 }
 
-impl<S, V, P, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, V, P>
+impl<S, V, Pol, ReqBody, ResBody> Service<Request<ReqBody>> for BearerAuth<S, V, Pol>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     V: TokenValidator,
-    P: ScopePolicy<V::Principal>,
+    Pol: ScopePolicy<V::Principal>,
 {
-    type Response = Response<AuthBody<ResBody>>;
+    type Response = Response<ResponseBody<ResBody>>;
     type Error = S::Error;
-    type Future = ResponseFuture<S, V, P, ReqBody>;
+    type Future = ResponseFuture<S, V, Pol, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -76,33 +71,31 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let (mut validation, from_query) = match self.settings.credentials.extract(&parts) {
+        let (mut validation, from_query) = match self.admission.credentials.extract(&parts) {
             Ok(credential) => (
                 self.validator.validate(&credential.token, &parts),
                 credential.from_query,
             ),
             Err(kind) => {
-                let response = self
-                    .settings
-                    .renderer
-                    .render(&Rejection::new(kind), &parts, None);
-                return ResponseFuture::rejected(response);
+                let refusal = Refusal::<V::Principal> {
+                    rejection: Rejection::new(kind),
+                    cause: None,
+                    principal: None,
+                };
+                return ResponseFuture::rejected(self.admission.refuse(&refusal, &parts));
             }
         };
-        // A validator that answers at once (the key store, `ready(..)`) is
+        // See `TokenValidator::Future`: a validator that answers at once is
         // decided here, and the ready inner service is called directly.
         let mut now = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
-            return match self.settings.admit(outcome, &mut parts, from_query) {
-                Ok(()) => ResponseFuture::calling(
+            return match self.admission.admit(outcome, &mut parts, from_query) {
+                Ok(principal) => ResponseFuture::calling(
                     self.inner.call(Request::from_parts(parts, body)),
                     from_query,
+                    principal,
                 ),
-                Err((rejection, cause)) => ResponseFuture::rejected(self.settings.render(
-                    &rejection,
-                    &parts,
-                    cause.as_ref(),
-                )),
+                Err(refusal) => ResponseFuture::rejected(self.admission.refuse(&refusal, &parts)),
             };
         }
         // The validator answers later: move the service that was polled
@@ -112,33 +105,33 @@ where
         let inner = mem::replace(&mut self.inner, ready_inner);
         ResponseFuture::validating(
             validation,
-            Admission {
+            Deferred {
                 inner,
                 parts,
                 body,
-                settings: Arc::clone(&self.settings),
+                admission: Arc::clone(&self.admission),
                 from_query,
             },
         )
     }
 }
 
-impl<S: Clone, V: Clone, P> Clone for BearerAuth<S, V, P> {
+impl<S: Clone, V: Clone, Pol> Clone for BearerAuth<S, V, Pol> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
             validator: self.validator.clone(),
-            settings: Arc::clone(&self.settings),
+            admission: Arc::clone(&self.admission),
         }
     }
 }
 
-impl<S: fmt::Debug, V: fmt::Debug, P: fmt::Debug> fmt::Debug for BearerAuth<S, V, P> {
+impl<S: fmt::Debug, V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuth<S, V, Pol> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuth")
             .field("inner", &self.inner)
             .field("validator", &self.validator)
-            .field("settings", &self.settings)
+            .field("admission", &self.admission)
             .finish()
     }
 }

@@ -6,8 +6,7 @@
 //! `PERMISSION_DENIED` or `UNAVAILABLE`.
 
 use crate::principal::Principal;
-use crate::rejection::RejectionKind;
-use crate::trace;
+use crate::rejection::{self, RejectionKind};
 
 /// The principal that [`BearerAuthLayer`](crate::BearerAuthLayer)
 /// authenticated, or `UNAUTHENTICATED` if the request did not go through
@@ -28,7 +27,7 @@ use crate::trace;
 /// the request extensions.
 pub fn principal<P: Principal, T>(request: &::tonic::Request<T>) -> Result<&P, ::tonic::Status> {
     request.extensions().get::<P>().ok_or_else(|| {
-        trace::missing_principal(std::any::type_name::<P>());
+        rejection::missing_principal(std::any::type_name::<P>());
         ::tonic::Status::unauthenticated(RejectionKind::MissingCredentials.description())
     })
 }

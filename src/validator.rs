@@ -1,11 +1,12 @@
-//! The hook that decides whether a token is valid.
+//! The hook that decides whether a token is valid, and how it says no.
 
+use std::error::Error;
+use std::fmt;
 use std::future::Future;
 
 use http::request::Parts;
 
 use crate::principal::Principal;
-use crate::validation_error::ValidationError;
 
 /// Decides whether a bearer token is valid, and who it belongs to.
 ///
@@ -14,16 +15,10 @@ use crate::validation_error::ValidationError;
 /// parts (method, URI, headers, extensions). The returned future must not
 /// borrow the token or the parts: copy what it needs.
 ///
-/// A synchronous validator returns [`std::future::Ready`], which costs no
-/// allocation and no boxing. The layer polls the future once inside `call`:
-/// when it is ready, the request is decided on the spot and the inner
-/// service called directly, with no clone of it and no state kept (in an
-/// axum server this saves about a microsecond per request, measured in
-/// BENCHMARKS.md). The future must therefore be `Unpin`: an asynchronous
-/// validator (a database, an introspection endpoint) returns
-/// `Pin<Box<dyn Future<...> + Send>>`, one allocation next to its I/O. The
-/// layer keeps its readiness promise either way: the inner service that was
-/// polled ready is the one that is called.
+/// A synchronous validator returns [`std::future::Ready`]; an asynchronous
+/// one (a database, an introspection endpoint) returns a boxed future. Why
+/// the future must be `Unpin`, and what the layer does with it, is told at
+/// [`TokenValidator::Future`].
 ///
 /// ```
 /// use std::future::Future;
@@ -76,10 +71,19 @@ pub trait TokenValidator {
     /// The authenticated caller, inserted into the request's extensions.
     type Principal: Principal;
 
-    /// The answer, possibly later. `Unpin`, so that the layer can poll it
-    /// once in `call` and decide synchronous validations on the spot:
-    /// `std::future::Ready` is, and an `async` block becomes one with
-    /// `Box::pin` (one allocation, next to the I/O it waits for).
+    /// The answer, possibly later.
+    ///
+    /// The layer polls this future once inside `call`. When it is ready at
+    /// once (`std::future::Ready`, as the key store returns), the request is
+    /// decided on the spot and the inner service that was polled ready is
+    /// called directly: no clone of the inner service, no state kept, no
+    /// allocation. Otherwise the ready inner service moves into the
+    /// response future, which finishes the validation; the readiness
+    /// promise holds either way.
+    ///
+    /// Polling in `call` needs the future to be `Unpin`. `Ready` is; an
+    /// `async` block becomes `Unpin` with `Box::pin`, one allocation next to
+    /// the I/O it waits for.
     type Future: Future<Output = Result<Self::Principal, ValidationError>> + Unpin;
 
     /// Validates `token`, which has already been checked against the
@@ -98,5 +102,120 @@ where
 
     fn validate(&self, token: &str, request: &Parts) -> Self::Future {
         self(token, request)
+    }
+}
+
+/// The error type that validator backends may return.
+pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
+
+/// Why a [`TokenValidator`](crate::TokenValidator) did not accept a token.
+///
+/// Each failure maps onto one rejection: [`invalid`](Self::invalid) and
+/// [`malformed`](Self::malformed) onto 401 `invalid_token`,
+/// [`expired`](Self::expired) onto 401 `invalid_token` saying it expired, and
+/// [`unavailable`](Self::unavailable) onto 503: a backend failure never lets
+/// a request through. The source error of an unavailable backend is logged
+/// (with the `tracing` feature), never sent to the client.
+///
+/// ```
+/// use tower_bearer_auth::{ValidationError, ValidationFailure};
+///
+/// let error = ValidationError::unavailable(std::io::Error::other("db down"));
+/// assert_eq!(error.failure(), ValidationFailure::Unavailable);
+/// ```
+pub struct ValidationError {
+    failure: ValidationFailure,
+    source: Option<BoxError>,
+}
+
+/// The kind of a [`ValidationError`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ValidationFailure {
+    /// The token is not (or no longer) valid: unknown or revoked.
+    Invalid,
+    /// The token is well-formed for HTTP but not for this validator (a bad
+    /// checksum, a wrong prefix), detected without a lookup.
+    Malformed,
+    /// The token was valid and has expired.
+    Expired,
+    /// The validator could not decide: its backend failed.
+    Unavailable,
+    /// The validator did not decide in time.
+    TimedOut,
+}
+
+impl ValidationError {
+    /// The token is unknown or revoked. Use this for both, so that callers
+    /// cannot tell a revoked key from one that never existed.
+    #[must_use]
+    pub const fn invalid() -> Self {
+        Self::of(ValidationFailure::Invalid)
+    }
+
+    /// The token fails a format check of the validator's own.
+    #[must_use]
+    pub const fn malformed() -> Self {
+        Self::of(ValidationFailure::Malformed)
+    }
+
+    /// The token has expired.
+    #[must_use]
+    pub const fn expired() -> Self {
+        Self::of(ValidationFailure::Expired)
+    }
+
+    /// The validator's backend failed; the request is refused with 503.
+    pub fn unavailable(source: impl Into<BoxError>) -> Self {
+        Self {
+            failure: ValidationFailure::Unavailable,
+            source: Some(source.into()),
+        }
+    }
+
+    /// The validator did not answer in time; the request is refused with 503.
+    #[must_use]
+    pub const fn timed_out() -> Self {
+        Self::of(ValidationFailure::TimedOut)
+    }
+
+    const fn of(failure: ValidationFailure) -> Self {
+        Self {
+            failure,
+            source: None,
+        }
+    }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub const fn failure(&self) -> ValidationFailure {
+        self.failure
+    }
+}
+
+impl fmt::Debug for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidationError")
+            .field("failure", &self.failure)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.failure {
+            ValidationFailure::Invalid => "token is invalid or revoked",
+            ValidationFailure::Malformed => "token is malformed",
+            ValidationFailure::Expired => "token has expired",
+            ValidationFailure::Unavailable => "token validator is unavailable",
+            ValidationFailure::TimedOut => "token validator timed out",
+        })
+    }
+}
+
+impl Error for ValidationError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn Error + 'static))
     }
 }

@@ -5,7 +5,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use tower_bearer_auth::{KeyEntry, KeyStore, ScopeSet, TokenDigest};
+use tower_bearer_auth::key_store::TokenDigest;
+use tower_bearer_auth::{KeyEntry, KeyStore, ScopeSet};
 
 const KEYS: usize = 1_000_000;
 const BUDGET_PER_KEY: usize = 200;

@@ -1,12 +1,13 @@
-//! The demo's router: `/health` in the open; REST and gRPC behind one
-//! `BearerAuthLayer`.
+//! The demo's router: `/health` and the standard gRPC health service in the
+//! open; the REST API and the demo's gRPC service behind `BearerAuthLayer`s
+//! sharing one key store.
 
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
-use tower_bearer_auth::{
-    BearerAuthLayer, ConfigError, KeyStore, ScopeRequirement, ScopeTable, Unlisted,
-};
+use tonic::service::LayerExt;
+use tower_bearer_auth::scope::{ScopeTable, Unlisted};
+use tower_bearer_auth::{BearerAuthLayer, ConfigError, KeyStore, ScopeRequirement};
 
 use crate::grpc::ProfilesService;
 use crate::proto::profiles_server::ProfilesServer;
@@ -17,33 +18,47 @@ pub(crate) fn router(store: KeyStore, realm: &str) -> Result<Router, ConfigError
     let read = ScopeRequirement::all(["profile:read"])?;
     let write = ScopeRequirement::all(["calls:write"])?;
 
-    // gRPC methods get their scopes from the layer's table (tonic
-    // interceptors cannot see the method; the layer sees the HTTP/2 path).
-    // REST routes use per-route layers; unlisted paths need only a valid key.
-    let grpc_scopes = ScopeTable::new(Unlisted::Authenticated)
-        .grpc_method("demo.v1.Profiles", "GetProfile", read.clone())?
-        .grpc_method("demo.v1.Profiles", "PlaceCall", write.clone())?;
-    let auth = BearerAuthLayer::builder(store)
+    // REST: any valid key passes the layer; routes add their scopes with
+    // per-route layers. The request log (outside the layer) names the key
+    // that passed, from the response extensions.
+    let rest_auth = BearerAuthLayer::builder(store.clone())
         .realm(realm)
-        .scope_policy(grpc_scopes)
+        .principal_in_response(true)
         .build()?;
-
     let rest = Router::new()
         // Any valid key: "does my key work?" (same handler as /health).
         .route("/v1/ping", get(rest::health))
         .route(
             "/v1/profile",
-            get(rest::profile).route_layer(auth.require_scope(read)),
+            get(rest::profile).route_layer(rest_auth.require_scope(read.clone())),
         )
         .route(
             "/v1/calls",
-            post(rest::place_call).route_layer(auth.require_scope(write)),
-        );
-    let grpc = tonic::service::Routes::new(ProfilesServer::new(ProfilesService)).into_axum_router();
+            post(rest::place_call).route_layer(rest_auth.require_scope(write.clone())),
+        )
+        .layer(rest_auth);
 
-    let protected = rest.merge(grpc).layer(auth);
+    // gRPC: methods get their scopes from the layer's table (tonic
+    // interceptors cannot see the method; the layer sees the HTTP/2 path).
+    // `named_layer` protects `demo.v1.Profiles` and keeps its gRPC name, so
+    // the standard health service next to it stays open: probes carry no key.
+    let grpc_scopes = ScopeTable::new(Unlisted::Authenticated)
+        .grpc_method("demo.v1.Profiles", "GetProfile", read)?
+        .grpc_method("demo.v1.Profiles", "PlaceCall", write)?;
+    let grpc_auth = BearerAuthLayer::builder(store)
+        .realm(realm)
+        .scope_policy(grpc_scopes)
+        .principal_in_response(true)
+        .build()?;
+    let (_reporter, grpc_health) = tonic_health::server::health_reporter();
+    let grpc =
+        tonic::service::Routes::new(grpc_auth.named_layer(ProfilesServer::new(ProfilesService)))
+            .add_service(grpc_health)
+            .into_axum_router();
+
     Ok(Router::new()
         .route("/health", get(rest::health))
-        .merge(protected)
+        .merge(rest)
+        .merge(grpc)
         .layer(from_fn(request_log::log_request)))
 }

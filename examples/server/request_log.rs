@@ -6,11 +6,13 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use tower_bearer_auth::RejectionKind;
+use tower_bearer_auth::{ApiKey, RejectionKind};
 
-/// Outermost: logs method, path, status, outcome and duration. The outcome
-/// is the rejection kind the layer put in the response extensions, or
-/// `passed` (authenticated or public).
+/// Outermost: logs method, path, status, outcome, the key id and duration.
+/// The outcome is the rejection kind the layer put in the response
+/// extensions, or `passed` (authenticated or public); the key id comes from
+/// the principal the layer puts there (`principal_in_response`), `-` for
+/// public routes and refusals.
 pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -20,6 +22,10 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
         .extensions()
         .get::<RejectionKind>()
         .map_or("passed", |kind| kind.as_str());
+    let key_id = response
+        .extensions()
+        .get::<ApiKey>()
+        .map_or("-", ApiKey::id);
     let grpc_status = response
         .headers()
         .get("grpc-status")
@@ -31,6 +37,7 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
         status = response.status().as_u16(),
         grpc_status,
         outcome,
+        key_id,
         micros = started.elapsed().as_micros(),
         "request"
     );

@@ -4,7 +4,8 @@
 
 #![no_main]
 
-#[path = "../common/request_input.rs"]
+#[path = "../../tests/support/fuzz_input.rs"]
+#[allow(dead_code)]
 mod request_input;
 
 use std::future::Future;

@@ -2,20 +2,20 @@
 //! `<prefix>_<30 base62 random><6 base62 CRC32 of the random part>`.
 
 /// Base62 digits, in value order.
-pub(crate) const BASE62: &[u8; 62] =
+pub(super) const BASE62: &[u8; 62] =
     b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
 /// Random base62 characters in a generated key: 30 × log2(62) ≈ 178.6 bits.
-pub(crate) const RANDOM_LEN: usize = 30;
+pub(super) const RANDOM_LEN: usize = 30;
 
 /// Base62 characters of the checksum: 62⁶ > 2³², so any CRC32 fits.
-pub(crate) const CHECKSUM_LEN: usize = 6;
+pub(super) const CHECKSUM_LEN: usize = 6;
 
 /// The fewest random characters a checked token may have: 27 × log2(62) > 160 bits.
 const MIN_RANDOM_LEN: usize = 27;
 
 /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib computes it.
-pub(crate) fn crc32(bytes: &[u8]) -> u32 {
+pub(super) fn crc32(bytes: &[u8]) -> u32 {
     static TABLE: [u32; 256] = crc32_table();
     let mut crc = !0u32;
     for &byte in bytes {
@@ -45,7 +45,7 @@ const fn crc32_table() -> [u32; 256] {
 }
 
 /// The checksum of `random`, as six base62 digits (most significant first).
-pub(crate) fn checksum(random: &[u8]) -> [u8; CHECKSUM_LEN] {
+pub(super) fn checksum(random: &[u8]) -> [u8; CHECKSUM_LEN] {
     let mut value = u64::from(crc32(random));
     let mut digits = [b'0'; CHECKSUM_LEN];
     for digit in digits.iter_mut().rev() {
@@ -57,7 +57,7 @@ pub(crate) fn checksum(random: &[u8]) -> [u8; CHECKSUM_LEN] {
 
 /// Whether `token` has the generated form with a correct checksum. Cheap,
 /// and needs no lookup: typos and made-up keys fail here.
-pub(crate) fn is_valid(token: &str) -> bool {
+pub(super) fn is_valid(token: &str) -> bool {
     let Some((prefix, body)) = token.rsplit_once('_') else {
         return false;
     };

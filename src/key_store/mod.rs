@@ -1,20 +1,55 @@
-//! API keys: a hashed, constant-time, revocable store, and key generation.
+//! API keys: what a key is, how it is generated and written down, and the
+//! in-memory store that validates tokens against a key set.
+//!
+//! This folder decides everything about keys and nothing about requests. It
+//! has two parts, and the first never depends on the second:
+//!
+//! - **The key model**, at this level: a key as given to a store
+//!   ([`KeyEntry`]), its stored form (one compact record per key, never the
+//!   token: only its SHA-256 [`TokenDigest`]), the principal handlers see
+//!   ([`ApiKey`]), key generation ([`KeyGenerator`]: a CSPRNG token with a
+//!   CRC32 checksum, shown once as a [`SecretToken`]), what makes a key set
+//!   valid (ids, labels, no id or digest twice), and the JSON keys file
+//!   ([`KeysFile`], with its own RFC 3339 timestamps). Any store reuses it.
+//! - **The in-memory index** ([`KeyStore`], in `memory/`): a sharded digest
+//!   index that requests read without a lock, compared in constant time,
+//!   with a decoy compare on a miss so that unknown tokens cost the same.
+//!
+//! ```
+//! use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
+//!
+//! let store = KeyStore::new();
+//! let key = KeyGenerator::with_prefix("ais")?.generate()?;
+//! store.insert(
+//!     KeyEntry::new(key.id(), "Staging Server", key.digest())
+//!         .with_scopes(ScopeSet::parse("profile:read")?),
+//! )?;
+//! println!("shown once: {}", key.token().expose());
+//! assert_eq!(store.verify(key.token().expose())?.label(), "Staging Server");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod api_key;
-mod catalog;
-pub(crate) mod checksum;
-mod key_entry;
-mod key_generator;
-mod key_store_error;
+mod checksum;
+mod digest;
+mod entry;
+mod error;
+mod generator;
+#[cfg(feature = "keys-file")]
+mod keys_file;
+mod memory;
+mod record;
+#[cfg(feature = "keys-file")]
+mod rfc3339;
 mod secret_token;
-mod snapshot;
-mod store;
-mod token_digest;
 
-pub use api_key::{ApiKey, Metadata};
-pub use key_entry::KeyEntry;
-pub use key_generator::{GeneratedKey, KeyGenError, KeyGenerator, new_key_id};
-pub use key_store_error::KeyStoreError;
-pub use secret_token::SecretToken;
-pub use store::{KeyCounts, KeyStore, KeyStoreBuilder};
-pub use token_digest::TokenDigest;
+pub use self::api_key::ApiKey;
+pub use self::digest::TokenDigest;
+pub use self::entry::KeyEntry;
+pub use self::error::KeyStoreError;
+pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
+#[cfg(feature = "keys-file")]
+pub use self::keys_file::{KeysFile, KeysFileError};
+pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};
+pub use self::record::Metadata;
+pub use self::secret_token::SecretToken;

@@ -2,10 +2,12 @@
 
 use std::fmt;
 
+use zeroize::Zeroize;
+
 /// A freshly generated token. `Debug` prints `[redacted]`; the plaintext is
 /// reachable only through [`expose`](Self::expose), and its bytes are
-/// overwritten when it is dropped (best effort: copies made by the caller
-/// are the caller's).
+/// wiped with `zeroize` when it is dropped (copies made by the caller are
+/// the caller's).
 pub struct SecretToken(String);
 
 impl SecretToken {
@@ -28,8 +30,6 @@ impl fmt::Debug for SecretToken {
 
 impl Drop for SecretToken {
     fn drop(&mut self) {
-        let mut bytes = std::mem::take(&mut self.0).into_bytes();
-        bytes.fill(0);
-        std::hint::black_box(&bytes);
+        self.0.zeroize();
     }
 }

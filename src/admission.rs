@@ -1,0 +1,150 @@
+//! The step after a token is found: deciding the request with the
+//! validator's answer. Shared by the layer, its services and their futures
+//! behind one `Arc`.
+
+use std::sync::Arc;
+
+use http::header::CACHE_CONTROL;
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+
+use crate::credentials::CredentialRules;
+use crate::principal::Principal;
+use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
+use crate::scope::ScopePolicy;
+use crate::validator::{ValidationError, ValidationFailure};
+
+/// Everything a request needs from the layer's configuration: where to find
+/// the token, which scopes the request needs, and how to refuse it.
+#[derive(Debug)]
+pub(crate) struct Admission<Pol> {
+    pub(crate) credentials: CredentialRules,
+    pub(crate) policy: Pol,
+    pub(crate) renderer: Arc<RejectionRenderer>,
+    /// Put a clone of the principal in the response extensions too, for
+    /// layers outside this one.
+    pub(crate) principal_in_response: bool,
+}
+
+/// Why an admission failed: the rejection, the validator's error (logged as
+/// the cause of a 503), and who was refused (named in a 403's log event).
+pub(crate) struct Refusal<P> {
+    pub(crate) rejection: Rejection,
+    pub(crate) cause: Option<ValidationError>,
+    pub(crate) principal: Option<P>,
+}
+
+impl<Pol> Admission<Pol> {
+    /// Decides a validated request: the scope check, then the principal goes
+    /// into the extensions (and onto the current tracing span) and the
+    /// credential is scrubbed. Returns the principal for the response when
+    /// the layer is configured to expose it.
+    pub(crate) fn admit<P>(
+        &self,
+        outcome: Result<P, ValidationError>,
+        parts: &mut Parts,
+        from_query: bool,
+    ) -> Result<Option<P>, Refusal<P>>
+    where
+        P: Principal,
+        Pol: ScopePolicy<P>,
+    {
+        let principal = outcome.map_err(|error| {
+            let kind = match error.failure() {
+                ValidationFailure::Invalid => RejectionKind::InvalidToken,
+                ValidationFailure::Malformed => RejectionKind::MalformedToken,
+                ValidationFailure::Expired => RejectionKind::ExpiredToken,
+                ValidationFailure::TimedOut => RejectionKind::ValidatorTimeout,
+                ValidationFailure::Unavailable => RejectionKind::ValidatorUnavailable,
+            };
+            Refusal {
+                rejection: Rejection::new(kind),
+                cause: Some(error),
+                principal: None,
+            }
+        })?;
+        if let Err(required) = self.policy.authorize(parts, &principal) {
+            return Err(Refusal {
+                rejection: Rejection::insufficient_scope(required),
+                cause: None,
+                principal: Some(principal),
+            });
+        }
+        record_on_span(&principal);
+        self.credentials.scrub(parts, from_query);
+        let for_response = self.principal_in_response.then(|| principal.clone());
+        parts.extensions.insert(principal);
+        Ok(for_response)
+    }
+
+    /// The response refusing a request, with the validator's error (if any)
+    /// logged as its cause.
+    pub(crate) fn refuse<P: Principal>(
+        &self,
+        refusal: &Refusal<P>,
+        parts: &Parts,
+    ) -> http::Response<bytes::Bytes> {
+        let cause = refusal
+            .cause
+            .as_ref()
+            .map(|error| error as &(dyn std::error::Error + 'static));
+        let subject = refusal.principal.as_ref().and_then(Principal::subject);
+        self.renderer
+            .render(&refusal.rejection, parts, cause, subject)
+    }
+}
+
+/// Records the principal's subject (a key id, never a token) as the field
+/// `principal` of the current span, for an access log outside the layer
+/// whose span declares that field.
+#[cfg(feature = "tracing")]
+fn record_on_span<P: Principal>(principal: &P) {
+    if let Some(subject) = principal.subject() {
+        tracing::Span::current().record("principal", subject);
+    }
+}
+
+#[cfg(not(feature = "tracing"))]
+fn record_on_span<P: Principal>(_principal: &P) {}
+
+/// RFC 6750 §2.3: a response to a request authenticated through the URI
+/// should not be cached by shared caches. Keeps a stricter directive the
+/// inner service set (`private`, `no-store`); replaces any other.
+pub(crate) fn keep_private(headers: &mut HeaderMap) {
+    let strict = headers.get(CACHE_CONTROL).is_some_and(|value| {
+        value.to_str().is_ok_and(|value| {
+            value.split(',').map(str::trim).any(|directive| {
+                directive.eq_ignore_ascii_case("private")
+                    || directive.eq_ignore_ascii_case("no-store")
+            })
+        })
+    });
+    if !strict {
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_control_private_is_added_or_kept() {
+        let mut headers = HeaderMap::new();
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        );
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "private");
+
+        let mut headers = HeaderMap::new();
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("No-Store"));
+        keep_private(&mut headers);
+        assert_eq!(headers[CACHE_CONTROL], "No-Store");
+    }
+}

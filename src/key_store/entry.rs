@@ -1,0 +1,211 @@
+//! A key as given to (and read back from) the store.
+
+#[cfg(feature = "keys-file")]
+use std::collections::HashMap;
+#[cfg(feature = "keys-file")]
+use std::collections::hash_map::Entry;
+use std::time::SystemTime;
+
+use super::record::{KeyRecord, Metadata};
+use super::{KeyStoreError, TokenDigest};
+use crate::scope::ScopeSet;
+
+/// A key to insert into a [`KeyStore`](crate::KeyStore): id, label, the
+/// token's digest, scopes, optional expiry and metadata.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use tower_bearer_auth::{KeyEntry, ScopeSet};
+/// use tower_bearer_auth::key_store::TokenDigest;
+///
+/// let entry = KeyEntry::new("key_staging", "Staging Server", TokenDigest::of("sk_..."))
+///     .with_scopes(ScopeSet::parse("profile:read calls:write")?)
+///     .with_expiry(SystemTime::now() + Duration::from_secs(90 * 86_400))
+///     .with_metadata("owner", "ops@example.com");
+/// # Ok::<(), tower_bearer_auth::scope::InvalidScope>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyEntry {
+    pub(crate) id: String,
+    pub(crate) label: String,
+    pub(crate) digest: TokenDigest,
+    pub(crate) scopes: ScopeSet,
+    pub(crate) created_at: SystemTime,
+    pub(crate) expires_at: Option<SystemTime>,
+    pub(crate) metadata: Metadata,
+    pub(crate) revoked: bool,
+}
+
+impl KeyEntry {
+    /// A key with no scopes, created now, never expiring.
+    pub fn new(id: impl Into<String>, label: impl Into<String>, digest: TokenDigest) -> Self {
+        Self {
+            id: id.into(),
+            label: label.into(),
+            digest,
+            scopes: ScopeSet::empty(),
+            created_at: SystemTime::now(),
+            expires_at: None,
+            metadata: Metadata::new(),
+            revoked: false,
+        }
+    }
+
+    /// The scopes the key grants.
+    #[must_use]
+    pub fn with_scopes(mut self, scopes: ScopeSet) -> Self {
+        self.scopes = scopes;
+        self
+    }
+
+    /// When the key was created (default: when the entry was made).
+    #[must_use]
+    pub fn with_created_at(mut self, created_at: SystemTime) -> Self {
+        self.created_at = created_at;
+        self
+    }
+
+    /// When the key stops working.
+    #[must_use]
+    pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
+        self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Adds one metadata entry.
+    #[must_use]
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Marks the key revoked: the store keeps it (so that a keys file
+    /// round-trips) but never accepts it.
+    #[must_use]
+    pub fn with_revoked(mut self, revoked: bool) -> Self {
+        self.revoked = revoked;
+        self
+    }
+
+    /// The key's id.
+    #[must_use]
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key's label.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    /// The token's digest.
+    #[must_use]
+    pub const fn digest(&self) -> &TokenDigest {
+        &self.digest
+    }
+
+    /// The scopes.
+    #[must_use]
+    pub const fn scopes(&self) -> &ScopeSet {
+        &self.scopes
+    }
+
+    /// When the key was created.
+    #[must_use]
+    pub const fn created_at(&self) -> SystemTime {
+        self.created_at
+    }
+
+    /// When the key expires, if it does.
+    #[must_use]
+    pub const fn expires_at(&self) -> Option<SystemTime> {
+        self.expires_at
+    }
+
+    /// The metadata.
+    #[must_use]
+    pub const fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Whether the key is revoked.
+    #[must_use]
+    pub const fn is_revoked(&self) -> bool {
+        self.revoked
+    }
+
+    pub(crate) fn from_record(record: &KeyRecord, revoked: bool) -> Self {
+        Self {
+            id: record.id().to_owned(),
+            label: record.label().to_owned(),
+            digest: record.digest,
+            scopes: record.scopes.clone(),
+            created_at: record.created_at(),
+            expires_at: record.expires_at(),
+            metadata: record.metadata.as_deref().cloned().unwrap_or_default(),
+            revoked,
+        }
+    }
+
+    /// Checks the entry on its own: an id of 1 to 128 characters from
+    /// `A-Z a-z 0-9 _ - . :`, and a label of at most 256 bytes without
+    /// control characters.
+    pub(crate) fn validate(&self) -> Result<(), KeyStoreError> {
+        let id_ok = (1..=128).contains(&self.id.len())
+            && self
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
+        if !id_ok {
+            return Err(KeyStoreError::InvalidId {
+                id: self.id.escape_debug().to_string(),
+            });
+        }
+        if self.label.len() > 256 || self.label.chars().any(char::is_control) {
+            return Err(KeyStoreError::InvalidLabel {
+                id: self.id.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks a whole key set: each entry on its own, and no id or digest used
+/// twice (revoked keys included). Returns every problem, by entry index in
+/// order; a repeat is reported at each entry after the first that uses the
+/// id or digest.
+#[cfg(feature = "keys-file")]
+pub(crate) fn check_entries(entries: &[KeyEntry]) -> Vec<(usize, KeyStoreError)> {
+    let mut problems = Vec::new();
+    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+    let mut digests: HashMap<&TokenDigest, &str> = HashMap::with_capacity(entries.len());
+    for (index, entry) in entries.iter().enumerate() {
+        if let Err(problem) = entry.validate() {
+            problems.push((index, problem));
+            continue;
+        }
+        if ids.insert(&entry.id, index).is_some() {
+            problems.push((
+                index,
+                KeyStoreError::DuplicateId {
+                    id: entry.id.clone(),
+                },
+            ));
+            continue;
+        }
+        match digests.entry(&entry.digest) {
+            Entry::Occupied(first) => problems.push((
+                index,
+                KeyStoreError::DuplicateDigest {
+                    id: entry.id.clone(),
+                    existing: (*first.get()).to_owned(),
+                },
+            )),
+            Entry::Vacant(slot) => {
+                slot.insert(&entry.id);
+            }
+        }
+    }
+    problems
+}

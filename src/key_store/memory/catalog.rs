@@ -1,0 +1,216 @@
+//! The write side of the key store: every key by id, active or revoked.
+//! Only writers touch it, under the store's mutex; readers never do.
+//!
+//! Keys are kept in vectors sorted by id (8 bytes per key): lookups are
+//! binary searches, and an insert moves pointers, which is cheap next to the
+//! shard copy every write makes anyway.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::snapshot::{ByDigest, Snapshot};
+use crate::key_store::digest::BuildDigestHasher;
+use crate::key_store::record::KeyRecord;
+use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest};
+use crate::scope::ScopeSet;
+
+type DigestSet = HashSet<ByDigest, BuildDigestHasher>;
+
+/// All keys by id, the digests of revoked keys (active digests are in the
+/// snapshot), and the interned scope sets.
+#[derive(Default)]
+pub(super) struct Catalog {
+    active: Vec<Arc<KeyRecord>>,
+    revoked: Vec<Arc<KeyRecord>>,
+    revoked_digests: DigestSet,
+    scope_sets: HashSet<ScopeSet>,
+}
+
+fn find(list: &[Arc<KeyRecord>], id: &str) -> Result<usize, usize> {
+    list.binary_search_by(|record| record.id().cmp(id))
+}
+
+impl Catalog {
+    /// Builds a catalog and its snapshot from scratch, or names a problem;
+    /// for `replace_all`. Streams the entries (a million keys are never
+    /// held twice), so it checks them as [`check_entries`] does but in its
+    /// own order.
+    ///
+    /// [`check_entries`]: crate::key_store::entry::check_entries
+    pub(super) fn build(
+        entries: impl IntoIterator<Item = KeyEntry>,
+    ) -> Result<(Self, Snapshot), KeyStoreError> {
+        let mut catalog = Self::default();
+        let mut digests = DigestSet::default();
+        for entry in entries {
+            entry.validate()?;
+            if let Some(first) = digests.get(&entry.digest) {
+                return Err(if first.0.id() == entry.id {
+                    KeyStoreError::DuplicateId { id: entry.id }
+                } else {
+                    KeyStoreError::DuplicateDigest {
+                        existing: first.0.id().to_owned(),
+                        id: entry.id,
+                    }
+                });
+            }
+            let revoked = entry.revoked;
+            let record = catalog.record(entry);
+            digests.insert(ByDigest(Arc::clone(&record)));
+            if revoked {
+                catalog.revoked.push(record);
+            } else {
+                catalog.active.push(record);
+            }
+        }
+        drop(digests);
+        for list in [&mut catalog.active, &mut catalog.revoked] {
+            list.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+            if let Some(pair) = list.windows(2).find(|pair| pair[0].id() == pair[1].id()) {
+                return Err(KeyStoreError::DuplicateId {
+                    id: pair[0].id().to_owned(),
+                });
+            }
+        }
+        if let Some(both) = catalog
+            .revoked
+            .iter()
+            .find(|record| find(&catalog.active, record.id()).is_ok())
+        {
+            return Err(KeyStoreError::DuplicateId {
+                id: both.id().to_owned(),
+            });
+        }
+        catalog.revoked_digests = catalog
+            .revoked
+            .iter()
+            .map(|record| ByDigest(Arc::clone(record)))
+            .collect();
+        let snapshot = Snapshot::build(catalog.active.iter().cloned(), catalog.active.len());
+        Ok((catalog, snapshot))
+    }
+
+    /// Adds one key; `active_holder` finds the active key holding a digest.
+    /// Returns the record, or why the key is refused (nothing changes then).
+    pub(super) fn insert<'a>(
+        &mut self,
+        entry: KeyEntry,
+        active_holder: impl Fn(&TokenDigest) -> Option<&'a KeyRecord>,
+    ) -> Result<Arc<KeyRecord>, KeyStoreError> {
+        let (Err(active_at), Err(_)) = (
+            find(&self.active, &entry.id),
+            find(&self.revoked, &entry.id),
+        ) else {
+            return Err(KeyStoreError::DuplicateId { id: entry.id });
+        };
+        entry.validate()?;
+        self.check_digest_is_new(&entry, active_holder)?;
+        let revoked = entry.revoked;
+        let record = self.record(entry);
+        if revoked {
+            self.add_revoked(Arc::clone(&record));
+        } else {
+            self.active.insert(active_at, Arc::clone(&record));
+        }
+        Ok(record)
+    }
+
+    /// Moves an active key to the revoked set; returns its record.
+    pub(super) fn revoke(&mut self, id: &str) -> Option<Arc<KeyRecord>> {
+        let at = find(&self.active, id).ok()?;
+        let record = self.active.remove(at);
+        self.add_revoked(Arc::clone(&record));
+        Some(record)
+    }
+
+    /// Forgets a key entirely; returns its record and whether it was active.
+    pub(super) fn remove(&mut self, id: &str) -> Option<(Arc<KeyRecord>, bool)> {
+        if let Ok(at) = find(&self.active, id) {
+            return Some((self.active.remove(at), true));
+        }
+        let at = find(&self.revoked, id).ok()?;
+        let record = self.revoked.remove(at);
+        self.revoked_digests.remove(&record.digest);
+        Some((record, false))
+    }
+
+    /// The active key with this id.
+    pub(super) fn active(&self, id: &str) -> Option<&Arc<KeyRecord>> {
+        find(&self.active, id).ok().map(|at| &self.active[at])
+    }
+
+    /// Whether the key with this id is revoked.
+    pub(super) fn is_revoked(&self, id: &str) -> bool {
+        find(&self.revoked, id).is_ok()
+    }
+
+    /// Active and revoked key counts.
+    pub(super) fn counts(&self) -> (usize, usize) {
+        (self.active.len(), self.revoked.len())
+    }
+
+    /// Every key, active and revoked, sorted by creation time then id.
+    pub(super) fn entries(&self) -> Vec<KeyEntry> {
+        let active = self.active.iter().map(|k| KeyEntry::from_record(k, false));
+        let revoked = self.revoked.iter().map(|k| KeyEntry::from_record(k, true));
+        let mut entries: Vec<KeyEntry> = active.chain(revoked).collect();
+        entries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        entries
+    }
+
+    fn add_revoked(&mut self, record: Arc<KeyRecord>) {
+        self.revoked_digests.insert(ByDigest(Arc::clone(&record)));
+        let at = find(&self.revoked, record.id()).unwrap_or_else(|at| at);
+        self.revoked.insert(at, record);
+    }
+
+    /// Refuses `entry` if an active key (found by `active_holder`) or a
+    /// revoked one already has its digest.
+    fn check_digest_is_new<'a>(
+        &self,
+        entry: &KeyEntry,
+        active_holder: impl Fn(&TokenDigest) -> Option<&'a KeyRecord>,
+    ) -> Result<(), KeyStoreError> {
+        let holder = active_holder(&entry.digest)
+            .map(|record| record.id().to_owned())
+            .or_else(|| {
+                self.revoked_digests
+                    .get(&entry.digest)
+                    .map(|slot| slot.0.id().to_owned())
+            });
+        match holder {
+            // The same entry twice: the repeated id is the clearer message.
+            Some(existing) if existing == entry.id => Err(KeyStoreError::DuplicateId {
+                id: entry.id.clone(),
+            }),
+            Some(existing) => Err(KeyStoreError::DuplicateDigest {
+                id: entry.id.clone(),
+                existing,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The record of a checked entry, with its scope set interned.
+    fn record(&mut self, entry: KeyEntry) -> Arc<KeyRecord> {
+        let scopes = self.intern(entry.scopes);
+        Arc::new(KeyRecord::new(
+            entry.digest,
+            &entry.id,
+            &entry.label,
+            scopes,
+            entry.created_at,
+            entry.expires_at,
+            (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
+        ))
+    }
+
+    /// One shared copy of each distinct scope set, however many keys use it.
+    fn intern(&mut self, scopes: ScopeSet) -> ScopeSet {
+        if let Some(existing) = self.scope_sets.get(&scopes) {
+            return existing.clone();
+        }
+        self.scope_sets.insert(scopes.clone());
+        scopes
+    }
+}

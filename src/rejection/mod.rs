@@ -1,0 +1,350 @@
+//! Why a request is refused, and how each refusal is answered.
+//!
+//! This folder decides everything a client sees when the layer says no: the
+//! cause ([`RejectionKind`]), its HTTP status, RFC 6750 challenge and JSON
+//! code, its gRPC form (a trailers-only response with `grpc-status` 16, 7 or
+//! 14), the body format ([`RejectionFormat`]: [`ApiErrorJson`] by default, or
+//! RFC 9457 [`ProblemDetails`]), and the one log event per refusal. The
+//! request path hands it a [`Rejection`] and gets a finished response back;
+//! nothing here sees a token.
+//!
+//! ```
+//! use tower_bearer_auth::rejection::{ApiErrorJson, Rejection, RejectionFormat, RejectionKind};
+//!
+//! let kind = RejectionKind::InsufficientScope;
+//! assert_eq!((kind.status().as_u16(), kind.code(), kind.grpc_code()), (403, "forbidden", 7));
+//! let body = ApiErrorJson.body(&Rejection::new(RejectionKind::InvalidToken));
+//! assert_eq!(body, r#"{"error":{"code":"unauthorized","message":"The bearer token is invalid or has been revoked"}}"#);
+//! ```
+
+mod challenge;
+mod format;
+mod grpc;
+mod renderer;
+mod trace;
+
+use std::borrow::Cow;
+use std::fmt;
+
+use http::StatusCode;
+
+use crate::scope::ScopeSet;
+
+pub(crate) use self::challenge::with_realm as challenge_start;
+pub use self::format::{ApiErrorJson, ProblemDetails, RejectionFormat};
+pub(crate) use self::renderer::RejectionRenderer;
+pub(crate) use self::trace::missing_principal;
+
+/// Why the layer refused a request.
+///
+/// Every rejection response carries its kind in its extensions, so that
+/// outer layers (logging, metrics) can tell causes apart even where the
+/// client is deliberately told the same thing (an unknown and a revoked key
+/// are both [`InvalidToken`](Self::InvalidToken)).
+///
+/// ```
+/// use tower_bearer_auth::RejectionKind;
+///
+/// # fn log(response: &http::Response<()>) {
+/// if let Some(kind) = response.extensions().get::<RejectionKind>() {
+///     println!("refused: {kind} ({})", kind.status());
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectionKind {
+    /// No credentials at all: 401, challenge without an error attribute.
+    MissingCredentials,
+    /// An `Authorization` header with another scheme (`Basic ...`): 401,
+    /// challenge without an error attribute.
+    UnsupportedScheme,
+    /// A bearer token that breaks the b64token grammar, is too long, or fails
+    /// its checksum: 401 `invalid_token`.
+    MalformedToken,
+    /// A well-formed token the validator does not accept (unknown or
+    /// revoked): 401 `invalid_token`.
+    InvalidToken,
+    /// A token that was valid and has expired: 401 `invalid_token`.
+    ExpiredToken,
+    /// A valid token without the scope the resource requires: 403
+    /// `insufficient_scope`.
+    InsufficientScope,
+    /// More than one credential (two headers, or a header and a cookie...):
+    /// 400 `invalid_request`.
+    AmbiguousCredentials,
+    /// The validator's backend failed: 503. The request is never let through.
+    ValidatorUnavailable,
+    /// The validator did not answer within the configured timeout: 503.
+    ValidatorTimeout,
+}
+
+impl RejectionKind {
+    /// Every kind, for tables indexed by kind.
+    pub(crate) const ALL: [Self; 9] = [
+        Self::MissingCredentials,
+        Self::UnsupportedScheme,
+        Self::MalformedToken,
+        Self::InvalidToken,
+        Self::ExpiredToken,
+        Self::InsufficientScope,
+        Self::AmbiguousCredentials,
+        Self::ValidatorUnavailable,
+        Self::ValidatorTimeout,
+    ];
+
+    /// The position of the kind in [`Self::ALL`]. An exhaustive match, so a
+    /// new kind cannot be forgotten here.
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            Self::MissingCredentials => 0,
+            Self::UnsupportedScheme => 1,
+            Self::MalformedToken => 2,
+            Self::InvalidToken => 3,
+            Self::ExpiredToken => 4,
+            Self::InsufficientScope => 5,
+            Self::AmbiguousCredentials => 6,
+            Self::ValidatorUnavailable => 7,
+            Self::ValidatorTimeout => 8,
+        }
+    }
+
+    /// The HTTP status of the rejection.
+    #[must_use]
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::MissingCredentials
+            | Self::UnsupportedScheme
+            | Self::MalformedToken
+            | Self::InvalidToken
+            | Self::ExpiredToken => StatusCode::UNAUTHORIZED,
+            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
+            Self::ValidatorUnavailable | Self::ValidatorTimeout => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The error code of the JSON body: `unauthorized`, `forbidden`,
+    /// `invalid_request` or `unavailable`.
+    #[must_use]
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::MissingCredentials
+            | Self::UnsupportedScheme
+            | Self::MalformedToken
+            | Self::InvalidToken
+            | Self::ExpiredToken => "unauthorized",
+            Self::InsufficientScope => "forbidden",
+            Self::AmbiguousCredentials => "invalid_request",
+            Self::ValidatorUnavailable | Self::ValidatorTimeout => "unavailable",
+        }
+    }
+
+    /// The RFC 6750 `error` attribute of the challenge, if any. Requests
+    /// without bearer credentials get a challenge without one (§3.1), and a
+    /// 503 gets no challenge at all.
+    #[must_use]
+    pub const fn oauth_error(self) -> Option<&'static str> {
+        match self {
+            Self::MalformedToken | Self::InvalidToken | Self::ExpiredToken => Some("invalid_token"),
+            Self::InsufficientScope => Some("insufficient_scope"),
+            Self::AmbiguousCredentials => Some("invalid_request"),
+            Self::MissingCredentials
+            | Self::UnsupportedScheme
+            | Self::ValidatorUnavailable
+            | Self::ValidatorTimeout => None,
+        }
+    }
+
+    /// Whether the response carries a `WWW-Authenticate` challenge (every
+    /// 400, 401 and 403).
+    #[must_use]
+    pub const fn has_challenge(self) -> bool {
+        !self.is_server_error()
+    }
+
+    /// The gRPC status code for gRPC requests: 16 `UNAUTHENTICATED`,
+    /// 7 `PERMISSION_DENIED` or 14 `UNAVAILABLE`.
+    #[must_use]
+    pub const fn grpc_code(self) -> u8 {
+        match self {
+            Self::MissingCredentials
+            | Self::UnsupportedScheme
+            | Self::MalformedToken
+            | Self::InvalidToken
+            | Self::ExpiredToken
+            | Self::AmbiguousCredentials => 16,
+            Self::InsufficientScope => 7,
+            Self::ValidatorUnavailable | Self::ValidatorTimeout => 14,
+        }
+    }
+
+    /// A human-readable description, suitable for the client. It uses only
+    /// the characters RFC 6750 allows in `error_description`.
+    #[must_use]
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "A bearer token is required",
+            Self::UnsupportedScheme => "The Authorization header must use the Bearer scheme",
+            Self::MalformedToken => "The bearer token is malformed",
+            Self::InvalidToken => "The bearer token is invalid or has been revoked",
+            Self::ExpiredToken => "The bearer token has expired",
+            Self::InsufficientScope => "The bearer token lacks the required scope",
+            Self::AmbiguousCredentials => "The request must carry exactly one bearer token",
+            Self::ValidatorUnavailable => "Authentication is temporarily unavailable",
+            Self::ValidatorTimeout => "Authentication timed out",
+        }
+    }
+
+    /// A stable `snake_case` name, for logs and metrics labels.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingCredentials => "missing_credentials",
+            Self::UnsupportedScheme => "unsupported_scheme",
+            Self::MalformedToken => "malformed_token",
+            Self::InvalidToken => "invalid_token",
+            Self::ExpiredToken => "expired_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::AmbiguousCredentials => "ambiguous_credentials",
+            Self::ValidatorUnavailable => "validator_unavailable",
+            Self::ValidatorTimeout => "validator_timeout",
+        }
+    }
+
+    /// Whether the cause is on the server's side (503) rather than the client's.
+    #[must_use]
+    pub const fn is_server_error(self) -> bool {
+        matches!(self, Self::ValidatorUnavailable | Self::ValidatorTimeout)
+    }
+}
+
+impl fmt::Display for RejectionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A refused request, as handed to a [`RejectionFormat`]
+/// to render its body.
+#[derive(Debug, Clone)]
+pub struct Rejection {
+    kind: RejectionKind,
+    required_scopes: Option<ScopeSet>,
+}
+
+impl Rejection {
+    /// A rejection of the given kind. For
+    /// [`InsufficientScope`](RejectionKind::InsufficientScope) use
+    /// [`Rejection::insufficient_scope`] to name the scopes.
+    #[must_use]
+    pub const fn new(kind: RejectionKind) -> Self {
+        Self {
+            kind,
+            required_scopes: None,
+        }
+    }
+
+    /// A 403 naming the scopes the resource requires.
+    #[must_use]
+    pub const fn insufficient_scope(required: ScopeSet) -> Self {
+        Self {
+            kind: RejectionKind::InsufficientScope,
+            required_scopes: Some(required),
+        }
+    }
+
+    /// Why the request was refused.
+    #[must_use]
+    pub const fn kind(&self) -> RejectionKind {
+        self.kind
+    }
+
+    /// The scopes the resource requires, for an insufficient-scope rejection.
+    #[must_use]
+    pub const fn required_scopes(&self) -> Option<&ScopeSet> {
+        self.required_scopes.as_ref()
+    }
+
+    /// The message for the response body: the kind's description, followed by
+    /// the required scopes where there are any.
+    #[must_use]
+    pub fn message(&self) -> Cow<'static, str> {
+        match &self.required_scopes {
+            Some(scopes) if !scopes.is_empty() => {
+                Cow::Owned(format!("{}: {}", self.kind.description(), scopes.as_str()))
+            }
+            _ => Cow::Borrowed(self.kind.description()),
+        }
+    }
+}
+
+impl From<RejectionKind> for Rejection {
+    fn from(kind: RejectionKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [RejectionKind; 9] = RejectionKind::ALL;
+
+    #[test]
+    fn all_lists_every_kind_at_its_index() {
+        for (i, kind) in ALL.into_iter().enumerate() {
+            assert_eq!(kind.index(), i, "{kind}");
+        }
+    }
+
+    #[test]
+    fn statuses_codes_and_grpc_agree() {
+        for kind in ALL {
+            let expected = match kind.status().as_u16() {
+                401 => ("unauthorized", 16),
+                403 => ("forbidden", 7),
+                400 => ("invalid_request", 16),
+                503 => ("unavailable", 14),
+                other => panic!("unexpected status {other}"),
+            };
+            assert_eq!((kind.code(), kind.grpc_code()), expected, "{kind}");
+        }
+    }
+
+    #[test]
+    fn descriptions_use_only_rfc6750_characters() {
+        // error-description = *( %x20-21 / %x23-5B / %x5D-7E )
+        for kind in ALL {
+            for b in kind.description().bytes() {
+                assert!(
+                    matches!(b, 0x20..=0x21 | 0x23..=0x5B | 0x5D..=0x7E),
+                    "{kind}: {b:#x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_and_revoked_share_one_kind_and_message() {
+        // The validator reports both as `invalid`; the kind and message cannot differ.
+        assert_eq!(
+            RejectionKind::InvalidToken.description(),
+            "The bearer token is invalid or has been revoked"
+        );
+    }
+
+    #[test]
+    fn message_names_required_scopes() {
+        let scopes = ScopeSet::new(["calls:write", "profile:read"]).expect("valid scopes");
+        let rejection = Rejection::insufficient_scope(scopes);
+        assert_eq!(
+            rejection.message(),
+            "The bearer token lacks the required scope: calls:write profile:read"
+        );
+        assert_eq!(
+            Rejection::new(RejectionKind::ExpiredToken).message(),
+            "The bearer token has expired"
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The demo server (`examples/server`) and `examples/keygen`, run as real
+//! processes and talked to with real clients. Only this binary compiles the
+//! demo's gRPC code (`server::proto`).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod grpc;
+mod keygen_cli;
+mod reload;
+mod rest;
+mod server;
+mod startup;
+mod tonic_services;

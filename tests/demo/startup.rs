@@ -1,0 +1,131 @@
+//! Starting the demo server: the in-memory demo key, and clear one-line
+//! failures (never a panic) for a bad keys file or bad arguments.
+
+use std::time::Duration;
+
+use crate::server::{DemoServer, http_client, run_to_exit, send};
+use crate::support::TempDir;
+use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::Full;
+
+#[tokio::test]
+async fn without_keys_a_demo_key_is_printed_once_and_works() {
+    let server = DemoServer::start(&[]);
+    let stdout = server.stdout.text();
+    let token = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("sk_"))
+        .expect("the demo token is printed")
+        .to_owned();
+    let curl = stdout
+        .lines()
+        .find(|line| line.contains("curl"))
+        .expect("a curl line");
+    assert!(
+        curl.contains(&format!("Authorization: Bearer {token}")),
+        "{curl}"
+    );
+    assert!(curl.contains(&server.url("/v1/profile")), "{curl}");
+
+    let client = http_client(false);
+    for (method, path, expected) in [
+        (Method::GET, "/v1/profile", StatusCode::OK),
+        (Method::POST, "/v1/calls", StatusCode::CREATED),
+    ] {
+        let request = Request::builder()
+            .method(method)
+            .uri(server.url(path))
+            .header("authorization", format!("Bearer {token}"))
+            .body(Full::new(Bytes::new()))
+            .expect("valid request");
+        assert_eq!(send(&client, request).await.0.status, expected, "{path}");
+    }
+    // Printed on stdout for the user, never logged.
+    assert!(!server.stderr.text().contains(&token));
+}
+
+fn assert_one_line_failure(args: &[&str], expected_code: i32, needle: &str) {
+    let (code, stdout, stderr) = run_to_exit(args);
+    assert_eq!(code, Some(expected_code), "{args:?}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    assert!(!stdout.contains("listening"), "{args:?}: {stdout}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("server: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+    assert!(errors[0].contains(needle), "{args:?}: {}", errors[0]);
+}
+
+#[test]
+fn a_missing_keys_file_stops_startup_with_one_line() {
+    assert_one_line_failure(
+        &["--keys", "/nonexistent/keys.json"],
+        1,
+        "server: keys file /nonexistent/keys.json: No such file or directory",
+    );
+}
+
+#[test]
+fn a_malformed_keys_file_stops_startup_with_one_line() {
+    let dir = TempDir::new("demo-startup");
+    let path = dir.path().join("keys.json");
+    std::fs::write(
+        &path,
+        r#"{"keys":[{"id":"key_a","label":"a","hash":"md5:abc","created_at":"2026-11-27T00:00:00Z"}]}"#,
+    )
+    .expect("write");
+    assert_one_line_failure(
+        &["--keys", path.to_str().expect("utf-8")],
+        1,
+        "entry 0 (id \"key_a\"): hash must be \"sha256:\"",
+    );
+}
+
+#[test]
+fn bad_arguments_fail_clearly() {
+    assert_one_line_failure(&["--realm", "caf\u{e9}"], 1, "--realm: realm");
+    assert_one_line_failure(
+        &["--listen", "not-an-address"],
+        1,
+        "cannot listen on not-an-address",
+    );
+    assert_one_line_failure(&["--bogus"], 2, "unknown argument \"--bogus\"");
+    let (code, _, stderr) = run_to_exit(&["--keys"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("usage: server"), "{stderr}");
+}
+
+#[tokio::test]
+async fn rust_log_is_respected_and_sigterm_stops_the_server() {
+    let mut server = DemoServer::start_with_log_filter(&[], "warn");
+    // Keep an HTTP/2 connection open (and this runtime busy elsewhere) across
+    // the shutdown: the server must still stop, within its grace period.
+    let client = http_client(true);
+    let request = Request::get(server.url("/v1/profile"))
+        .body(Full::new(Bytes::new()))
+        .expect("valid request");
+    assert_eq!(
+        send(&client, request).await.0.status,
+        StatusCode::UNAUTHORIZED
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        server.stderr.count("request"),
+        0,
+        "{}",
+        server.stderr.text()
+    );
+
+    server.signal("TERM");
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while server.is_running() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(client);
+}
