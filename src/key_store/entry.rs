@@ -1,9 +1,5 @@
 //! A key as given to (and read back from) the store.
 
-#[cfg(feature = "keys-file")]
-use std::collections::HashMap;
-#[cfg(feature = "keys-file")]
-use std::collections::hash_map::Entry;
 use std::time::SystemTime;
 
 use super::record::{KeyRecord, Metadata};
@@ -152,12 +148,7 @@ impl KeyEntry {
     /// `A-Z a-z 0-9 _ - . :`, and a label of at most 256 bytes without
     /// control characters.
     pub(crate) fn validate(&self) -> Result<(), KeyStoreError> {
-        let id_ok = (1..=128).contains(&self.id.len())
-            && self
-                .id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'));
-        if !id_ok {
+        if !is_valid_id(&self.id) {
             return Err(KeyStoreError::InvalidId {
                 id: self.id.escape_debug().to_string(),
             });
@@ -171,41 +162,11 @@ impl KeyEntry {
     }
 }
 
-/// Checks a whole key set: each entry on its own, and no id or digest used
-/// twice (revoked keys included). Returns every problem, by entry index in
-/// order; a repeat is reported at each entry after the first that uses the
-/// id or digest.
-#[cfg(feature = "keys-file")]
-pub(crate) fn check_entries(entries: &[KeyEntry]) -> Vec<(usize, KeyStoreError)> {
-    let mut problems = Vec::new();
-    let mut ids: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
-    let mut digests: HashMap<&TokenDigest, &str> = HashMap::with_capacity(entries.len());
-    for (index, entry) in entries.iter().enumerate() {
-        if let Err(problem) = entry.validate() {
-            problems.push((index, problem));
-            continue;
-        }
-        if ids.insert(&entry.id, index).is_some() {
-            problems.push((
-                index,
-                KeyStoreError::DuplicateId {
-                    id: entry.id.clone(),
-                },
-            ));
-            continue;
-        }
-        match digests.entry(&entry.digest) {
-            Entry::Occupied(first) => problems.push((
-                index,
-                KeyStoreError::DuplicateDigest {
-                    id: entry.id.clone(),
-                    existing: (*first.get()).to_owned(),
-                },
-            )),
-            Entry::Vacant(slot) => {
-                slot.insert(&entry.id);
-            }
-        }
-    }
-    problems
+/// Whether `id` is a valid key id: 1 to 128 characters from
+/// `A-Z a-z 0-9 _ - . :`.
+pub(crate) fn is_valid_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
 }

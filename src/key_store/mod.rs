@@ -49,7 +49,7 @@ pub use self::entry::KeyEntry;
 pub use self::error::KeyStoreError;
 pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
 #[cfg(feature = "keys-file")]
-pub use self::keys_file::{KeysFile, KeysFileError};
+pub use self::keys_file::{KeysFile, KeysFileError, Reload, ReloadOutcome, ReloadStatus};
 pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};
 pub use self::record::Metadata;
 pub use self::secret_token::SecretToken;

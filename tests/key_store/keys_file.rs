@@ -1,5 +1,5 @@
-//! The keys file on disk: start from it, reload it, save it; a failed
-//! reload keeps the old keys in force.
+//! The keys file on disk: start from it (strictly), reload it (entry by
+//! entry, failing safe), save it.
 
 use crate::support::TempDir;
 use tower_bearer_auth::key_store::KeysFile;
@@ -30,8 +30,9 @@ fn save_load_and_reload_with_revocation() {
     KeysFile::from_entries(vec![a.clone().with_revoked(true), b.clone()])
         .save(&path)
         .expect("save");
-    let counts = store.reload_keys_file(&path).expect("reload");
-    assert_eq!((counts.active, counts.revoked), (1, 1));
+    let reload = store.reload_keys_file(&path).expect("reload");
+    assert_eq!((reload.counts.active, reload.counts.revoked), (1, 1));
+    assert!(reload.refused.is_empty());
     assert!(store.verify(&token_a).is_err());
     assert!(store.verify(&token_b).is_ok());
 
@@ -63,7 +64,7 @@ fn save_load_and_reload_with_revocation() {
 }
 
 #[test]
-fn a_failed_reload_keeps_the_old_keys() {
+fn a_file_that_is_not_a_keys_file_changes_nothing() {
     let dir = TempDir::new("failed");
     let path = dir.path().join("keys.json");
     let (a, token_a) = generated("Staging Server");
@@ -71,20 +72,118 @@ fn a_failed_reload_keeps_the_old_keys() {
         .save(&path)
         .expect("save");
     let store = KeyStore::from_keys_file(&path).expect("load");
+    let revoking = KeysFile::from_entries(vec![a.clone().with_revoked(true)]).to_json();
 
+    // A revocation inside a file that is not JSON (a trailing comma, a
+    // half-written file) cannot be read, so nothing changes, and the
+    // error says so.
     for broken in [
-        "{\"keys\": [".to_owned(),
-        r#"{"keys":[{"id":"key_x","label":"x","hash":"sha256:nothex","created_at":"2026-11-27T10:00:00Z"}]}"#.to_owned(),
-        KeysFile::from_entries(vec![a.clone(), a.clone()]).to_json(),
+        revoking.replacen('}', "},", 1),
+        revoking[..revoking.len() / 2].to_owned(),
+        "[]".to_owned(),
     ] {
         std::fs::write(&path, broken).expect("write");
         let error = store.reload_keys_file(&path).expect_err("refused");
-        assert!(error.to_string().starts_with(&format!("keys file {}", path.display())), "{error}");
-        assert!(store.verify(&token_a).is_ok(), "old keys stay in force after: {error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with(&format!("keys file {}", path.display())),
+            "{error}"
+        );
+        assert!(store.verify(&token_a).is_ok(), "unchanged after: {error}");
     }
     std::fs::remove_file(&path).expect("remove");
     assert!(store.reload_keys_file(&path).is_err());
     assert!(store.verify(&token_a).is_ok());
+}
+
+/// The outside review's case: an edit revokes a key and holds a mistake
+/// elsewhere. The revocation must take effect, the broken entry's key must
+/// fail too (it is refused), and a key whose entry is fine keeps working.
+#[test]
+fn a_reload_fails_safe_entry_by_entry() {
+    let dir = TempDir::new("entry-by-entry");
+    let path = dir.path().join("keys.json");
+    let (revoked, revoked_token) = generated("Leaked Laptop");
+    let (typo, typo_token) = generated("Typo Server");
+    let (fine, fine_token) = generated("Production Dialer");
+    let (dropped, dropped_token) = generated("Retired");
+    KeysFile::from_entries(vec![
+        revoked.clone(),
+        typo.clone(),
+        fine.clone(),
+        dropped.clone(),
+    ])
+    .save(&path)
+    .expect("save");
+    let store = KeyStore::from_keys_file(&path).expect("load");
+    for token in [&revoked_token, &typo_token, &fine_token, &dropped_token] {
+        assert!(store.verify(token).is_ok());
+    }
+
+    let mistakes = [
+        ("\"scopes\"", "\"scope\""),
+        ("\"revoked\": false", "\"revoked\": \"false\""),
+        ("\"label\": \"Typo Server\"", "\"label\": 7"),
+    ];
+    for (correct, mistaken) in mistakes {
+        // `revoked` revoked as it should be; `typo` with one mistake;
+        // `dropped` no longer listed.
+        let text = KeysFile::from_entries(vec![revoked.clone().with_revoked(true), fine.clone()])
+            .to_json();
+        let typo_text = KeysFile::from_entries(vec![typo.clone()]).to_json();
+        let typo_entry = typo_text
+            .trim()
+            .trim_start_matches("{\n  \"keys\": [")
+            .trim_end_matches("]\n}")
+            .replacen(correct, mistaken, 1);
+        assert!(typo_entry.contains(mistaken), "{typo_entry}");
+        let text = text.replacen("\"keys\": [", &format!("\"keys\": [{typo_entry},"), 1);
+        std::fs::write(&path, &text).expect("write");
+
+        let reload = store.reload_keys_file(&path).expect("a keys file");
+        assert_eq!(reload.refused.len(), 1, "{mistaken}: {:?}", reload.refused);
+        let refused = &reload.refused[0];
+        assert_eq!(refused.entry_index(), Some(0));
+        assert_eq!(refused.entry_id(), Some(typo.id()));
+        assert!(
+            store.verify(&revoked_token).is_err(),
+            "{mistaken}: the revocation holds"
+        );
+        assert!(
+            store.verify(&typo_token).is_err(),
+            "{mistaken}: the refused entry's key fails"
+        );
+        assert!(
+            store.verify(&dropped_token).is_err(),
+            "{mistaken}: unlisted keys are removed"
+        );
+        assert!(
+            store.verify(&fine_token).is_ok(),
+            "{mistaken}: valid entries stay in force"
+        );
+
+        // Putting everything back restores every listed key.
+        KeysFile::from_entries(vec![
+            revoked.clone(),
+            typo.clone(),
+            fine.clone(),
+            dropped.clone(),
+        ])
+        .save(&path)
+        .expect("save");
+        let reload = store.reload_keys_file(&path).expect("reload");
+        assert!(reload.refused.is_empty());
+        assert!(store.verify(&typo_token).is_ok());
+    }
+
+    // A duplicated id: neither entry is in force.
+    let twice = KeysFile::from_entries(vec![revoked.clone(), revoked.clone(), fine.clone()]);
+    twice.save(&path).expect("save");
+    let reload = store.reload_keys_file(&path).expect("a keys file");
+    assert_eq!(reload.refused.len(), 2);
+    assert!(store.verify(&revoked_token).is_err());
+    assert!(store.verify(&fine_token).is_ok());
 }
 
 #[test]

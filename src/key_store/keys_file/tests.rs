@@ -1,6 +1,8 @@
-//! Tests of the keys file format and its errors.
+//! Tests of the keys file format, its errors, reading entry by entry, and
+//! saving.
 
 use super::*;
+use crate::key_store::TokenDigest;
 
 const HASH: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
@@ -41,88 +43,287 @@ fn round_trips_through_json() {
 }
 
 #[test]
-fn errors_name_the_entry_and_the_problem() {
-    let bad_hash = error(&one(&valid("key_a", "sha256:ABC")));
+fn errors_name_the_entry_the_field_and_the_problem() {
     assert_eq!(
-        bad_hash,
-        "keys file, entry 0 (id \"key_a\"): hash must be \"sha256:\" followed by 64 lowercase hexadecimal digits"
+        error(&one(&valid("key_a", "sha256:ABC"))),
+        "keys file, entry 0 (id \"key_a\"): `hash` must be \"sha256:\" followed by 64 lowercase hexadecimal digits"
     );
     let upper = error(&one(&valid(
         "key_a",
         &HASH.to_uppercase().replace("SHA256", "sha256"),
     )));
     assert!(upper.contains("64 lowercase hexadecimal digits"), "{upper}");
-    let typo = error(&one(
-        r#"{"id":"key_a","label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z","expires":"2027-01-01T00:00:00Z"}"#,
-    ));
-    assert!(
-        typo.starts_with("keys file, entry 0 (id \"key_a\"): unknown field `expires`"),
-        "{typo}"
+    assert_eq!(
+        error(&one(
+            r#"{"id":"key_a","label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z","expires":"2027-01-01T00:00:00Z"}"#,
+        )),
+        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata"
     );
-    let date = error(&one(
-        &valid("key_a", HASH).replace("2026-11-27T10:00:00Z", "yesterday")
-    ));
-    assert!(
-        date.contains("created_at: \"yesterday\" is not an RFC 3339 timestamp"),
-        "{date}"
+    assert_eq!(
+        error(&one(
+            &valid("key_a", HASH).replace("2026-11-27T10:00:00Z", "yesterday")
+        )),
+        "keys file, entry 0 (id \"key_a\"): `created_at` is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)"
     );
     let scope = error(&one(
         &valid("key_a", HASH).replace("profile:read", "has space")
     ));
-    assert!(scope.contains("invalid scope"), "{scope}");
-    let missing = error(&one(
-        r#"{"label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z"}"#,
-    ));
-    assert!(
-        missing.starts_with("keys file, entry 0: missing field `id`"),
-        "{missing}"
+    assert!(scope.contains("`scopes` holds an invalid scope"), "{scope}");
+    assert_eq!(
+        error(&one(
+            r#"{"label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z"}"#,
+        )),
+        "keys file, entry 0: `id` is missing"
+    );
+    assert_eq!(
+        error(&one(&valid("key_a", HASH).replace(
+            "\"created_at\"",
+            "\"revoked\":\"true\",\"created_at\""
+        ))),
+        "keys file, entry 0 (id \"key_a\"): `revoked` must be true or false"
+    );
+    assert_eq!(
+        error(&one(&valid("bad id", HASH))),
+        "keys file, entry 0: `id` must be 1 to 128 characters from A-Z a-z 0-9 _ - . :"
+    );
+    assert_eq!(
+        error("[1]"),
+        "keys file: the file must be a JSON object {\"keys\": [...]}"
+    );
+    assert_eq!(
+        error(r#"{"keys":[7]}"#),
+        "keys file, entry 0: is not an object"
     );
 }
 
+/// A token pasted into any field, or as a field name, never comes back in
+/// an error: errors name the field, never the value.
 #[test]
-fn repeated_ids_and_hashes_are_refused() {
+fn errors_never_repeat_a_value_from_the_file() {
+    let token = "sk_0j8getr74edHoPo3MP54ozbDTfkKID40devq";
+    let pasted = [
+        valid("key_a", token),
+        valid("key_a", &format!("sha256:{token}")),
+        valid("key_a", HASH).replace("2026-11-27T10:00:00Z", token),
+        valid("key_a", HASH).replace(
+            "\"created_at\"",
+            &format!("\"expires_at\":\"{token}\",\"created_at\""),
+        ),
+        valid("key_a", HASH).replace(
+            "\"created_at\"",
+            &format!("\"revoked\":\"{token}\",\"created_at\""),
+        ),
+        valid("key_a", HASH).replace("profile:read", &format!("{token} x")),
+        valid("key_a", HASH).replace("[\"profile:read\"]", &format!("\"{token}\"")),
+        valid("key_a", HASH).replace(
+            "\"created_at\"",
+            &format!("\"metadata\":{{\"k\":[\"{token}\"]}},\"created_at\""),
+        ),
+        valid("key_a", HASH).replace("\"created_at\"", &format!("\"{token}\":1,\"created_at\"")),
+        valid("key_a", HASH).replace("Staging Server", &format!("{token}\\u0001")),
+        valid(&format!("{token}!"), HASH),
+        format!(r#"{{"keys":[],"{token}":1}}"#),
+        format!(r#"{{"keys":["{token}"]}}"#),
+        format!(r#"{{"keys":[{{"id":"key_a","label":"{token}"#),
+    ];
+    for json in pasted {
+        let json = if json.starts_with("{\"keys\"") {
+            json
+        } else {
+            one(&json)
+        };
+        let message = error(&json);
+        assert!(!message.contains(token), "{message}");
+        assert!(!message.contains("0j8getr"), "{message}");
+    }
+}
+
+#[test]
+fn repeated_ids_and_hashes_refuse_every_entry_involved() {
     let other = "sha256:".to_owned() + &"0".repeat(64);
+    let third = "sha256:".to_owned() + &"1".repeat(64);
     let twice = format!(
-        r#"{{"keys":[{},{}]}}"#,
+        r#"{{"keys":[{},{},{}]}}"#,
         valid("key_a", HASH),
-        valid("key_a", &other)
+        valid("key_a", &other),
+        valid("key_c", &third)
     );
     assert_eq!(
         error(&twice),
-        "keys file, entry 1 (id \"key_a\"): key id \"key_a\" is used twice"
+        "keys file, entry 0 (id \"key_a\"): `id` is also used by entry 1"
+    );
+    let (file, refused) = KeysFile::parse_each(&twice).expect("a keys file");
+    assert_eq!(
+        file.entries().iter().map(KeyEntry::id).collect::<Vec<_>>(),
+        ["key_c"]
+    );
+    assert_eq!(
+        refused.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [
+            "keys file, entry 0 (id \"key_a\"): `id` is also used by entry 1",
+            "keys file, entry 1 (id \"key_a\"): `id` is also used by entry 0",
+        ]
     );
     let same_hash = format!(
         r#"{{"keys":[{},{}]}}"#,
         valid("key_a", HASH),
         valid("key_b", HASH)
     );
-    assert!(
-        error(&same_hash).contains("has the same hash as key"),
-        "{}",
-        error(&same_hash)
-    );
+    let (file, refused) = KeysFile::parse_each(&same_hash).expect("a keys file");
+    assert!(file.entries().is_empty());
+    assert_eq!(refused[1].field(), Some("hash"));
+    assert_eq!(refused[1].entry_id(), Some("key_b"));
+    assert_eq!(refused[1].entry_index(), Some(1));
 }
 
 #[test]
-fn malformed_documents_are_refused() {
-    assert!(error("").starts_with("keys file: invalid JSON"));
-    assert!(error("{\"keys\": [").starts_with("keys file: invalid JSON"));
-    assert_eq!(
-        error("[]"),
-        "keys file: the file must be a JSON object {\"keys\": [...]}"
+fn entry_by_entry_keeps_the_valid_entries_and_names_each_refused_one() {
+    let other = "sha256:".to_owned() + &"0".repeat(64);
+    let json = format!(
+        r#"{{"keys":[{},{},{}]}}"#,
+        valid("key_good", HASH),
+        valid("key_typo", &other).replace("\"scopes\"", "\"scope\""),
+        valid(
+            "key_revoked_as_text",
+            &("sha256:".to_owned() + &"2".repeat(64))
+        )
+        .replace("\"created_at\"", "\"revoked\":\"true\",\"created_at\""),
     );
+    let (file, refused) = KeysFile::parse_each(&json).expect("a keys file");
     assert_eq!(
-        error("{}"),
-        "keys file: the file must have a \"keys\" array"
+        file.entries().iter().map(KeyEntry::id).collect::<Vec<_>>(),
+        ["key_good"]
     );
+    let named: Vec<_> = refused
+        .iter()
+        .map(|e| (e.entry_index(), e.entry_id(), e.field()))
+        .collect();
     assert_eq!(
-        error(r#"{"keys":[],"x":1}"#),
-        "keys file: unknown top-level field \"x\""
+        named,
+        [
+            (Some(1), Some("key_typo"), None),
+            (Some(2), Some("key_revoked_as_text"), Some("revoked")),
+        ]
     );
+    // Strict parsing refuses the same file whole.
+    assert!(KeysFile::parse(&json).is_err());
+}
+
+#[test]
+fn what_is_not_a_keys_file_is_refused_whole() {
+    for (json, expected) in [
+        (
+            "",
+            "keys file: invalid JSON at line 1 column 0 (the file ends early)",
+        ),
+        (
+            "{\"keys\": [",
+            "keys file: invalid JSON at line 1 column 10 (the file ends early)",
+        ),
+        (
+            "{\"keys\": [],}",
+            "keys file: invalid JSON at line 1 column 13 (a syntax error)",
+        ),
+        (
+            "[]",
+            "keys file: the file must be a JSON object {\"keys\": [...]}",
+        ),
+        ("{}", "keys file: the file must have a \"keys\" array"),
+        (
+            r#"{"keys":[],"x":1}"#,
+            "keys file: an unknown field `x` besides \"keys\"",
+        ),
+    ] {
+        assert_eq!(
+            KeysFile::parse_each(json)
+                .map(|_| ())
+                .expect_err("not a keys file")
+                .to_string(),
+            expected,
+            "{json:?}"
+        );
+    }
     assert!(
         KeysFile::parse(r#"{"keys":[]}"#)
             .expect("empty is valid")
             .entries()
             .is_empty()
     );
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("tba-keys-file-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+#[cfg(unix)]
+#[test]
+fn save_is_private_atomic_and_never_follows_a_planted_file() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = scratch("save");
+    let path = dir.join("keys.json");
+    let file = KeysFile::parse(&one(&valid("key_a", HASH))).expect("valid");
+    // What the old code wrote to: a fixed temporary name, planted
+    // world-writable, and a link planted as the same name.
+    let planted = dir.join("keys.json.tmp");
+    std::fs::write(&planted, "planted").expect("plant a file");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let target = dir.join("target.txt");
+    std::fs::write(&target, "do not overwrite").expect("write target");
+
+    file.save(&path).expect("saved");
+    let mode = std::fs::metadata(&path)
+        .expect("saved file")
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    assert_eq!(KeysFile::load(&path).expect("loads"), file);
+    assert_eq!(
+        std::fs::read_to_string(&planted).expect("planted"),
+        "planted"
+    );
+
+    // A link at the keys file's own path is replaced, not written through.
+    std::fs::remove_file(&path).expect("remove");
+    std::os::unix::fs::symlink(&target, &path).expect("link");
+    file.save(&path).expect("saved over the link");
+    assert_eq!(
+        std::fs::read_to_string(&target).expect("target"),
+        "do not overwrite"
+    );
+    assert!(
+        !std::fs::symlink_metadata(&path)
+            .expect("saved")
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::metadata(&path)
+            .expect("saved")
+            .permissions()
+            .mode()
+            & 0o777,
+        0o600
+    );
+    // No temporary file is left behind.
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(".keys-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_failed_save_leaves_the_file_as_it_was() {
+    let dir = scratch("failed-save");
+    let path = dir.join("missing-directory").join("keys.json");
+    let file = KeysFile::parse(&one(&valid("key_a", HASH))).expect("valid");
+    let refused = file.save(&path).expect_err("no such directory");
+    assert!(refused.to_string().contains("keys.json"), "{refused}");
+    std::fs::remove_dir_all(&dir).expect("clean up");
 }

@@ -32,11 +32,8 @@ fn find(list: &[Arc<KeyRecord>], id: &str) -> Result<usize, usize> {
 
 impl Catalog {
     /// Builds a catalog and its snapshot from scratch, or names a problem;
-    /// for `replace_all`. Streams the entries (a million keys are never
-    /// held twice), so it checks them as [`check_entries`] does but in its
-    /// own order.
-    ///
-    /// [`check_entries`]: crate::key_store::entry::check_entries
+    /// for `replace_all`. Streams the entries, so that a million keys are
+    /// never held twice.
     pub(super) fn build(
         entries: impl IntoIterator<Item = KeyEntry>,
     ) -> Result<(Self, Snapshot), KeyStoreError> {

@@ -10,8 +10,8 @@
 //! One invariant spans both halves: no two keys share a digest. Active
 //! digests live in the snapshot and revoked digests in the catalog, so an
 //! insert asks both (`Catalog::insert` takes a lookup into the current
-//! snapshot), and a whole set is checked up front by
-//! [`check_entries`](super::entry::check_entries). Keeping revoked digests
+//! snapshot), and `Catalog::build` checks a whole set as it streams it in.
+//! Keeping revoked digests
 //! out of the snapshot keeps the request path's index small; keeping them at
 //! all is what lets a revoked key never be re-added under another id.
 

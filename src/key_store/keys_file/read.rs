@@ -1,0 +1,235 @@
+//! Reading a keys file entry by entry. Each entry is checked on its own
+//! (shape, types, hash, timestamps, scopes, id, label), then the entries
+//! against each other (no id or hash twice). Problems name the field, never
+//! the value.
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use serde_json::{Map, Value};
+
+use super::KeysFileError;
+use crate::key_store::entry::is_valid_id;
+use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest, rfc3339};
+use crate::scope::ScopeSet;
+
+const HASH_PREFIX: &str = "sha256:";
+
+/// The fields an entry may have.
+const FIELDS: [&str; 8] = [
+    "id",
+    "label",
+    "hash",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "revoked",
+    "metadata",
+];
+
+/// One result per entry, in file order; `Err` for the file as a whole when
+/// it is not JSON or not `{"keys": [...]}`.
+pub(super) fn entries(json: &str) -> Result<Vec<Result<KeyEntry, KeysFileError>>, KeysFileError> {
+    let document: Value = serde_json::from_str(json).map_err(|e| KeysFileError::syntax(&e))?;
+    let Value::Object(mut top) = document else {
+        return Err(KeysFileError::whole(
+            "the file must be a JSON object {\"keys\": [...]}",
+        ));
+    };
+    let Some(Value::Array(keys)) = top.remove("keys") else {
+        return Err(KeysFileError::whole("the file must have a \"keys\" array"));
+    };
+    if !top.is_empty() {
+        return Err(KeysFileError::whole(format!(
+            "{} besides \"keys\"",
+            field_name(top.keys().next().map_or("", String::as_str))
+        )));
+    }
+    let mut results: Vec<_> = keys
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| entry(index, value))
+        .collect();
+    refuse_repeats(&mut results);
+    Ok(results)
+}
+
+/// Reads one entry.
+fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
+    let Value::Object(mut object) = value else {
+        return Err(KeysFileError::entry(index, None, None, "is not an object"));
+    };
+    // Name the entry by its id in every message, when the id is valid.
+    let id = match object.get("id") {
+        Some(Value::String(id)) if is_valid_id(id) => Some(id.clone()),
+        _ => None,
+    };
+    let problem = |field, problem: &str| KeysFileError::entry(index, id.as_deref(), field, problem);
+    if let Some(unknown) = object.keys().find(|key| !FIELDS.contains(&key.as_str())) {
+        return Err(problem(
+            None,
+            &format!(
+                "has {}; fields are {}",
+                field_name(unknown),
+                FIELDS.join(", ")
+            ),
+        ));
+    }
+    let mut field = |name: &'static str| object.remove(name);
+    let id_text = required_string(field("id"), "id", &problem)?;
+    let label = required_string(field("label"), "label", &problem)?;
+    let hash = required_string(field("hash"), "hash", &problem)?;
+    let digest = hash
+        .strip_prefix(HASH_PREFIX)
+        .and_then(TokenDigest::from_hex)
+        .ok_or_else(|| {
+            problem(
+                Some("hash"),
+                "must be \"sha256:\" followed by 64 lowercase hexadecimal digits",
+            )
+        })?;
+    let created_at = required_string(field("created_at"), "created_at", &problem)?;
+    let created_at =
+        rfc3339::parse(&created_at).ok_or_else(|| problem(Some("created_at"), NOT_A_TIMESTAMP))?;
+    let scopes = match field("scopes") {
+        None => ScopeSet::empty(),
+        Some(Value::Array(items)) => {
+            let names: Option<Vec<String>> = items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(scope) => Some(scope),
+                    _ => None,
+                })
+                .collect();
+            let names =
+                names.ok_or_else(|| problem(Some("scopes"), "must be an array of strings"))?;
+            ScopeSet::new(&names).map_err(|_| {
+                problem(
+                    Some("scopes"),
+                    "holds an invalid scope: a scope is printable ASCII without spaces, '\"' or '\\'",
+                )
+            })?
+        }
+        Some(_) => return Err(problem(Some("scopes"), "must be an array of strings")),
+    };
+    let revoked = match field("revoked") {
+        None => false,
+        Some(Value::Bool(revoked)) => revoked,
+        Some(_) => return Err(problem(Some("revoked"), "must be true or false")),
+    };
+    let mut entry = KeyEntry::new(id_text, label, digest)
+        .with_scopes(scopes)
+        .with_created_at(created_at)
+        .with_revoked(revoked);
+    match field("expires_at") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(expires_at)) => {
+            let expires_at = rfc3339::parse(&expires_at)
+                .ok_or_else(|| problem(Some("expires_at"), NOT_A_TIMESTAMP))?;
+            entry = entry.with_expiry(expires_at);
+        }
+        Some(_) => return Err(problem(Some("expires_at"), NOT_A_TIMESTAMP)),
+    }
+    match field("metadata") {
+        None => {}
+        Some(Value::Object(metadata)) => entry = with_metadata(entry, metadata, &problem)?,
+        Some(_) => return Err(problem(Some("metadata"), METADATA)),
+    }
+    entry.validate().map_err(|error| match error {
+        KeyStoreError::InvalidLabel { .. } => problem(
+            Some("label"),
+            "must be at most 256 bytes without control characters",
+        ),
+        _ => problem(
+            Some("id"),
+            "must be 1 to 128 characters from A-Z a-z 0-9 _ - . :",
+        ),
+    })?;
+    Ok(entry)
+}
+
+const NOT_A_TIMESTAMP: &str = "is not an RFC 3339 timestamp (e.g. 2027-01-01T00:00:00Z)";
+const METADATA: &str = "must be an object of strings";
+
+fn required_string(
+    value: Option<Value>,
+    field: &'static str,
+    problem: &impl Fn(Option<&'static str>, &str) -> KeysFileError,
+) -> Result<String, KeysFileError> {
+    match value {
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(problem(Some(field), "must be a string")),
+        None => Err(problem(Some(field), "is missing")),
+    }
+}
+
+fn with_metadata(
+    mut entry: KeyEntry,
+    metadata: Map<String, Value>,
+    problem: &impl Fn(Option<&'static str>, &str) -> KeysFileError,
+) -> Result<KeyEntry, KeysFileError> {
+    for (key, value) in metadata {
+        let Value::String(value) = value else {
+            return Err(problem(Some("metadata"), METADATA));
+        };
+        entry = entry.with_metadata(key, value);
+    }
+    Ok(entry)
+}
+
+/// Refuses every entry that shares its id or its hash with another: which
+/// of them was meant cannot be known, so none is put in force.
+fn refuse_repeats(results: &mut [Result<KeyEntry, KeysFileError>]) {
+    let mut ids: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut digests: HashMap<TokenDigest, Vec<usize>> = HashMap::new();
+    for (index, result) in results.iter().enumerate() {
+        if let Ok(entry) = result {
+            ids.entry(entry.id().to_owned()).or_default().push(index);
+            match digests.entry(*entry.digest()) {
+                Entry::Occupied(mut users) => users.get_mut().push(index),
+                Entry::Vacant(slot) => {
+                    slot.insert(vec![index]);
+                }
+            }
+        }
+    }
+    // A repeated id is named before a repeated hash: it is the likelier
+    // mistake (an entry pasted twice) and the clearer message.
+    let mut refusals: Vec<(usize, u8, &'static str, usize)> = Vec::new();
+    for (users, rank, field) in ids
+        .values()
+        .map(|users| (users, 0, "id"))
+        .chain(digests.values().map(|users| (users, 1, "hash")))
+    {
+        if users.len() > 1 {
+            for &index in users {
+                let other = users.iter().copied().find(|&i| i != index).unwrap_or(index);
+                refusals.push((index, rank, field, other));
+            }
+        }
+    }
+    refusals.sort_unstable();
+    for (index, _, field, other) in refusals {
+        if let Ok(entry) = &results[index] {
+            results[index] = Err(KeysFileError::entry(
+                index,
+                Some(entry.id()),
+                Some(field),
+                format!("is also used by entry {other}"),
+            ));
+        }
+    }
+}
+
+/// A field name from the file, quoted when it is a plain short name (a
+/// typo such as `expires`), withheld otherwise: a token pasted as a field
+/// name must not reach a log.
+fn field_name(name: &str) -> String {
+    let plain =
+        (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+    if plain {
+        format!("an unknown field `{name}`")
+    } else {
+        "an unknown field".to_owned()
+    }
+}
