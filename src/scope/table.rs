@@ -10,12 +10,20 @@ use crate::error::ConfigError;
 use crate::principal::Principal;
 
 /// What a [`ScopeTable`] does with a path it does not list.
+///
+/// [`Forbidden`](Self::Forbidden) is the safe default: a route or gRPC
+/// method added later, or a path the table's author did not think of (a
+/// typo, another case, an unknown method), is refused until someone lists
+/// it, so a forgotten entry shows up as a 403 in testing rather than as an
+/// open door in production. Use [`Authenticated`](Self::Authenticated) only
+/// when every unlisted path is checked elsewhere.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unlisted {
     /// Any valid token may access it (scopes are checked elsewhere, e.g. by
-    /// a per-route [`RequireScopeLayer`](super::RequireScopeLayer)).
+    /// a per-route [`RequireScopeLayer`](super::RequireScopeLayer)). Fails
+    /// open for every path nobody listed.
     Authenticated,
-    /// Refuse with 403: every protected path must be listed.
+    /// Refuse with 403: every protected path must be listed. The safe choice.
     Forbidden,
 }
 
@@ -27,8 +35,11 @@ pub enum Unlisted {
 ///
 /// Lookup order: an exact path with a matching method, the exact path for
 /// any method, then the longest matching prefix (patterns ending in `/*`),
-/// then the [`Unlisted`] rule. Paths are compared byte for byte: no
-/// percent-decoding, no trailing-slash folding.
+/// then the [`Unlisted`] rule. A `HEAD` request with no `HEAD` rule takes
+/// the `GET` rule (servers answer `HEAD` with the `GET` handler), before
+/// the any-method rule. A pattern `/x/*` covers `/x` too, unless `/x` has an
+/// exact entry. Paths are compared byte for byte: no percent-decoding, no
+/// trailing-slash folding.
 ///
 /// ```
 /// use http::Method;
@@ -57,11 +68,22 @@ struct RouteRules {
 }
 
 impl RouteRules {
+    /// The rule for `method`: its own, else (for `HEAD`) the `GET` rule, as
+    /// HTTP servers answer `HEAD` with the `GET` handler, else the
+    /// any-method rule.
     fn get(&self, method: &Method) -> Option<&ScopeRequirement> {
-        self.by_method
-            .iter()
-            .find(|(m, _)| m == method)
-            .map(|(_, requirement)| requirement)
+        let own = |method: &Method| {
+            self.by_method
+                .iter()
+                .find(|(m, _)| m == method)
+                .map(|(_, requirement)| requirement)
+        };
+        own(method)
+            .or_else(|| {
+                (*method == Method::HEAD)
+                    .then(|| own(&Method::GET))
+                    .flatten()
+            })
             .or(self.any_method.as_ref())
     }
 
@@ -200,9 +222,16 @@ impl ScopeTable {
         }
         self.prefixes
             .iter()
-            .filter(|(prefix, _)| path.starts_with(&**prefix))
+            .filter(|(prefix, _)| covers(prefix, path))
             .find_map(|(_, rules)| rules.get(method))
     }
+}
+
+/// Whether the pattern `<prefix>*` covers `path`: every path under
+/// `prefix`, and the prefix without its final `/` (`/admin/*` covers
+/// `/admin`, which routers serve as the index of the same tree).
+fn covers(prefix: &str, path: &str) -> bool {
+    path.starts_with(prefix) || prefix.strip_suffix('/') == Some(path)
 }
 
 impl<P: Principal> ScopePolicy<P> for ScopeTable {
@@ -271,6 +300,65 @@ mod tests {
         assert_eq!(decide("/v1/other", Method::GET, "v1"), Ok(()));
         assert!(decide("/v1/admin/users", Method::GET, "v1").is_err());
         assert_eq!(decide("/v1/admin/users", Method::GET, "admin"), Ok(()));
+    }
+
+    #[test]
+    fn head_takes_the_get_rule_unless_it_has_its_own() {
+        let table = ScopeTable::new(Unlisted::Authenticated)
+            .route_method(Method::GET, "/v1/profile", all(&["profile:read"]))
+            .and_then(|t| t.route_method(Method::GET, "/v1/calls", all(&["calls:read"])))
+            .and_then(|t| t.route_method(Method::HEAD, "/v1/calls", all(&["calls:head"])))
+            .and_then(|t| t.route("/v1/calls", all(&["calls:any"])))
+            .and_then(|t| t.route_method(Method::GET, "/docs/*", all(&["docs:read"])))
+            .expect("valid table");
+        let head = |path: &str| {
+            table
+                .requirement(&Method::HEAD, path)
+                .map(|r| r.scopes().as_str().to_owned())
+        };
+        assert_eq!(head("/v1/profile").as_deref(), Some("profile:read"));
+        assert_eq!(head("/v1/calls").as_deref(), Some("calls:head"));
+        assert_eq!(head("/docs/intro").as_deref(), Some("docs:read"));
+        // GET's rule does not leak to other methods.
+        assert_eq!(
+            table
+                .requirement(&Method::POST, "/v1/profile")
+                .map(|r| r.scopes().as_str()),
+            None
+        );
+        let holder = ScopeSet::empty();
+        assert!(
+            table
+                .authorize(&request(Method::HEAD, "/v1/profile"), &holder)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_prefix_pattern_covers_its_index_path() {
+        let table = ScopeTable::new(Unlisted::Authenticated)
+            .route("/admin/*", all(&["admin"]))
+            .and_then(|t| t.route("/v1/*", all(&["v1"])))
+            .and_then(|t| t.route("/v1", all(&["index"])))
+            .expect("valid table");
+        let scopes = |path: &str| {
+            table
+                .requirement(&Method::GET, path)
+                .map(|r| r.scopes().as_str().to_owned())
+        };
+        assert_eq!(scopes("/admin").as_deref(), Some("admin"));
+        assert_eq!(scopes("/admin/").as_deref(), Some("admin"));
+        assert_eq!(scopes("/admin/users").as_deref(), Some("admin"));
+        // An exact entry for the index path wins over the pattern.
+        assert_eq!(scopes("/v1").as_deref(), Some("index"));
+        // Only the index path, not every path that shares the prefix text.
+        assert_eq!(scopes("/administrator"), None);
+        let holder = ScopeSet::empty();
+        assert!(
+            table
+                .authorize(&request(Method::GET, "/admin"), &holder)
+                .is_err()
+        );
     }
 
     #[test]

@@ -123,3 +123,81 @@ async fn an_optional_extractor_sees_anonymous_requests() {
     let (_, body) = collect(response).await;
     assert_eq!(body, "anonymous");
 }
+
+/// axum answers `HEAD` with the `GET` handler, so a `GET`-only rule in the
+/// layer's scope table must hold for `HEAD` too; and the per-route layer,
+/// which wraps the whole method router, covers `HEAD` by construction.
+#[tokio::test]
+async fn head_obeys_the_get_rule_and_the_get_handler_does_not_run() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http::Method;
+    use tower_bearer_auth::scope::{ScopeTable, Unlisted};
+
+    let fixture = fixture();
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counting = {
+        let runs = Arc::clone(&runs);
+        move || {
+            let runs = Arc::clone(&runs);
+            async move {
+                runs.fetch_add(1, Ordering::SeqCst);
+                "profile"
+            }
+        }
+    };
+    let read = ScopeRequirement::all(["profile:read"]).expect("valid");
+    let table = ScopeTable::new(Unlisted::Authenticated)
+        .route_method(Method::GET, "/v1/profile", read.clone())
+        .expect("valid table");
+    let auth = BearerAuthLayer::builder(fixture.store.clone())
+        .scope_policy(table)
+        .build()
+        .expect("valid config");
+    let by_table = Router::new()
+        .route("/v1/profile", get(counting.clone()))
+        .layer(auth);
+    let plain = BearerAuthLayer::new(fixture.store.clone());
+    let by_route_layer = Router::new()
+        .route(
+            "/v1/profile",
+            get(counting).route_layer(plain.require_scope(read)),
+        )
+        .layer(plain);
+
+    // A key without `profile:read` (the fixture's keys all have it but the
+    // expired and revoked ones): a fresh key with no scopes.
+    let key = tower_bearer_auth::KeyGenerator::new()
+        .generate()
+        .expect("random source");
+    fixture
+        .store
+        .insert(tower_bearer_auth::KeyEntry::new(
+            key.id(),
+            "No Scopes",
+            key.digest(),
+        ))
+        .expect("insert");
+    for (name, app) in [("table", by_table), ("route layer", by_route_layer)] {
+        for method in ["GET", "HEAD"] {
+            let response = app
+                .clone()
+                .oneshot(request(method, "/v1/profile", Some(key.token().expose())))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}: {method}");
+            let response = app
+                .clone()
+                .oneshot(request(method, "/v1/profile", Some(&fixture.read_only)))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK, "{name}: {method}");
+        }
+    }
+    assert_eq!(
+        runs.load(Ordering::SeqCst),
+        4,
+        "only the allowed requests ran"
+    );
+}
