@@ -14,9 +14,10 @@ use crate::validator::TokenValidator;
 /// Authenticates every request with a bearer token before it reaches the
 /// inner service.
 ///
-/// One layer serves REST and gRPC: requests whose `content-type` starts with
-/// `application/grpc` are refused in the gRPC form (`grpc-status` 16, 7 or
-/// 14), all others with an RFC 6750 challenge and a JSON body.
+/// One layer serves REST and gRPC: gRPC calls (`POST` with a `content-type`
+/// of `application/grpc` or `application/grpc+...`) are refused in the gRPC
+/// form (`grpc-status` 16, 7 or 14), all other requests with an RFC 6750
+/// challenge and a JSON body.
 ///
 /// ```
 /// use axum::{Router, routing::get};

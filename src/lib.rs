@@ -40,9 +40,11 @@
 //! | two credentials | 400 | `invalid_request` | `invalid_request` | 16 |
 //! | validator backend failed or timed out | 503 | (no challenge) | `unavailable` | 14 |
 //!
-//! gRPC requests (`content-type: application/grpc...`) get a trailers-only
-//! response: HTTP 200, `grpc-status`, a percent-encoded `grpc-message`, no
-//! body. `HEAD` requests get the headers without the body. Each rejection
+//! gRPC calls (`POST` with `content-type: application/grpc` or
+//! `application/grpc+...`) get a trailers-only response: HTTP 200,
+//! `grpc-status`, a percent-encoded `grpc-message`, no body; any other
+//! request gets the HTTP form, whatever its content type (gRPC-Web is not
+//! answered in gRPC form). `HEAD` requests get the headers without the body. Each rejection
 //! carries its [`RejectionKind`] in the response extensions.
 //!
 //! # Where things are

@@ -9,7 +9,7 @@
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
-use http::{HeaderValue, Response};
+use http::{HeaderValue, Method, Response};
 
 use super::RejectionKind;
 
@@ -34,15 +34,26 @@ pub(super) fn trailers_only(
     response
 }
 
-/// The content type to answer a gRPC request with, if the request is gRPC
-/// (its `content-type` starts with `application/grpc`). The request's own
-/// content type is echoed, so `application/grpc+proto` and gRPC-Web clients
-/// get the framing they asked for.
+/// The content type to answer a gRPC request with, if the request can be
+/// gRPC: method `POST` (every gRPC call is one) and a content type of
+/// `application/grpc` or `application/grpc+<codec>`, which is echoed. Any
+/// other request, `GET` or `HEAD` with a gRPC content type included, gets
+/// the HTTP form. gRPC-Web (`application/grpc-web...`) is not served in gRPC
+/// form: it needs its own trailer framing.
 pub(super) fn response_content_type(request: &Parts) -> Option<HeaderValue> {
+    if request.method != Method::POST {
+        return None;
+    }
     request
         .headers
         .get(CONTENT_TYPE)
-        .filter(|value| value.as_bytes().starts_with(b"application/grpc"))
+        .filter(|value| {
+            let value = value.as_bytes();
+            match value.strip_prefix(b"application/grpc") {
+                Some(rest) => rest.is_empty() || rest[0] == b'+' || rest[0] == b';',
+                None => false,
+            }
+        })
         .cloned()
 }
 
@@ -68,8 +79,8 @@ const HEX: [u8; 16] = *b"0123456789ABCDEF";
 mod tests {
     use super::*;
 
-    fn request(content_type: Option<&str>) -> Parts {
-        let mut builder = http::Request::builder().method("POST");
+    fn request(method: Method, content_type: Option<&str>) -> Parts {
+        let mut builder = http::Request::builder().method(method);
         if let Some(content_type) = content_type {
             builder = builder.header(CONTENT_TYPE, content_type);
         }
@@ -77,19 +88,28 @@ mod tests {
     }
 
     #[test]
-    fn detects_grpc_variants_only() {
-        assert!(response_content_type(&request(None)).is_none());
-        assert!(response_content_type(&request(Some("application/json"))).is_none());
+    fn only_post_with_a_grpc_content_type_is_grpc() {
+        let post = |content_type| response_content_type(&request(Method::POST, content_type));
+        assert!(post(None).is_none());
+        assert!(post(Some("application/json")).is_none());
+        assert!(post(Some("application/grpcx")).is_none());
         for grpc in [
             "application/grpc",
             "application/grpc+proto",
-            "application/grpc-web",
+            "application/grpc;charset=utf-8",
         ] {
             assert_eq!(
-                response_content_type(&request(Some(grpc)))
-                    .as_ref()
-                    .map(HeaderValue::as_bytes),
+                post(Some(grpc)).as_ref().map(HeaderValue::as_bytes),
                 Some(grpc.as_bytes())
+            );
+        }
+        // gRPC-Web needs its own framing; it gets the HTTP form.
+        assert!(post(Some("application/grpc-web")).is_none());
+        assert!(post(Some("application/grpc-web+proto")).is_none());
+        for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
+            assert!(
+                response_content_type(&request(method.clone(), Some("application/grpc"))).is_none(),
+                "{method}"
             );
         }
     }

@@ -298,6 +298,52 @@ async fn grpc_requests_get_trailers_only_statuses() {
 }
 
 #[tokio::test]
+async fn only_a_post_with_a_grpc_content_type_gets_the_grpc_form() {
+    let (layer, fixture) = layer();
+    let http_form = refuse(&layer, get_anonymous()).await;
+    let grpc_typed = |method: Method, content_type: &str, authorization: Option<&str>| {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri("/v1/profile")
+            .header("content-type", content_type);
+        if let Some(value) = authorization {
+            builder = builder.header("authorization", value);
+        }
+        builder.body(()).expect("valid request")
+    };
+    // A REST route called with a gRPC content type: GET, HEAD and anything
+    // but POST get the HTTP status and challenge, never 200 + grpc-status.
+    for method in [Method::GET, Method::HEAD, Method::PUT, Method::DELETE] {
+        let r = refuse(&layer, grpc_typed(method.clone(), "application/grpc", None)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{method}");
+        assert_eq!(r.challenge, http_form.challenge, "{method}");
+    }
+    let unknown = format!("Bearer {}x", fixture.full);
+    let r = refuse(
+        &layer,
+        grpc_typed(Method::GET, "application/grpc", Some(&unknown)),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // gRPC-Web is not answered in gRPC form.
+    let r = refuse(
+        &layer,
+        grpc_typed(Method::POST, "application/grpc-web+proto", None),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(r.challenge, http_form.challenge);
+    // A real gRPC call still gets its trailers-only answer.
+    let response = layer
+        .layer(Echo::default())
+        .oneshot(grpc_typed(Method::POST, "application/grpc+proto", None))
+        .await
+        .expect("infallible");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["grpc-status"], "16");
+}
+
+#[tokio::test]
 async fn grpc_backend_failure_is_unavailable() {
     let validator =
         |_: &str, _: &Parts| ready(Err::<ScopeSet, _>(ValidationError::unavailable("down")));
