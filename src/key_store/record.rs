@@ -201,6 +201,48 @@ mod tests {
         assert_eq!(PackedTime::from(None).get(), None);
     }
 
+    /// Two keys alike in everything but their tokens, one short and bare,
+    /// one long and prefixed: their stored records differ in the digest
+    /// alone. Nothing else of a token (its length, its prefix) is kept, so
+    /// nothing else can reach a lookup. The destructuring is exhaustive: a
+    /// new field fails to compile here until it is considered.
+    #[test]
+    fn a_record_holds_nothing_of_the_token_but_its_digest() {
+        let long = format!("sk_live_{}", "x".repeat(200));
+        let [a, b] = ["a", long.as_str()].map(|token| {
+            let store = crate::key_store::KeyStore::new();
+            store
+                .insert(
+                    crate::key_store::KeyEntry::new(
+                        "key_same",
+                        "Same Label",
+                        TokenDigest::of(token),
+                    )
+                    .with_created_at(SystemTime::UNIX_EPOCH),
+                )
+                .expect("insert");
+            store.get("key_same").expect("stored").0
+        });
+        let KeyRecord {
+            digest,
+            text,
+            scopes,
+            metadata,
+            times,
+            id_len,
+        } = &*a;
+        assert_ne!(*digest, b.digest);
+        assert_eq!(*text, b.text);
+        assert_eq!(&**text, "key_sameSame Label", "only the id and the label");
+        assert_eq!(*scopes, b.scopes);
+        assert_eq!(*metadata, b.metadata);
+        assert_eq!(
+            (times.created(), times.expires()),
+            (b.times.created(), b.times.expires())
+        );
+        assert_eq!(*id_len, b.id_len);
+    }
+
     #[test]
     fn id_and_label_share_one_string() {
         let record = KeyRecord::new(
