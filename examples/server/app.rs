@@ -5,16 +5,25 @@
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
+use tokio::sync::watch;
 use tonic::service::LayerExt;
+use tower::service_fn;
+use tower_bearer_auth::key_store::ReloadStatus;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
 use tower_bearer_auth::{BearerAuthLayer, ConfigError, KeyStore, ScopeRequirement};
+use tower_layer::Layer;
 
 use crate::grpc::ProfilesService;
 use crate::proto::profiles_server::ProfilesServer;
 use crate::{request_log, rest};
 
-/// Builds the whole application for `store` and `realm`.
-pub(crate) fn router(store: KeyStore, realm: &str) -> Result<Router, ConfigError> {
+/// Builds the whole application for `store` and `realm`; `/health` reports
+/// `reloads`, the state of the keys file's last reload.
+pub(crate) fn router(
+    store: KeyStore,
+    realm: &str,
+    reloads: watch::Receiver<ReloadStatus>,
+) -> Result<Router, ConfigError> {
     let read = ScopeRequirement::all(["profile:read"])?;
     let write = ScopeRequirement::all(["calls:write"])?;
 
@@ -25,6 +34,9 @@ pub(crate) fn router(store: KeyStore, realm: &str) -> Result<Router, ConfigError
         .realm(realm)
         .principal_in_response(true)
         .build()?;
+    // Unknown paths need a key too, so that nobody without one can tell
+    // which paths exist; with one, they get a 404 (or gRPC 12).
+    let unknown = rest_auth.layer(service_fn(rest::not_found));
     let rest = Router::new()
         // Any valid key: "does my key work?" (same handler as /health).
         .route("/v1/ping", get(rest::health))
@@ -36,13 +48,16 @@ pub(crate) fn router(store: KeyStore, realm: &str) -> Result<Router, ConfigError
             "/v1/calls",
             post(rest::place_call).route_layer(rest_auth.require_scope(write.clone())),
         )
-        .layer(rest_auth);
+        .layer(rest_auth.clone())
+        .with_state(reloads.clone());
 
     // gRPC: methods get their scopes from the layer's table (tonic
     // interceptors cannot see the method; the layer sees the HTTP/2 path).
     // `named_layer` protects `demo.v1.Profiles` and keeps its gRPC name, so
     // the standard health service next to it stays open: probes carry no key.
-    let grpc_scopes = ScopeTable::new(Unlisted::Authenticated)
+    // Unlisted methods are refused: a method added to the service later is
+    // closed until it is listed here.
+    let grpc_scopes = ScopeTable::new(Unlisted::Forbidden)
         .grpc_method("demo.v1.Profiles", "GetProfile", read)?
         .grpc_method("demo.v1.Profiles", "PlaceCall", write)?;
     let grpc_auth = BearerAuthLayer::builder(store)
@@ -58,7 +73,11 @@ pub(crate) fn router(store: KeyStore, realm: &str) -> Result<Router, ConfigError
 
     Ok(Router::new()
         .route("/health", get(rest::health))
+        .with_state(reloads)
         .merge(rest)
         .merge(grpc)
+        // Replaces tonic's own fallback, which would answer every unknown
+        // path, REST ones included, with an unauthenticated gRPC 12.
+        .fallback_service(unknown)
         .layer(from_fn(request_log::log_request)))
 }

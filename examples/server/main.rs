@@ -3,6 +3,8 @@
 //!
 //! ```text
 //! cargo run --example server [-- --listen 127.0.0.1:3000] [--keys keys.json] [--realm api]
+//!     [--header-timeout 30s] [--idle-timeout 60s] [--max-connections N] [--reload-timeout 10s]
+//! cargo run --example server -- --check-keys keys.json
 //! ```
 //!
 //! Routes: `GET /health` (public), `GET /v1/ping` (any valid key),
@@ -11,15 +13,21 @@
 //!
 //! Without `--keys` it generates one demo key (scopes `profile:read
 //! calls:write`), prints it once, and keeps it in memory. With `--keys`, it
-//! serves the keys of that file and reloads it on `SIGHUP`: removed or
-//! revoked keys are refused from the next request on; a broken file is
-//! logged and the keys in force stay in force. `RUST_LOG` sets the log
-//! filter (default `info`).
+//! serves the keys of that file (which must be valid as a whole at startup)
+//! and reloads it on `SIGHUP`, entry by entry: removed, revoked and refused
+//! entries' keys fail from the next request on; a file that is not a keys
+//! file changes nothing. `GET /health` tells how the last reload went, and
+//! `--check-keys` checks a file before a reload. Slow and idle clients are
+//! bounded (see `serve.rs`). `RUST_LOG` sets the log filter (default
+//! `info`).
 
 mod app;
+mod args;
 mod grpc;
+mod keys;
 mod request_log;
 mod rest;
+mod serve;
 
 #[allow(
     unreachable_pub,
@@ -33,46 +41,18 @@ mod proto {
 }
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
+use tokio::sync::watch;
+use tower_bearer_auth::key_store::ReloadStatus;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// How long open connections may take to finish after SIGTERM / SIGINT.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE] [--realm NAME]";
-
-struct Args {
-    listen: String,
-    keys: Option<PathBuf>,
-    realm: String,
-}
-
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut parsed = Args {
-        listen: "127.0.0.1:3000".to_owned(),
-        keys: None,
-        realm: "api".to_owned(),
-    };
-    while let Some(flag) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        match flag.as_str() {
-            "--listen" => parsed.listen = value("--listen")?,
-            "--keys" => parsed.keys = Some(PathBuf::from(value("--keys")?)),
-            "--realm" => parsed.realm = value("--realm")?,
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other:?}")),
-        }
-    }
-    Ok(parsed)
-}
+use crate::args::{Args, Command, USAGE};
 
 fn init_logging() {
     let filter = std::env::var("RUST_LOG").unwrap_or_default();
@@ -97,8 +77,9 @@ fn init_logging() {
 #[tokio::main]
 async fn main() -> ExitCode {
     init_logging();
-    let args = match parse_args(std::env::args().skip(1)) {
-        Ok(args) => args,
+    let args = match args::parse(std::env::args().skip(1)) {
+        Ok(Command::Serve(args)) => args,
+        Ok(Command::CheckKeys(path)) => return keys::check(&path),
         Err(problem) => {
             if !problem.is_empty() {
                 eprintln!("server: {problem}");
@@ -126,16 +107,15 @@ async fn run(args: Args) -> Result<(), String> {
         signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
     let (store, demo_token) = match &args.keys {
-        Some(path) => (
-            KeyStore::from_keys_file(path).map_err(|e| e.to_string())?,
-            None,
-        ),
+        Some(path) => (keys::load(path)?, None),
         None => {
-            let (store, token) = demo_store()?;
+            let (store, token) = keys::demo_store()?;
             (store, Some(token))
         }
     };
-    let app = app::router(store.clone(), &args.realm).map_err(|e| format!("--realm: {e}"))?;
+    let (reload_status, reload_status_seen) = watch::channel(ReloadStatus::startup());
+    let app = app::router(store.clone(), &args.realm, reload_status_seen)
+        .map_err(|e| format!("--realm: {e}"))?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -155,67 +135,47 @@ async fn run(args: Args) -> Result<(), String> {
         println!();
     }
     let counts = store.counts();
+    let limits = serve::Limits {
+        header_timeout: args.header_timeout,
+        idle_timeout: args.idle_timeout,
+        max_connections: serve::connection_cap(args.max_connections),
+    };
     tracing::info!(
         active = counts.active,
         revoked = counts.revoked,
         "keys loaded"
     );
+    tracing::info!(
+        header_timeout = ?limits.header_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        max_connections = limits.max_connections,
+        max_head_bytes = serve::MAX_HEAD_BYTES,
+        "connection limits"
+    );
     println!("listening on http://{address}");
 
-    tokio::spawn(reload_on_hangup(hangups, store, args.keys));
-    let (stopping, stopped) = tokio::sync::oneshot::channel();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_requested(terminate, interrupt).await;
-        let _ = stopping.send(());
-    });
-    // Open connections get a grace period to finish, not forever.
-    let deadline = async {
-        if stopped.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        served = server => served.map_err(|e| format!("server error: {e}")),
-        () = deadline => {
-            tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown began; closing them");
-            Ok(())
-        }
-    }
-}
-
-/// One key with the demo's scopes, in memory only.
-fn demo_store() -> Result<(KeyStore, String), String> {
-    let store = KeyStore::new();
-    let key = KeyGenerator::new().generate().map_err(|e| e.to_string())?;
-    let scopes = ScopeSet::parse("profile:read calls:write").map_err(|e| e.to_string())?;
-    store
-        .insert(KeyEntry::new(key.id(), "Demo Key", key.digest()).with_scopes(scopes))
-        .map_err(|e| e.to_string())?;
-    Ok((store, key.token().expose().to_owned()))
+    let reloader = args
+        .keys
+        .map(|path| keys::Reloader::new(store, path, args.reload_timeout, reload_status));
+    tokio::spawn(reload_on_hangup(hangups, reloader));
+    serve::serve(
+        listener,
+        app,
+        limits,
+        shutdown_requested(terminate, interrupt),
+    )
+    .await;
+    Ok(())
 }
 
 async fn reload_on_hangup(
     mut hangups: tokio::signal::unix::Signal,
-    store: KeyStore,
-    keys: Option<PathBuf>,
+    mut reloader: Option<keys::Reloader>,
 ) {
     while hangups.recv().await.is_some() {
-        let Some(path) = &keys else {
-            tracing::warn!("SIGHUP: no --keys file to reload");
-            continue;
-        };
-        match store.reload_keys_file(path) {
-            Ok(counts) => tracing::info!(
-                active = counts.active,
-                revoked = counts.revoked,
-                "SIGHUP: keys file reloaded"
-            ),
-            Err(error) => tracing::error!(
-                active = store.len(),
-                "SIGHUP: keys file reload failed, the keys in force stay in force: {error}"
-            ),
+        match &mut reloader {
+            Some(reloader) => reloader.reload().await,
+            None => tracing::warn!("SIGHUP: no --keys file to reload"),
         }
     }
 }
@@ -228,5 +188,4 @@ async fn shutdown_requested(
         _ = terminate.recv() => {}
         _ = interrupt.recv() => {}
     }
-    tracing::info!("shutting down");
 }

@@ -2,11 +2,20 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::convert::Infallible;
+
 use axum::Json;
+use axum::extract::Request;
+use axum::extract::State;
+use axum::http::Method;
 use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tower_bearer_auth::ApiKey;
 use tower_bearer_auth::axum::Authenticated;
+use tower_bearer_auth::key_store::ReloadStatus;
 
 /// A new call id, shared by the REST and gRPC APIs.
 pub(crate) fn next_call_id() -> String {
@@ -14,9 +23,16 @@ pub(crate) fn next_call_id() -> String {
     format!("call_{:06}", NEXT.fetch_add(1, Ordering::Relaxed))
 }
 
-/// `GET /health` (public) and `GET /v1/ping` (any valid key).
-pub(crate) async fn health() -> Json<Value> {
-    Json(json!({ "status": "ok" }))
+/// `GET /health` (public) and `GET /v1/ping` (any valid key): `ok`, or
+/// `degraded` when the last reload of the keys file refused entries or
+/// failed (the keys in force then differ from the file). Public, so it
+/// names no key and no problem; the error log does.
+pub(crate) async fn health(State(reloads): State<watch::Receiver<ReloadStatus>>) -> Json<Value> {
+    let keys = *reloads.borrow();
+    Json(json!({
+        "status": if keys.is_degraded() { "degraded" } else { "ok" },
+        "keys": keys,
+    }))
 }
 
 /// `GET /v1/profile`: the calling key (needs `profile:read`).
@@ -37,4 +53,24 @@ pub(crate) async fn place_call(
         StatusCode::CREATED,
         Json(json!({ "call_id": call_id, "status": "queued", "placed_by": key.id() })),
     )
+}
+
+/// Any path no route serves (behind the layer: only key holders get
+/// here): gRPC 12 `UNIMPLEMENTED` for a gRPC call, else 404 in the crate's
+/// error shape.
+pub(crate) async fn not_found(request: Request) -> Result<Response, Infallible> {
+    let is_grpc = request.method() == Method::POST
+        && request
+            .headers()
+            .get(CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
+    Ok(if is_grpc {
+        tonic::Status::unimplemented("no such gRPC method").into_http()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"code": "not_found", "message": "No such resource"}})),
+        )
+            .into_response()
+    })
 }

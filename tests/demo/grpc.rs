@@ -165,3 +165,65 @@ async fn the_grpc_health_service_stays_open_and_the_log_names_the_key() {
     );
     assert!(!line.contains(&setup.full.token), "{line}");
 }
+
+/// Nobody without a key learns which paths exist; with a key, an unknown
+/// path is a 404 (REST) or 12 `UNIMPLEMENTED` (gRPC), and a method of the
+/// protected service that the scope table does not list is refused with 7
+/// `PERMISSION_DENIED`, not served (the table's `Unlisted::Forbidden`).
+#[tokio::test]
+async fn unknown_paths_need_a_key_and_unlisted_methods_are_refused() {
+    use bytes::Bytes;
+    use http::{Method, Request};
+    use http_body_util::Full;
+
+    use crate::server::{http_client, send};
+
+    let (setup, _client) = setup().await;
+    let client = http_client(true);
+    let call = |method: Method, path: &str, grpc: bool, key: Option<&TestKey>| {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(setup.server.url(path));
+        if grpc {
+            builder = builder.header("content-type", "application/grpc");
+        }
+        if let Some(key) = key {
+            builder = builder.header("authorization", key.bearer());
+        }
+        builder
+            .body(Full::new(Bytes::new()))
+            .expect("valid request")
+    };
+    let grpc_status = |parts: &http::response::Parts| {
+        parts
+            .headers
+            .get("grpc-status")
+            .map(|value| value.to_str().expect("ascii").to_owned())
+    };
+    for (path, anonymous, with_key) in [
+        ("/demo.v1.Profiles/Unknown", "16", "7"),
+        ("/demo.v1.Other/Method", "16", "12"),
+    ] {
+        let (parts, _) = send(&client, call(Method::POST, path, true, None)).await;
+        assert_eq!(grpc_status(&parts).as_deref(), Some(anonymous), "{path}");
+        let (parts, _) = send(&client, call(Method::POST, path, true, Some(&setup.full))).await;
+        assert_eq!(grpc_status(&parts).as_deref(), Some(with_key), "{path}");
+    }
+    let (parts, _) = send(&client, call(Method::GET, "/v1/nope", false, None)).await;
+    assert_eq!(parts.status, http::StatusCode::UNAUTHORIZED);
+    let (parts, body) = send(
+        &client,
+        call(Method::GET, "/v1/nope", false, Some(&setup.full)),
+    )
+    .await;
+    assert_eq!(parts.status, http::StatusCode::NOT_FOUND);
+    assert_eq!(
+        body,
+        r#"{"error":{"code":"not_found","message":"No such resource"}}"#
+    );
+    // A REST-looking request with a gRPC content type is not answered in
+    // gRPC form unless it is a POST.
+    let (parts, _) = send(&client, call(Method::GET, "/v1/nope", true, None)).await;
+    assert_eq!(parts.status, http::StatusCode::UNAUTHORIZED);
+    assert!(parts.headers.get("grpc-status").is_none());
+}

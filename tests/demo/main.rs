@@ -7,6 +7,7 @@ mod support;
 
 mod grpc;
 mod keygen_cli;
+mod limits;
 mod reload;
 mod rest;
 mod server;

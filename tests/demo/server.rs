@@ -84,9 +84,26 @@ impl DemoServer {
 
     /// Starts the server with `RUST_LOG` set to `filter`.
     pub fn start_with_log_filter(args: &[&str], filter: &str) -> Self {
-        let mut child = Command::new(crate::support::example_binary("server"))
+        let mut command = Command::new(crate::support::example_binary("server"));
+        command.args(["--listen", "127.0.0.1:0"]).args(args);
+        Self::spawn(command, filter)
+    }
+
+    /// Starts the server with a soft open-file limit of `files` (through
+    /// `sh -c 'ulimit -n'`, so that the limit is the server's own).
+    pub fn start_with_limit(files: u32, args: &[&str]) -> Self {
+        let mut command = Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(crate::support::example_binary("server"))
             .args(["--listen", "127.0.0.1:0"])
-            .args(args)
+            .args(args);
+        Self::spawn(command, "info")
+    }
+
+    fn spawn(mut command: Command, filter: &str) -> Self {
+        let mut child = command
             .env("RUST_LOG", filter)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -112,6 +129,13 @@ impl DemoServer {
             stdout,
             stderr,
         }
+    }
+
+    /// How many files (sockets included) the server process has open.
+    pub fn open_files(&self) -> usize {
+        std::fs::read_dir(format!("/proc/{}/fd", self.child.id()))
+            .map(Iterator::count)
+            .unwrap_or(0)
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -79,7 +79,7 @@ fn a_malformed_keys_file_stops_startup_with_one_line() {
     assert_one_line_failure(
         &["--keys", path.to_str().expect("utf-8")],
         1,
-        "entry 0 (id \"key_a\"): hash must be \"sha256:\"",
+        "entry 0 (id \"key_a\"): `hash` must be \"sha256:\"",
     );
 }
 
@@ -128,4 +128,89 @@ async fn rust_log_is_respected_and_sigterm_stops_the_server() {
         std::thread::sleep(Duration::from_millis(20));
     }
     drop(client);
+}
+
+#[test]
+fn check_keys_validates_a_file_without_serving() {
+    let dir = TempDir::new("check-keys");
+    let path = dir.path().join("keys.json");
+    let good = crate::server::TestKey::new("Good", "profile:read");
+    let other = crate::server::TestKey::new("Other", "profile:read");
+    tower_bearer_auth::key_store::KeysFile::from_entries(vec![
+        good.entry.clone(),
+        other.entry.clone(),
+    ])
+    .save(&path)
+    .expect("save");
+    let path_text = path.to_str().expect("utf-8");
+    let (code, stdout, _) = run_to_exit(&["--check-keys", path_text]);
+    assert_eq!(code, Some(0));
+    assert!(
+        stdout.contains("OK, 2 keys (2 active, 0 revoked)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("listening"), "{stdout}");
+
+    // Two broken entries: both named with their index, id and field, and
+    // none of the file's values.
+    let text = std::fs::read_to_string(&path)
+        .expect("read")
+        .replacen("\"revoked\": false", "\"revoked\": \"false\"", 1)
+        .replacen("\"scopes\"", "\"scope\"", 2)
+        .replacen("\"scope\"", "\"scopes\"", 1);
+    std::fs::write(&path, text).expect("write");
+    let (code, _, stderr) = run_to_exit(&["--check-keys", path_text]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "entry 0 (id \"{}\"): `revoked` must be true or false",
+            good.entry.id()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "entry 1 (id \"{}\"): has an unknown field `scope`",
+            other.entry.id()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 entries refused, 0 valid"), "{stderr}");
+
+    std::fs::write(&path, "{\"keys\": [").expect("write");
+    let (code, _, stderr) = run_to_exit(&["--check-keys", path_text]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("invalid JSON") && stderr.contains("a reload would change nothing"),
+        "{stderr}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_keys_file_others_can_write_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let dir = TempDir::new("writable");
+    let path = dir.path().join("keys.json");
+    let key = crate::server::TestKey::new("Key", "profile:read");
+    tower_bearer_auth::key_store::KeysFile::from_entries(vec![key.entry])
+        .save(&path)
+        .expect("save");
+    let server = DemoServer::start(&["--keys", path.to_str().expect("utf-8")]);
+    assert!(!server.stderr.text().contains("writable by its group"));
+    drop(server);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let server = DemoServer::start(&["--keys", path.to_str().expect("utf-8")]);
+    let warning = server
+        .stderr
+        .wait_for(
+            "writable by its group or by everyone",
+            Duration::from_secs(5),
+        )
+        .expect("a warning");
+    assert!(
+        warning.contains("WARN") && warning.contains("mode=\"666\""),
+        "{warning}"
+    );
 }

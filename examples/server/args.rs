@@ -1,0 +1,101 @@
+//! The command line.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE] [--realm NAME]
+              [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
+              [--reload-timeout DURATION]
+       server --check-keys FILE
+
+  --keys FILE               serve the keys of FILE; SIGHUP reloads it (default: one demo key in memory)
+  --check-keys FILE         check FILE as a reload would, print every problem, exit 0 or 1; serve nothing
+  --header-timeout 30s      time a client has to send a request head (HTTP/1)
+  --idle-timeout 60s        a connection with no traffic for this long is closed
+  --max-connections N       connections served at once (default: below the open-file limit)
+  --reload-timeout 10s      time a SIGHUP reload may take to read the file
+  DURATION                  a number with ms, s or m (30s, 500ms, 2m)";
+
+/// What the server was asked to do.
+pub(crate) enum Command {
+    Serve(Args),
+    CheckKeys(PathBuf),
+}
+
+/// How to serve.
+pub(crate) struct Args {
+    pub(crate) listen: String,
+    pub(crate) keys: Option<PathBuf>,
+    pub(crate) realm: String,
+    pub(crate) header_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connections: Option<usize>,
+    pub(crate) reload_timeout: Duration,
+}
+
+/// Parses the arguments (without the program name). `Err("")` asks for the
+/// usage alone (`--help`).
+pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    let mut parsed = Args {
+        listen: "127.0.0.1:3000".to_owned(),
+        keys: None,
+        realm: "api".to_owned(),
+        header_timeout: Duration::from_secs(30),
+        idle_timeout: Duration::from_secs(60),
+        max_connections: None,
+        reload_timeout: Duration::from_secs(10),
+    };
+    let mut check_keys = None;
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match flag.as_str() {
+            "--listen" => parsed.listen = value("--listen")?,
+            "--keys" => parsed.keys = Some(PathBuf::from(value("--keys")?)),
+            "--check-keys" => check_keys = Some(PathBuf::from(value("--check-keys")?)),
+            "--realm" => parsed.realm = value("--realm")?,
+            "--header-timeout" => {
+                parsed.header_timeout = duration("--header-timeout", &value("--header-timeout")?)?;
+            }
+            "--idle-timeout" => {
+                parsed.idle_timeout = duration("--idle-timeout", &value("--idle-timeout")?)?;
+            }
+            "--reload-timeout" => {
+                parsed.reload_timeout = duration("--reload-timeout", &value("--reload-timeout")?)?;
+            }
+            "--max-connections" => {
+                let text = value("--max-connections")?;
+                let n: usize = text
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| format!("--max-connections {text:?}: a positive number"))?;
+                parsed.max_connections = Some(n);
+            }
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(match check_keys {
+        Some(path) => Command::CheckKeys(path),
+        None => Command::Serve(parsed),
+    })
+}
+
+/// `500ms`, `30s`, `2m`; more than zero.
+fn duration(flag: &str, text: &str) -> Result<Duration, String> {
+    let bad = || format!("{flag} {text:?}: a duration such as 500ms, 30s or 2m");
+    let (number, unit) = text
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or((text, ""), |at| text.split_at(at));
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let duration = match unit {
+        "ms" => Duration::from_millis(number),
+        "s" => Duration::from_secs(number),
+        "m" => Duration::from_secs(number.saturating_mul(60)),
+        _ => return Err(bad()),
+    };
+    if duration.is_zero() {
+        return Err(bad());
+    }
+    Ok(duration)
+}

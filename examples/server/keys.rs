@@ -1,0 +1,192 @@
+//! The demo's keys: one in-memory demo key, or a keys file loaded strictly
+//! at startup and reloaded entry by entry on SIGHUP, off the async runtime
+//! and within a time limit; and `--check-keys`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower_bearer_auth::key_store::{KeysFile, KeysFileError, ReloadOutcome, ReloadStatus};
+use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
+
+/// One key with the demo's scopes, in memory only, and its token.
+pub(crate) fn demo_store() -> Result<(KeyStore, String), String> {
+    let store = KeyStore::new();
+    let key = KeyGenerator::new().generate().map_err(|e| e.to_string())?;
+    let scopes = ScopeSet::parse("profile:read calls:write").map_err(|e| e.to_string())?;
+    store
+        .insert(KeyEntry::new(key.id(), "Demo Key", key.digest()).with_scopes(scopes))
+        .map_err(|e| e.to_string())?;
+    Ok((store, key.token().expose().to_owned()))
+}
+
+/// The store of a keys file, loaded strictly: a broken file stops startup.
+pub(crate) fn load(path: &Path) -> Result<KeyStore, String> {
+    warn_if_writable_by_others(path);
+    KeyStore::from_keys_file(path).map_err(|e| e.to_string())
+}
+
+/// Anyone who can write the keys file can add a key: say so at startup.
+fn warn_if_writable_by_others(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let mode = metadata.permissions().mode();
+        if mode & 0o022 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{:o}", mode & 0o777),
+                "the keys file is writable by its group or by everyone: whoever can write it can add keys; chmod 600 it"
+            );
+        }
+    }
+}
+
+/// `--check-keys FILE`: every problem a reload would find, and the exit
+/// status (0: the file would be put in force whole).
+pub(crate) fn check(path: &Path) -> std::process::ExitCode {
+    warn_if_writable_by_others(path);
+    match KeysFile::load_each(path) {
+        Err(error) => {
+            eprintln!("{error}");
+            eprintln!("not a keys file: a reload would change nothing");
+            std::process::ExitCode::FAILURE
+        }
+        Ok((file, refused)) if refused.is_empty() => {
+            let revoked = file.entries().iter().filter(|e| e.is_revoked()).count();
+            println!(
+                "{}: OK, {} keys ({} active, {revoked} revoked)",
+                path.display(),
+                file.entries().len(),
+                file.entries().len() - revoked
+            );
+            std::process::ExitCode::SUCCESS
+        }
+        Ok((file, refused)) => {
+            for error in &refused {
+                eprintln!("{error}");
+            }
+            eprintln!(
+                "{} entries refused, {} valid: a reload would put only the valid ones in force",
+                refused.len(),
+                file.entries().len()
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What reading a keys file entry by entry gives.
+type ReadResult = Result<(KeysFile, Vec<KeysFileError>), KeysFileError>;
+
+/// Reloads a keys file into the store on request, one reload at a time,
+/// and publishes how the last one went.
+pub(crate) struct Reloader {
+    store: KeyStore,
+    path: PathBuf,
+    timeout: Duration,
+    status: watch::Sender<ReloadStatus>,
+    /// A read that outlived its time limit (a FIFO, a hung file system):
+    /// no new read starts until it returns.
+    stuck: Option<JoinHandle<ReadResult>>,
+}
+
+impl Reloader {
+    pub(crate) fn new(
+        store: KeyStore,
+        path: PathBuf,
+        timeout: Duration,
+        status: watch::Sender<ReloadStatus>,
+    ) -> Self {
+        Self {
+            store,
+            path,
+            timeout,
+            status,
+            stuck: None,
+        }
+    }
+
+    /// Reads and parses the file on a blocking thread, within the time
+    /// limit, then swaps the valid entries in (also off the async workers:
+    /// a large key set takes a moment to index). Requests keep being
+    /// served throughout.
+    pub(crate) async fn reload(&mut self) {
+        let outcome = self.read_and_apply().await;
+        self.status
+            .send_replace(ReloadStatus::reloaded(SystemTime::now(), outcome));
+    }
+
+    async fn read_and_apply(&mut self) -> ReloadOutcome {
+        if self.stuck.as_ref().is_some_and(|read| !read.is_finished()) {
+            tracing::error!(
+                path = %self.path.display(),
+                "SIGHUP: keys file reload failed, the keys in force stay in force: the previous read has not returned yet"
+            );
+            return ReloadOutcome::Failed;
+        }
+        self.stuck = None;
+        let path = self.path.clone();
+        let mut read = tokio::task::spawn_blocking(move || KeysFile::load_each(&path));
+        let read = match tokio::time::timeout(self.timeout, &mut read).await {
+            Err(_elapsed) => {
+                tracing::error!(
+                    path = %self.path.display(),
+                    timeout = ?self.timeout,
+                    "SIGHUP: keys file reload failed, the keys in force stay in force: reading the file took too long"
+                );
+                self.stuck = Some(read);
+                return ReloadOutcome::Failed;
+            }
+            Ok(Err(panicked)) => Err(panicked.to_string()),
+            Ok(Ok(read)) => read.map_err(|error| error.to_string()),
+        };
+        let (file, refused) = match read {
+            Ok(read) => read,
+            Err(problem) => {
+                tracing::error!(
+                    active = self.store.len(),
+                    "SIGHUP: keys file reload failed, the keys in force stay in force: {problem}"
+                );
+                return ReloadOutcome::Failed;
+            }
+        };
+        for error in &refused {
+            tracing::error!(
+                "SIGHUP: keys file entry refused; its key fails until the entry is fixed: {error}"
+            );
+        }
+        let store = self.store.clone();
+        let applied =
+            tokio::task::spawn_blocking(move || store.replace_all(file.into_entries())).await;
+        match applied {
+            Ok(Ok(counts)) if refused.is_empty() => {
+                tracing::info!(
+                    active = counts.active,
+                    revoked = counts.revoked,
+                    "SIGHUP: keys file reloaded"
+                );
+                ReloadOutcome::Ok
+            }
+            Ok(Ok(counts)) => {
+                tracing::warn!(
+                    active = counts.active,
+                    revoked = counts.revoked,
+                    refused = refused.len(),
+                    "SIGHUP: keys file reloaded in part: the refused entries' keys fail"
+                );
+                ReloadOutcome::Partial
+            }
+            Ok(Err(problem)) => {
+                tracing::error!(
+                    "SIGHUP: keys file reload failed, the keys in force stay in force: {problem}"
+                );
+                ReloadOutcome::Failed
+            }
+            Err(panicked) => {
+                tracing::error!("SIGHUP: keys file reload failed: {panicked}");
+                ReloadOutcome::Failed
+            }
+        }
+    }
+}
