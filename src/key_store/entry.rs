@@ -47,6 +47,13 @@ impl KeyEntry {
         }
     }
 
+    /// Another label.
+    #[must_use]
+    pub fn with_label(mut self, label: impl Into<String>) -> Self {
+        self.label = label.into();
+        self
+    }
+
     /// The scopes the key grants.
     #[must_use]
     pub fn with_scopes(mut self, scopes: ScopeSet) -> Self {

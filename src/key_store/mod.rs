@@ -39,6 +39,8 @@ mod generator;
 mod keys_file;
 mod memory;
 mod record;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "keys-file")]
 mod rfc3339;
 mod secret_token;
@@ -52,4 +54,9 @@ pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
 pub use self::keys_file::{KeysFile, KeysFileError, Reload, ReloadOutcome, ReloadStatus};
 pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};
 pub use self::record::Metadata;
+#[cfg(feature = "redis")]
+pub use self::redis::{
+    AdminError, ImportReport, OutagePolicy, RedisKeyAdmin, SharedKeyStore, SharedKeyStoreBuilder,
+    SyncError, SyncStatus,
+};
 pub use self::secret_token::SecretToken;

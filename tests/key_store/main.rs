@@ -1,9 +1,11 @@
-//! The key store: lifecycle, uniqueness, expiry, the keys file, and
-//! revocation under load.
+//! The key store: lifecycle, uniqueness, expiry, the keys file,
+//! revocation under load, and the key set shared through a real Redis.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod keys_file;
 mod revocation_under_load;
+mod shared_store;
+mod shared_store_faults;
 mod store;

@@ -231,6 +231,18 @@ fn sync_directory(directory: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// One entry as compact JSON, exactly as the file writes it.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn entry_json(entry: &KeyEntry) -> String {
+    serde_json::to_string(&to_file_entry(entry)).unwrap_or_default()
+}
+
+/// One entry from its compact JSON, with the file's checks.
+#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+pub(crate) fn parse_entry(json: &str) -> Result<KeyEntry, KeysFileError> {
+    read::single(json)
+}
+
 fn read(path: &Path) -> Result<String, KeysFileError> {
     std::fs::read_to_string(path).map_err(|e| KeysFileError::io(path, &e))
 }

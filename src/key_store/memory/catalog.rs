@@ -26,6 +26,9 @@ pub(super) struct Catalog {
     scope_sets: HashSet<ScopeSet>,
 }
 
+/// A record taken out of the catalog, and whether it was active.
+pub(super) type Removed = (Arc<KeyRecord>, bool);
+
 fn find(list: &[Arc<KeyRecord>], id: &str) -> Result<usize, usize> {
     list.binary_search_by(|record| record.id().cmp(id))
 }
@@ -112,6 +115,33 @@ impl Catalog {
         Ok(record)
     }
 
+    /// Puts `entry` in force as given: a new key, or the replacement of the
+    /// key with its id (whatever that key's digest). Refuses a digest that
+    /// another id holds. Returns the new record, and the replaced one with
+    /// whether it was active.
+    pub(super) fn upsert<'a>(
+        &mut self,
+        entry: KeyEntry,
+        active_holder: impl Fn(&TokenDigest) -> Option<&'a KeyRecord>,
+    ) -> Result<(Arc<KeyRecord>, Option<Removed>), KeyStoreError> {
+        entry.validate()?;
+        match self.check_digest_is_new(&entry, active_holder) {
+            // The digest is this id's own: a replacement.
+            Ok(()) | Err(KeyStoreError::DuplicateId { .. }) => {}
+            Err(other) => return Err(other),
+        }
+        let replaced = self.remove(&entry.id);
+        let revoked = entry.revoked;
+        let record = self.record(entry);
+        if revoked {
+            self.add_revoked(Arc::clone(&record));
+        } else {
+            let at = find(&self.active, record.id()).unwrap_or_else(|at| at);
+            self.active.insert(at, Arc::clone(&record));
+        }
+        Ok((record, replaced))
+    }
+
     /// Moves an active key to the revoked set; returns its record.
     pub(super) fn revoke(&mut self, id: &str) -> Option<Arc<KeyRecord>> {
         let at = find(&self.active, id).ok()?;
@@ -121,7 +151,7 @@ impl Catalog {
     }
 
     /// Forgets a key entirely; returns its record and whether it was active.
-    pub(super) fn remove(&mut self, id: &str) -> Option<(Arc<KeyRecord>, bool)> {
+    pub(super) fn remove(&mut self, id: &str) -> Option<Removed> {
         if let Ok(at) = find(&self.active, id) {
             return Some((self.active.remove(at), true));
         }
@@ -134,6 +164,23 @@ impl Catalog {
     /// The active key with this id.
     pub(super) fn active(&self, id: &str) -> Option<&Arc<KeyRecord>> {
         find(&self.active, id).ok().map(|at| &self.active[at])
+    }
+
+    /// The key with this id, active or revoked, as an entry.
+    pub(super) fn entry(&self, id: &str) -> Option<KeyEntry> {
+        if let Some(record) = self.active(id) {
+            return Some(KeyEntry::from_record(record, false));
+        }
+        let at = find(&self.revoked, id).ok()?;
+        Some(KeyEntry::from_record(&self.revoked[at], true))
+    }
+
+    /// The id of the revoked key holding `digest`, if one does.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn revoked_holder(&self, digest: &TokenDigest) -> Option<String> {
+        self.revoked_digests
+            .get(digest)
+            .map(|slot| slot.0.id().to_owned())
     }
 
     /// Whether the key with this id is revoked.

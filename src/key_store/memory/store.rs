@@ -159,6 +159,61 @@ impl KeyStore {
         Ok(counts(&catalog))
     }
 
+    /// Puts a key in force as given: adds it, or replaces the key with the
+    /// same id (its label, scopes, expiry, revocation, even its digest),
+    /// in one atomic step. Every validation that starts after this returns
+    /// sees the new key.
+    ///
+    /// ```
+    /// use tower_bearer_auth::{KeyEntry, KeyStore, ScopeSet};
+    /// use tower_bearer_auth::key_store::TokenDigest;
+    ///
+    /// let store = KeyStore::new();
+    /// let entry = KeyEntry::new("key_a", "Staging Server", TokenDigest::of("sk_a"));
+    /// store.upsert(entry.clone())?;
+    /// store.upsert(entry.with_scopes(ScopeSet::parse("profile:read")?))?;
+    /// assert!(store.verify("sk_a")?.scopes().contains("profile:read"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`KeyStoreError`] if the id or label is invalid, or another key (by
+    /// id) has this digest. The store is unchanged.
+    pub fn upsert(&self, entry: KeyEntry) -> Result<KeyCounts, KeyStoreError> {
+        let mut catalog = self.lock();
+        let snapshot = self.shared.snapshot.load();
+        let (record, replaced) =
+            catalog.upsert(entry, |digest| snapshot.get(digest).map(|r| &**r))?;
+        let active = !catalog.is_revoked(record.id());
+        let next = match replaced {
+            Some((old, true)) if active => snapshot.without(&old.digest).with(record),
+            Some((old, true)) => snapshot.without(&old.digest),
+            _ if active => snapshot.with(record),
+            // A revoked key replacing a revoked or no key: the index of
+            // active keys does not change.
+            _ => return Ok(counts(&catalog)),
+        };
+        self.shared.snapshot.store(Arc::new(next));
+        Ok(counts(&catalog))
+    }
+
+    /// Forgets whatever key holds `digest` (active or revoked), if any; for
+    /// a replica removing a record it could not read.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn remove_digest(&self, digest: &TokenDigest) {
+        let holder = {
+            let snapshot = self.shared.snapshot.load();
+            snapshot
+                .get(digest)
+                .map(|record| record.id().to_owned())
+                .or_else(|| self.lock().revoked_holder(digest))
+        };
+        if let Some(id) = holder {
+            let _ = self.remove(&id);
+        }
+    }
+
     /// Revokes a key: every validation that starts after this returns
     /// refuses it, exactly as if it had never existed. Revoking a revoked
     /// key does nothing.
@@ -218,6 +273,13 @@ impl KeyStore {
         self.lock()
             .active(id)
             .map(|record| ApiKey(Arc::clone(record)))
+    }
+
+    /// The key with this id, active or revoked, as an entry (its label,
+    /// scopes, times, digest; never a token).
+    #[must_use]
+    pub fn entry(&self, id: &str) -> Option<KeyEntry> {
+        self.lock().entry(id)
     }
 
     /// Whether the key with this id is revoked.

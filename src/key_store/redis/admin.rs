@@ -1,0 +1,430 @@
+//! The write side of the shared store: every change goes through one of two
+//! Lua scripts, which update the record, bump the version and append to the
+//! change log in one atomic step. Never on the request path.
+
+use std::collections::HashMap;
+
+use redis::aio::MultiplexedConnection;
+use redis::{Client, Script};
+use tokio::sync::Mutex;
+
+use super::error::AdminError;
+use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
+use crate::key_store::keys_file::{KeysFile, entry_json, parse_entry};
+use crate::key_store::{KeyEntry, KeyStoreError};
+
+/// How often a compare-and-set write is retried when the key changed
+/// between its read and its write, with a short random pause between
+/// attempts so that contenders spread out.
+const CAS_ATTEMPTS: usize = 64;
+
+/// Writes to a key set kept in Redis: insert, revoke, remove, get, import
+/// and export. Each write returns the store's new version; a
+/// [`SharedKeyStore`](super::SharedKeyStore) in the same process can wait
+/// for it ([`wait_for_version`](super::SharedKeyStore::wait_for_version))
+/// to read its own write. Redis holds only the tokens' SHA-256 digests.
+///
+/// The first write to an empty store (a key or an import) initialises it.
+///
+/// ```no_run
+/// use tower_bearer_auth::{KeyEntry, KeyGenerator};
+/// use tower_bearer_auth::key_store::RedisKeyAdmin;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let admin = RedisKeyAdmin::connect("redis://127.0.0.1/", "billing-api").await?;
+/// let key = KeyGenerator::new().generate()?;
+/// admin.insert(KeyEntry::new(key.id(), "Staging Server", key.digest())).await?;
+/// println!("shown once: {}", key.token().expose());
+/// admin.revoke(key.id()).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct RedisKeyAdmin {
+    client: Client,
+    connection: Mutex<Option<MultiplexedConnection>>,
+    layout: Layout,
+    put: Script,
+    delete: Script,
+}
+
+/// What an import changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportReport {
+    /// Keys that were not in the store.
+    pub inserted: usize,
+    /// Keys whose record changed.
+    pub updated: usize,
+    /// Keys already as the file has them.
+    pub unchanged: usize,
+    /// Keys removed because the file does not list them (with `replace`).
+    pub removed: usize,
+    /// The store's version after the import.
+    pub version: u64,
+}
+
+impl RedisKeyAdmin {
+    /// Connects to the key set `namespace` at `redis_url`.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::Redis`] if the URL is invalid or Redis unreachable.
+    pub async fn connect(redis_url: &str, namespace: &str) -> Result<Self, AdminError> {
+        if !is_valid_namespace(namespace) {
+            return Err(AdminError::Redis {
+                problem: format!(
+                    "namespace {namespace:?} must be 1 to 64 characters from A-Z a-z 0-9 _ - ."
+                ),
+            });
+        }
+        let client = Client::open(redis_url).map_err(|e| AdminError::redis(&e))?;
+        let admin = Self {
+            client,
+            connection: Mutex::new(None),
+            layout: Layout::new(namespace),
+            put: Script::new(include_str!("scripts/put.lua")),
+            delete: Script::new(include_str!("scripts/del.lua")),
+        };
+        admin.connection().await?;
+        Ok(admin)
+    }
+
+    /// A connection, reconnecting if the last one failed.
+    async fn connection(&self) -> Result<MultiplexedConnection, AdminError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let connection = self
+            .client
+            .get_multiplexed_async_connection()
+            .await
+            .map_err(|e| AdminError::redis(&e))?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Forgets a connection that failed (any error but a server's answer),
+    /// so that the next call reconnects.
+    async fn failed(&self, error: &redis::RedisError) -> AdminError {
+        if error.code().is_none() {
+            *self.connection.lock().await = None;
+        }
+        AdminError::redis(error)
+    }
+
+    /// Runs a read, once more on a fresh connection if the connection
+    /// failed (after a Redis restart, the first use of the old one does).
+    async fn read<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, AdminError> {
+        let mut con = self.connection().await?;
+        match command.query_async(&mut con).await {
+            Ok(value) => Ok(value),
+            Err(error) if error.code().is_none() => {
+                *self.connection.lock().await = None;
+                let mut con = self.connection().await?;
+                command
+                    .query_async(&mut con)
+                    .await
+                    .map_err(|e| AdminError::redis(&e))
+            }
+            Err(error) => Err(AdminError::redis(&error)),
+        }
+    }
+
+    /// The store's epoch, initialising an empty store when `initialise`.
+    async fn epoch(&self, initialise: bool) -> Result<Option<String>, AdminError> {
+        let epoch: Option<String> = self.read(redis::cmd("GET").arg(&self.layout.epoch)).await?;
+        if epoch.is_some() || !initialise {
+            return Ok(epoch);
+        }
+        let mut con = self.connection().await?;
+        let mut random = [0u8; 16];
+        getrandom::fill(&mut random).map_err(|e| AdminError::Redis {
+            problem: format!("no random source for the epoch: {e}"),
+        })?;
+        let fresh: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        // NX: if two admins initialise at once, both read the winner's.
+        let (_, epoch): (Option<String>, Option<String>) = match redis::pipe()
+            .cmd("SET")
+            .arg(&self.layout.epoch)
+            .arg(&fresh)
+            .arg("NX")
+            .cmd("GET")
+            .arg(&self.layout.epoch)
+            .query_async(&mut con)
+            .await
+        {
+            Ok(reply) => reply,
+            Err(e) => return Err(self.failed(&e).await),
+        };
+        Ok(epoch)
+    }
+
+    /// The store's current version (0 for an empty store).
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::Redis`] if Redis fails.
+    pub async fn version(&self) -> Result<u64, AdminError> {
+        let version: Option<u64> = self.read(redis::cmd("GET").arg(&self.layout.ver)).await?;
+        Ok(version.unwrap_or(0))
+    }
+
+    /// Adds a key; returns the store's new version. Initialises an empty
+    /// store.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::DuplicateId`] or [`AdminError::DuplicateDigest`] if a
+    /// key has this id or this token already (revoked keys included),
+    /// [`AdminError::Invalid`] for an invalid id or label.
+    pub async fn insert(&self, entry: KeyEntry) -> Result<u64, AdminError> {
+        entry.validate()?;
+        let epoch = self.epoch(true).await?.unwrap_or_default();
+        self.put(&epoch, &entry, "").await
+    }
+
+    /// The key with this id, active or revoked.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::Redis`] if Redis fails, [`AdminError::Corrupt`] if its
+    /// record cannot be read.
+    pub async fn get(&self, id: &str) -> Result<Option<KeyEntry>, AdminError> {
+        Ok(self.current(id).await?.map(|(_, entry)| entry))
+    }
+
+    /// The record of `id` as stored, and as an entry.
+    async fn current(&self, id: &str) -> Result<Option<(String, KeyEntry)>, AdminError> {
+        let digest: Option<String> = self
+            .read(redis::cmd("HGET").arg(&self.layout.ids).arg(id))
+            .await?;
+        let Some(digest) = digest else {
+            return Ok(None);
+        };
+        let record: Option<String> = self
+            .read(redis::cmd("HGET").arg(&self.layout.keys).arg(&digest))
+            .await?;
+        let Some(record) = record else {
+            return Ok(None);
+        };
+        let entry = parse_entry(&record).map_err(|e| AdminError::Corrupt {
+            problem: format!("key \"{id}\": {e}"),
+        })?;
+        Ok(Some((record, entry)))
+    }
+
+    /// Changes the key with this id with `change`, compare-and-set: if the
+    /// key changed between the read and the write, it is read again and
+    /// `change` applied again. Returns the store's new version (its current
+    /// one if `change` changed nothing).
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::UnknownId`] if no key has this id, the error `change`
+    /// returns, [`AdminError::Conflict`] after repeated concurrent changes.
+    pub async fn update(
+        &self,
+        id: &str,
+        mut change: impl FnMut(KeyEntry) -> Result<KeyEntry, AdminError>,
+    ) -> Result<u64, AdminError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let epoch = self.epoch(false).await?.unwrap_or_default();
+            let Some((record, entry)) = self.current(id).await? else {
+                return Err(AdminError::UnknownId { id: id.to_owned() });
+            };
+            let changed = change(entry.clone())?;
+            if changed.id() != id {
+                return Err(AdminError::Invalid(KeyStoreError::InvalidId {
+                    id: changed.id().to_owned(),
+                }));
+            }
+            if changed == entry {
+                return self.version().await;
+            }
+            changed.validate()?;
+            match self.put(&epoch, &changed, &record).await {
+                Err(AdminError::Conflict { .. }) => contention_pause().await,
+                other => return other,
+            }
+        }
+        Err(AdminError::Conflict { id: id.to_owned() })
+    }
+
+    /// Revokes a key: every replica refuses it within the propagation
+    /// bound. Revoking a revoked key changes nothing. Returns the store's
+    /// version.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::UnknownId`] if no key has this id.
+    pub async fn revoke(&self, id: &str) -> Result<u64, AdminError> {
+        self.update(id, |entry| Ok(entry.with_revoked(true))).await
+    }
+
+    /// Forgets a key entirely. Returns the store's new version.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::UnknownId`] if no key has this id.
+    pub async fn remove(&self, id: &str) -> Result<u64, AdminError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let epoch = self.epoch(false).await?.unwrap_or_default();
+            let Some((record, _)) = self.current(id).await? else {
+                return Err(AdminError::UnknownId { id: id.to_owned() });
+            };
+            let mut con = self.connection().await?;
+            let outcome = self
+                .delete
+                .key(&self.layout.script_keys()[..])
+                .arg(&epoch)
+                .arg(id)
+                .arg(&record)
+                .arg(LOG_LENGTH)
+                .invoke_async::<u64>(&mut con)
+                .await;
+            match outcome {
+                Ok(version) => return Ok(version),
+                Err(e) => match self.script_error(&e, id).await {
+                    AdminError::Conflict { .. } => contention_pause().await,
+                    other => return Err(other),
+                },
+            }
+        }
+        Err(AdminError::Conflict { id: id.to_owned() })
+    }
+
+    /// Loads a keys file: each entry is inserted, or updated by id when it
+    /// differs; with `replace`, keys the file does not list are removed,
+    /// otherwise left alone. Initialises an empty store. Each key is written
+    /// atomically on its own; an error stops the import part way, and
+    /// running it again completes it.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError`] for the first write refused.
+    pub async fn import(&self, file: &KeysFile, replace: bool) -> Result<ImportReport, AdminError> {
+        let epoch = self.epoch(true).await?.unwrap_or_default();
+        let mut current: HashMap<String, (String, KeyEntry)> = self
+            .records()
+            .await?
+            .into_iter()
+            .map(|(record, entry)| (entry.id().to_owned(), (record, entry)))
+            .collect();
+        let mut report = ImportReport::default();
+        for entry in file.entries() {
+            match current.remove(entry.id()) {
+                Some((_, held)) if held == *entry => report.unchanged += 1,
+                Some((record, _)) => {
+                    self.put(&epoch, entry, &record).await?;
+                    report.updated += 1;
+                }
+                None => {
+                    self.put(&epoch, entry, "").await?;
+                    report.inserted += 1;
+                }
+            }
+        }
+        if replace {
+            for id in current.into_keys() {
+                self.remove(&id).await?;
+                report.removed += 1;
+            }
+        }
+        report.version = self.version().await?;
+        Ok(report)
+    }
+
+    /// Every key, active and revoked, as a keys file: a backup that
+    /// [`import`](Self::import) restores.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError`] if Redis fails or a record cannot be read.
+    pub async fn export(&self) -> Result<KeysFile, AdminError> {
+        let mut entries: Vec<KeyEntry> = self
+            .records()
+            .await?
+            .into_iter()
+            .map(|(_, entry)| entry)
+            .collect();
+        entries.sort_by(|a, b| (a.created_at(), a.id()).cmp(&(b.created_at(), b.id())));
+        Ok(KeysFile::from_entries(entries))
+    }
+
+    /// Every stored record, as stored and as an entry.
+    async fn records(&self) -> Result<Vec<(String, KeyEntry)>, AdminError> {
+        let mut records = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let (next, page): (u64, Vec<(String, String)>) = self
+                .read(
+                    redis::cmd("HSCAN")
+                        .arg(&self.layout.keys)
+                        .arg(cursor)
+                        .arg("COUNT")
+                        .arg(1_000),
+                )
+                .await?;
+            for (digest, record) in page {
+                let entry = parse_entry(&record).map_err(|e| AdminError::Corrupt {
+                    problem: format!("record {}: {e}", digest.get(..8).unwrap_or("")),
+                })?;
+                records.push((record, entry));
+            }
+            cursor = next;
+            if cursor == 0 {
+                return Ok(records);
+            }
+        }
+    }
+
+    /// Runs the put script: insert when `expected` is empty, else
+    /// compare-and-set against the record read.
+    async fn put(&self, epoch: &str, entry: &KeyEntry, expected: &str) -> Result<u64, AdminError> {
+        let mut con = self.connection().await?;
+        let outcome = self
+            .put
+            .key(&self.layout.script_keys()[..])
+            .arg(epoch)
+            .arg(entry.digest().to_hex())
+            .arg(entry.id())
+            .arg(entry_json(entry))
+            .arg(expected)
+            .arg(LOG_LENGTH)
+            .invoke_async::<u64>(&mut con)
+            .await;
+        match outcome {
+            Ok(version) => Ok(version),
+            Err(e) => Err(self.script_error(&e, entry.id()).await),
+        }
+    }
+
+    /// What a script's refusal means.
+    async fn script_error(&self, error: &redis::RedisError, id: &str) -> AdminError {
+        let id = id.to_owned();
+        match error.code() {
+            Some("TBA_DUP_ID") => AdminError::DuplicateId { id },
+            Some("TBA_DUP_DIGEST") => AdminError::DuplicateDigest { id },
+            Some("TBA_UNKNOWN") => AdminError::UnknownId { id },
+            // A reset store, or a concurrent change: read again and retry.
+            Some("TBA_CHANGED" | "TBA_EPOCH") => AdminError::Conflict { id },
+            _ => self.failed(error).await,
+        }
+    }
+}
+
+/// 0 to 2 ms, at random.
+async fn contention_pause() {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    tokio::time::sleep(std::time::Duration::from_micros(u64::from(byte[0]) * 8)).await;
+}
+
+impl std::fmt::Debug for RedisKeyAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisKeyAdmin")
+            .field("keys", &self.layout)
+            .finish_non_exhaustive()
+    }
+}

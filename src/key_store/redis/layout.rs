@@ -1,0 +1,109 @@
+//! Where a key set lives in Redis: five keys under one hash tag, so that a
+//! script touches one slot (Redis Cluster), and the change log's entries.
+
+use std::fmt;
+
+/// How many change-log entries Redis keeps (approximately, `MAXLEN ~`). A
+/// replica that falls further behind than this resynchronizes in full.
+pub(super) const LOG_LENGTH: usize = 10_000;
+
+/// The Redis key names of one namespace.
+#[derive(Clone)]
+pub(super) struct Layout {
+    /// HASH: lowercase hex SHA-256 digest -> the key's keys-file JSON.
+    pub(super) keys: String,
+    /// HASH: key id -> digest.
+    pub(super) ids: String,
+    /// STRING: the version, incremented by every write.
+    pub(super) ver: String,
+    /// STREAM: one entry per write (`v`, `op`, `d`, `i`, `r`).
+    pub(super) log: String,
+    /// STRING: a random value written when the store is initialised; its
+    /// absence means the store was never initialised or lost its data.
+    pub(super) epoch: String,
+}
+
+impl Layout {
+    pub(super) fn new(namespace: &str) -> Self {
+        let tag = format!("{{tba:{namespace}}}");
+        Self {
+            keys: format!("{tag}:keys"),
+            ids: format!("{tag}:ids"),
+            ver: format!("{tag}:ver"),
+            log: format!("{tag}:log"),
+            epoch: format!("{tag}:epoch"),
+        }
+    }
+
+    /// The keys a write script takes, in its `KEYS` order.
+    pub(super) fn script_keys(&self) -> [&str; 5] {
+        [&self.keys, &self.ids, &self.ver, &self.log, &self.epoch]
+    }
+}
+
+impl fmt::Debug for Layout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.keys)
+    }
+}
+
+/// A namespace: 1 to 64 characters from `A-Z a-z 0-9 _ - .`.
+pub(super) fn is_valid_namespace(namespace: &str) -> bool {
+    (1..=64).contains(&namespace.len())
+        && namespace
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+/// One write, as the change log carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Change {
+    /// The key with this id is now this record (a keys-file JSON entry).
+    Put {
+        digest: String,
+        id: String,
+        record: String,
+    },
+    /// The key with this id is gone.
+    Delete { digest: String, id: String },
+}
+
+/// A change-log entry: its stream id, version and change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct LogEntry {
+    pub(super) stream_id: String,
+    pub(super) version: u64,
+    pub(super) change: Change,
+}
+
+impl LogEntry {
+    /// Reads one stream entry; `None` for an entry no script of ours wrote.
+    pub(super) fn from_stream(
+        stream_id: String,
+        fields: &std::collections::HashMap<String, redis::Value>,
+    ) -> Option<Self> {
+        let text = |name: &str| match fields.get(name)? {
+            redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+            redis::Value::SimpleString(text) => Some(text.clone()),
+            redis::Value::Int(n) => Some(n.to_string()),
+            _ => None,
+        };
+        let version = text("v")?.parse().ok()?;
+        let digest = text("d")?;
+        let id = text("i")?;
+        let change = match text("op")?.as_str() {
+            "put" => Change::Put {
+                digest,
+                id,
+                record: text("r")?,
+            },
+            "del" => Change::Delete { digest, id },
+            _ => return None,
+        };
+        Some(Self {
+            stream_id,
+            version,
+            change,
+        })
+    }
+}

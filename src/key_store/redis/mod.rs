@@ -1,0 +1,26 @@
+//! A key set shared by many replicas through Redis (feature `redis`).
+//!
+//! This folder decides how replicas agree on one key set: every replica
+//! keeps the whole set in memory ([`SharedKeyStore`], a validator that never
+//! touches the network), Redis holds the set as digests only, with a version
+//! and a change log (a Redis Stream), and every write goes through
+//! [`RedisKeyAdmin`], whose Lua scripts change the record, the version and
+//! the log in one atomic step. A replica that cannot prove its copy fresh
+//! answers 503 rather than guess ([`OutagePolicy`]).
+//!
+//! In Redis, under the hash tag `{tba:<namespace>}`: `keys` (hash: digest
+//! -> the key's keys-file JSON), `ids` (hash: id -> digest), `ver` (the
+//! version), `epoch` (written when the store is initialised) and `log` (the
+//! stream, about 10,000 entries). Nothing there is a token.
+
+mod admin;
+mod error;
+mod freshness;
+mod layout;
+mod store;
+mod sync;
+
+pub use self::admin::{ImportReport, RedisKeyAdmin};
+pub use self::error::{AdminError, SyncError};
+pub use self::freshness::OutagePolicy;
+pub use self::store::{SharedKeyStore, SharedKeyStoreBuilder, SyncStatus};
