@@ -1,42 +1,62 @@
-//! Generates an API key: prints the token once and its keys-file entry.
+//! Generates an API key: prints the token once, and its keys-file entry or
+//! (with `--redis`) writes the key straight into the shared key set.
 //!
 //! ```text
 //! cargo run --example keygen -- --label "Staging Server" --scopes profile:read,calls:write \
-//!     [--expires-at 2027-01-01T00:00:00Z] [--prefix ais] [--json]
+//!     [--expires-at 2027-01-01T00:00:00Z] [--prefix ais] [--json] [--redis URL [--namespace NS]]
+//! cargo run --example keygen -- --redis URL [--namespace NS] --import keys.json [--replace]
 //! ```
 //!
-//! Append the entry to the `keys` array of your keys file; the token is not
-//! stored anywhere and cannot be shown again.
+//! Without `--redis`, append the entry to the `keys` array of your keys
+//! file. With `--redis`, every replica (`server --redis URL`) accepts the key
+//! within milliseconds. Either way the token is not stored anywhere and
+//! cannot be shown again. `--import` loads a keys file into Redis: entries
+//! are inserted or updated by id; keys the file does not list are left
+//! alone unless `--replace` is given. The first write initialises an empty
+//! store.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::{KeysFile, RedisKeyAdmin};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
-const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]";
+const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
+                     [--redis URL [--namespace NS]]
+       keygen --redis URL [--namespace NS] --import FILE [--replace]";
 
 struct Args {
-    label: String,
+    label: Option<String>,
     scopes: ScopeSet,
     expires_at: Option<SystemTime>,
     generator: KeyGenerator,
     json: bool,
+    redis: Option<String>,
+    namespace: String,
+    import: Option<PathBuf>,
+    replace: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let mut label = None;
-    let mut scopes = ScopeSet::empty();
-    let mut expires_at = None;
-    let mut generator = KeyGenerator::new();
-    let mut json = false;
+    let mut parsed = Args {
+        label: None,
+        scopes: ScopeSet::empty(),
+        expires_at: None,
+        generator: KeyGenerator::new(),
+        json: false,
+        redis: None,
+        namespace: "default".to_owned(),
+        import: None,
+        replace: false,
+    };
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
-            "--label" => label = Some(value("--label")?),
+            "--label" => parsed.label = Some(value("--label")?),
             "--scopes" => {
                 let list = value("--scopes")?;
-                scopes = ScopeSet::new(list.split(',').filter(|s| !s.is_empty()))
+                parsed.scopes = ScopeSet::new(list.split(',').filter(|s| !s.is_empty()))
                     .map_err(|e| format!("--scopes: {e}"))?;
             }
             "--expires-at" => {
@@ -45,28 +65,38 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 if time <= SystemTime::now() {
                     return Err("--expires-at is in the past".to_owned());
                 }
-                expires_at = Some(time);
+                parsed.expires_at = Some(time);
             }
             "--prefix" => {
-                generator = KeyGenerator::with_prefix(&value("--prefix")?)
+                parsed.generator = KeyGenerator::with_prefix(&value("--prefix")?)
                     .map_err(|e| format!("--prefix: {e}"))?;
             }
-            "--json" => json = true,
+            "--json" => parsed.json = true,
+            "--redis" => parsed.redis = Some(value("--redis")?),
+            "--namespace" => parsed.namespace = value("--namespace")?,
+            "--import" => parsed.import = Some(PathBuf::from(value("--import")?)),
+            "--replace" => parsed.replace = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    let label = label.ok_or("--label is required")?;
-    if label.trim().is_empty() {
-        return Err("--label must not be empty".to_owned());
+    if parsed.import.is_some() {
+        if parsed.redis.is_none() {
+            return Err("--import needs --redis".to_owned());
+        }
+        if parsed.label.is_some() {
+            return Err("--import loads a file; --label generates a key: choose one".to_owned());
+        }
+        return Ok(parsed);
     }
-    Ok(Args {
-        label,
-        scopes,
-        expires_at,
-        generator,
-        json,
-    })
+    if parsed.replace {
+        return Err("--replace goes with --import".to_owned());
+    }
+    match &parsed.label {
+        None => Err("--label is required".to_owned()),
+        Some(label) if label.trim().is_empty() => Err("--label must not be empty".to_owned()),
+        Some(_) => Ok(parsed),
+    }
 }
 
 /// Reads an RFC 3339 time with the keys file's own parser (through a probe
@@ -102,21 +132,49 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let key = match args.generator.generate() {
-        Ok(key) => key,
-        Err(error) => {
-            eprintln!("keygen: {error}");
-            return ExitCode::FAILURE;
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(problem) => {
+            eprintln!("keygen: {problem}");
+            ExitCode::FAILURE
         }
-    };
-    let mut entry = KeyEntry::new(key.id(), args.label, key.digest()).with_scopes(args.scopes);
+    }
+}
+
+fn run(args: &Args) -> Result<(), String> {
+    if let Some(path) = &args.import {
+        let file = KeysFile::load(path).map_err(|e| e.to_string())?;
+        let report = with_admin(args, |admin| async move {
+            admin.import(&file, args.replace).await
+        })?;
+        println!(
+            "imported into Redis: {} inserted, {} updated, {} unchanged, {} removed (version {})",
+            report.inserted, report.updated, report.unchanged, report.removed, report.version
+        );
+        return Ok(());
+    }
+    let key = args.generator.generate().map_err(|e| e.to_string())?;
+    let label = args.label.clone().unwrap_or_default();
+    let mut entry = KeyEntry::new(key.id(), label, key.digest()).with_scopes(args.scopes.clone());
     if let Some(expires_at) = args.expires_at {
         entry = entry.with_expiry(expires_at);
+    }
+    if args.redis.is_some() {
+        let inserted = entry.clone();
+        with_admin(args, |admin| async move { admin.insert(inserted).await })?;
     }
     let entry_json = entry_json(entry);
     if args.json {
         let token = serde_json::to_string(key.token().expose()).unwrap_or_default();
         println!("{{\"token\":{token},\"key\":{entry_json}}}");
+    } else if args.redis.is_some() {
+        println!("API key (shown once; Redis keeps only its hash):");
+        println!();
+        println!("    {}", key.token().expose());
+        println!();
+        println!("Stored in Redis (namespace {}):", args.namespace);
+        println!();
+        println!("{entry_json}");
     } else {
         println!("API key (shown once; it is not stored anywhere):");
         println!();
@@ -126,5 +184,23 @@ fn main() -> ExitCode {
         println!();
         println!("{entry_json}");
     }
-    ExitCode::SUCCESS
+    Ok(())
+}
+
+/// Runs one admin call against `--redis` on a small runtime.
+fn with_admin<T, F>(args: &Args, call: impl FnOnce(RedisKeyAdmin) -> F) -> Result<T, String>
+where
+    F: std::future::Future<Output = Result<T, tower_bearer_auth::key_store::AdminError>>,
+{
+    let url = args.redis.as_deref().unwrap_or_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    runtime.block_on(async {
+        let admin = RedisKeyAdmin::connect(url, &args.namespace)
+            .await
+            .map_err(|e| format!("--redis: {e}"))?;
+        call(admin).await.map_err(|e| e.to_string())
+    })
 }

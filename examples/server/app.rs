@@ -5,32 +5,31 @@
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
-use tokio::sync::watch;
 use tonic::service::LayerExt;
 use tower::service_fn;
-use tower_bearer_auth::key_store::ReloadStatus;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
-use tower_bearer_auth::{BearerAuthLayer, ConfigError, KeyStore, ScopeRequirement};
+use tower_bearer_auth::{ApiKey, BearerAuthLayer, ConfigError, ScopeRequirement, TokenValidator};
 use tower_layer::Layer;
 
 use crate::grpc::ProfilesService;
+use crate::keys::Health;
 use crate::proto::profiles_server::ProfilesServer;
 use crate::{request_log, rest};
 
-/// Builds the whole application for `store` and `realm`; `/health` reports
-/// `reloads`, the state of the keys file's last reload.
-pub(crate) fn router(
-    store: KeyStore,
-    realm: &str,
-    reloads: watch::Receiver<ReloadStatus>,
-) -> Result<Router, ConfigError> {
+/// Builds the whole application for `keys` and `realm`; `/health` reports
+/// `health`, the state of the key set.
+pub(crate) fn router<V>(keys: V, realm: &str, health: Health) -> Result<Router, ConfigError>
+where
+    V: TokenValidator<Principal = ApiKey> + Clone + Send + Sync + 'static,
+    V::Future: Send,
+{
     let read = ScopeRequirement::all(["profile:read"])?;
     let write = ScopeRequirement::all(["calls:write"])?;
 
     // REST: any valid key passes the layer; routes add their scopes with
     // per-route layers. The request log (outside the layer) names the key
     // that passed, from the response extensions.
-    let rest_auth = BearerAuthLayer::builder(store.clone())
+    let rest_auth = BearerAuthLayer::builder(keys.clone())
         .realm(realm)
         .principal_in_response(true)
         .build()?;
@@ -49,7 +48,7 @@ pub(crate) fn router(
             post(rest::place_call).route_layer(rest_auth.require_scope(write.clone())),
         )
         .layer(rest_auth.clone())
-        .with_state(reloads.clone());
+        .with_state(health.clone());
 
     // gRPC: methods get their scopes from the layer's table (tonic
     // interceptors cannot see the method; the layer sees the HTTP/2 path).
@@ -60,7 +59,7 @@ pub(crate) fn router(
     let grpc_scopes = ScopeTable::new(Unlisted::Forbidden)
         .grpc_method("demo.v1.Profiles", "GetProfile", read)?
         .grpc_method("demo.v1.Profiles", "PlaceCall", write)?;
-    let grpc_auth = BearerAuthLayer::builder(store)
+    let grpc_auth = BearerAuthLayer::builder(keys)
         .realm(realm)
         .scope_policy(grpc_scopes)
         .principal_in_response(true)
@@ -73,7 +72,7 @@ pub(crate) fn router(
 
     Ok(Router::new()
         .route("/health", get(rest::health))
-        .with_state(reloads)
+        .with_state(health)
         .merge(rest)
         .merge(grpc)
         // Replaces tonic's own fallback, which would answer every unknown

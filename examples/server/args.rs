@@ -3,12 +3,17 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE] [--realm NAME]
+pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL] [--realm NAME]
+              [--namespace NS] [--max-staleness DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
               [--reload-timeout DURATION]
        server --check-keys FILE
 
   --keys FILE               serve the keys of FILE; SIGHUP reloads it (default: one demo key in memory)
+  --redis URL               serve the key set shared in Redis (redis://host:port, redis+unix:///socket);
+                            SIGHUP resyncs it; every replica with the same URL and namespace agrees
+  --namespace NS            the key set's namespace in Redis (default: default)
+  --max-staleness 5s        with --redis: answer 503 when freshness was not proven for this long
   --check-keys FILE         check FILE as a reload would, print every problem, exit 0 or 1; serve nothing
   --header-timeout 30s      time a client has to send a request head (HTTP/1)
   --idle-timeout 60s        a connection with no traffic for this long is closed
@@ -26,6 +31,9 @@ pub(crate) enum Command {
 pub(crate) struct Args {
     pub(crate) listen: String,
     pub(crate) keys: Option<PathBuf>,
+    pub(crate) redis: Option<String>,
+    pub(crate) namespace: String,
+    pub(crate) max_staleness: Duration,
     pub(crate) realm: String,
     pub(crate) header_timeout: Duration,
     pub(crate) idle_timeout: Duration,
@@ -39,6 +47,9 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
     let mut parsed = Args {
         listen: "127.0.0.1:3000".to_owned(),
         keys: None,
+        redis: None,
+        namespace: "default".to_owned(),
+        max_staleness: Duration::from_secs(5),
         realm: "api".to_owned(),
         header_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(60),
@@ -52,6 +63,11 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
             "--listen" => parsed.listen = value("--listen")?,
             "--keys" => parsed.keys = Some(PathBuf::from(value("--keys")?)),
             "--check-keys" => check_keys = Some(PathBuf::from(value("--check-keys")?)),
+            "--redis" => parsed.redis = Some(value("--redis")?),
+            "--namespace" => parsed.namespace = value("--namespace")?,
+            "--max-staleness" => {
+                parsed.max_staleness = duration("--max-staleness", &value("--max-staleness")?)?;
+            }
             "--realm" => parsed.realm = value("--realm")?,
             "--header-timeout" => {
                 parsed.header_timeout = duration("--header-timeout", &value("--header-timeout")?)?;
@@ -74,6 +90,9 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if parsed.keys.is_some() && parsed.redis.is_some() {
+        return Err("--keys and --redis are two sources of keys: choose one".to_owned());
     }
     Ok(match check_keys {
         Some(path) => Command::CheckKeys(path),

@@ -1,17 +1,187 @@
-//! The demo's keys: one in-memory demo key, or a keys file loaded strictly
-//! at startup and reloaded entry by entry on SIGHUP, off the async runtime
-//! and within a time limit; and `--check-keys`.
+//! The demo's keys: one in-memory demo key, a keys file loaded strictly at
+//! startup and reloaded entry by entry on SIGHUP (off the async runtime,
+//! within a time limit), or a key set shared in Redis; and `--check-keys`.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-use tower_bearer_auth::key_store::{KeysFile, KeysFileError, ReloadOutcome, ReloadStatus};
+use tower_bearer_auth::key_store::{
+    KeysFile, KeysFileError, ReloadOutcome, ReloadStatus, SharedKeyStore,
+};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
+/// What `/health` reports about the key set: how the last reload of the
+/// keys file went, or whether the shared store's replica is fresh.
+#[derive(Clone)]
+pub(crate) enum Health {
+    /// The in-memory demo key, or a keys file and its last reload.
+    File(watch::Receiver<ReloadStatus>),
+    /// A replica of the key set in Redis.
+    Shared(SharedKeyStore),
+}
+
+impl Health {
+    /// Whether the key set in force may differ from its source, and what
+    /// to say about it publicly (no key ids, no problems).
+    pub(crate) fn report(&self) -> (bool, Value) {
+        match self {
+            Self::File(reloads) => {
+                let status = *reloads.borrow();
+                (status.is_degraded(), json!(status))
+            }
+            Self::Shared(store) => {
+                let status = store.status();
+                (
+                    status.state != "fresh",
+                    json!({
+                        "source": "redis",
+                        "state": status.state,
+                        "version": status.applied_version,
+                    }),
+                )
+            }
+        }
+    }
+}
+
+/// Where the keys come from, as the command line says.
+pub(crate) enum Source {
+    /// The in-memory demo key (then `demo_token` is set), or a keys file.
+    Local {
+        store: KeyStore,
+        demo_token: Option<String>,
+        file: Option<PathBuf>,
+        status: watch::Sender<ReloadStatus>,
+    },
+    /// A replica of the key set in Redis.
+    Shared(SharedKeyStore),
+}
+
+/// How long startup waits for a shared key set's first load before
+/// serving anyway (503 until it loads).
+const FIRST_LOAD: Duration = Duration::from_secs(3);
+
+impl Source {
+    pub(crate) async fn open(args: &crate::args::Args) -> Result<Self, String> {
+        if let Some(url) = &args.redis {
+            let store = SharedKeyStore::builder(url)
+                .namespace(&args.namespace)
+                .max_staleness(args.max_staleness)
+                .start()
+                .map_err(|e| format!("--redis: {e}"))?;
+            if let Err(not_ready) = store.ready(FIRST_LOAD).await {
+                tracing::warn!("serving 503 until the key set loads: {not_ready}");
+            }
+            return Ok(Self::Shared(store));
+        }
+        let (store, demo_token) = match &args.keys {
+            Some(path) => (load(path)?, None),
+            None => {
+                let (store, token) = demo_store()?;
+                (store, Some(token))
+            }
+        };
+        Ok(Self::Local {
+            store,
+            demo_token,
+            file: args.keys.clone(),
+            status: watch::Sender::new(ReloadStatus::startup()),
+        })
+    }
+
+    pub(crate) fn health(&self) -> Health {
+        match self {
+            Self::Local { status, .. } => Health::File(status.subscribe()),
+            Self::Shared(store) => Health::Shared(store.clone()),
+        }
+    }
+
+    /// Prints what a user needs to start (the demo key, once) and logs the
+    /// key counts.
+    pub(crate) fn announce(&self, address: SocketAddr) {
+        match self {
+            Self::Local {
+                store, demo_token, ..
+            } => {
+                if let Some(token) = demo_token {
+                    println!(
+                        "Demo API key (shown once, kept only in memory; scopes: profile:read calls:write):"
+                    );
+                    println!();
+                    println!("    {token}");
+                    println!();
+                    println!("Try it:");
+                    println!(
+                        "    curl -i -H 'Authorization: Bearer {token}' http://{address}/v1/profile"
+                    );
+                    println!();
+                }
+                let counts = store.counts();
+                tracing::info!(
+                    active = counts.active,
+                    revoked = counts.revoked,
+                    "keys loaded"
+                );
+            }
+            Self::Shared(store) => {
+                let status = store.status();
+                tracing::info!(
+                    state = status.state,
+                    active = status.counts.active,
+                    revoked = status.counts.revoked,
+                    version = status.applied_version,
+                    "keys shared through Redis"
+                );
+                println!("Keys come from Redis; create one with:");
+                println!(
+                    "    cargo run --example keygen -- --redis <URL> --label \"My Key\" --scopes profile:read"
+                );
+                println!();
+            }
+        }
+    }
+
+    /// What SIGHUP does.
+    pub(crate) fn on_hangup(self, reload_timeout: Duration) -> OnHangup {
+        match self {
+            Self::Local {
+                store,
+                file: Some(path),
+                status,
+                ..
+            } => OnHangup::Reload(Reloader::new(store, path, reload_timeout, status)),
+            Self::Local { file: None, .. } => OnHangup::Nothing,
+            Self::Shared(store) => OnHangup::Resync(store),
+        }
+    }
+}
+
+/// What SIGHUP does.
+pub(crate) enum OnHangup {
+    Reload(Reloader),
+    Resync(SharedKeyStore),
+    Nothing,
+}
+
+impl OnHangup {
+    pub(crate) async fn run(&mut self) {
+        match self {
+            Self::Reload(reloader) => reloader.reload().await,
+            Self::Resync(store) => {
+                tracing::info!("SIGHUP: resynchronizing the shared key set in full");
+                store.resync();
+            }
+            Self::Nothing => tracing::warn!("SIGHUP: no --keys file to reload"),
+        }
+    }
+}
+
 /// One key with the demo's scopes, in memory only, and its token.
-pub(crate) fn demo_store() -> Result<(KeyStore, String), String> {
+fn demo_store() -> Result<(KeyStore, String), String> {
     let store = KeyStore::new();
     let key = KeyGenerator::new().generate().map_err(|e| e.to_string())?;
     let scopes = ScopeSet::parse("profile:read calls:write").map_err(|e| e.to_string())?;
@@ -22,7 +192,7 @@ pub(crate) fn demo_store() -> Result<(KeyStore, String), String> {
 }
 
 /// The store of a keys file, loaded strictly: a broken file stops startup.
-pub(crate) fn load(path: &Path) -> Result<KeyStore, String> {
+fn load(path: &Path) -> Result<KeyStore, String> {
     warn_if_writable_by_others(path);
     KeyStore::from_keys_file(path).map_err(|e| e.to_string())
 }

@@ -46,8 +46,6 @@ use std::str::FromStr;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::watch;
-use tower_bearer_auth::key_store::ReloadStatus;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -106,16 +104,14 @@ async fn run(args: Args) -> Result<(), String> {
     let interrupt =
         signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
-    let (store, demo_token) = match &args.keys {
-        Some(path) => (keys::load(path)?, None),
-        None => {
-            let (store, token) = keys::demo_store()?;
-            (store, Some(token))
+    let source = keys::Source::open(&args).await?;
+    let app = match &source {
+        keys::Source::Local { store, .. } => {
+            app::router(store.clone(), &args.realm, source.health())
         }
-    };
-    let (reload_status, reload_status_seen) = watch::channel(ReloadStatus::startup());
-    let app = app::router(store.clone(), &args.realm, reload_status_seen)
-        .map_err(|e| format!("--realm: {e}"))?;
+        keys::Source::Shared(store) => app::router(store.clone(), &args.realm, source.health()),
+    }
+    .map_err(|e| format!("--realm: {e}"))?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -123,28 +119,12 @@ async fn run(args: Args) -> Result<(), String> {
         .local_addr()
         .map_err(|e| format!("cannot read the listening address: {e}"))?;
 
-    if let Some(token) = demo_token {
-        println!(
-            "Demo API key (shown once, kept only in memory; scopes: profile:read calls:write):"
-        );
-        println!();
-        println!("    {token}");
-        println!();
-        println!("Try it:");
-        println!("    curl -i -H 'Authorization: Bearer {token}' http://{address}/v1/profile");
-        println!();
-    }
-    let counts = store.counts();
+    source.announce(address);
     let limits = serve::Limits {
         header_timeout: args.header_timeout,
         idle_timeout: args.idle_timeout,
         max_connections: serve::connection_cap(args.max_connections),
     };
-    tracing::info!(
-        active = counts.active,
-        revoked = counts.revoked,
-        "keys loaded"
-    );
     tracing::info!(
         header_timeout = ?limits.header_timeout,
         idle_timeout = ?limits.idle_timeout,
@@ -154,10 +134,7 @@ async fn run(args: Args) -> Result<(), String> {
     );
     println!("listening on http://{address}");
 
-    let reloader = args
-        .keys
-        .map(|path| keys::Reloader::new(store, path, args.reload_timeout, reload_status));
-    tokio::spawn(reload_on_hangup(hangups, reloader));
+    tokio::spawn(on_hangup(hangups, source.on_hangup(args.reload_timeout)));
     serve::serve(
         listener,
         app,
@@ -168,15 +145,10 @@ async fn run(args: Args) -> Result<(), String> {
     Ok(())
 }
 
-async fn reload_on_hangup(
-    mut hangups: tokio::signal::unix::Signal,
-    mut reloader: Option<keys::Reloader>,
-) {
+/// SIGHUP reloads the keys file, or resyncs the shared key set.
+async fn on_hangup(mut hangups: tokio::signal::unix::Signal, mut action: keys::OnHangup) {
     while hangups.recv().await.is_some() {
-        match &mut reloader {
-            Some(reloader) => reloader.reload().await,
-            None => tracing::warn!("SIGHUP: no --keys file to reload"),
-        }
+        action.run().await;
     }
 }
 

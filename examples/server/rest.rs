@@ -1,8 +1,7 @@
 //! The REST handlers.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::extract::Request;
@@ -12,10 +11,10 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use tower_bearer_auth::ApiKey;
 use tower_bearer_auth::axum::Authenticated;
-use tower_bearer_auth::key_store::ReloadStatus;
+
+use crate::keys::Health;
 
 /// A new call id, shared by the REST and gRPC APIs.
 pub(crate) fn next_call_id() -> String {
@@ -24,13 +23,13 @@ pub(crate) fn next_call_id() -> String {
 }
 
 /// `GET /health` (public) and `GET /v1/ping` (any valid key): `ok`, or
-/// `degraded` when the last reload of the keys file refused entries or
-/// failed (the keys in force then differ from the file). Public, so it
-/// names no key and no problem; the error log does.
-pub(crate) async fn health(State(reloads): State<watch::Receiver<ReloadStatus>>) -> Json<Value> {
-    let keys = *reloads.borrow();
+/// `degraded` when the key set in force may differ from its source (see
+/// [`Health`]). Public, so it names no key and no problem; the error log
+/// does.
+pub(crate) async fn health(State(health): State<Health>) -> Json<Value> {
+    let (degraded, keys) = health.report();
     Json(json!({
-        "status": if keys.is_degraded() { "degraded" } else { "ok" },
+        "status": if degraded { "degraded" } else { "ok" },
         "keys": keys,
     }))
 }

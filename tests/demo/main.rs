@@ -9,6 +9,7 @@ mod grpc;
 mod keygen_cli;
 mod limits;
 mod reload;
+mod replicas;
 mod rest;
 mod server;
 mod startup;

@@ -30,6 +30,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Hash fields read per `HSCAN` round.
 const SCAN_PAGE: usize = 1_000;
 
+/// What the replica says while Redis holds no key store.
+const NOT_INITIALISED: &str = "Redis holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it";
+
+/// Why a resync did not load.
+enum Resync {
+    /// No epoch: nothing to load yet.
+    NotInitialised,
+    Failed(String),
+}
+
 /// How the task runs.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Settings {
@@ -110,7 +120,32 @@ async fn follow(
             }
         };
         if needs_resync {
-            *position = Some(resync(store, &mut con, &layout).await?);
+            match resync(store, &mut con, &layout).await {
+                Ok(loaded) => *position = Some(loaded),
+                Err(Resync::NotInitialised) => {
+                    // Wait on the log itself: the first write wakes this
+                    // read at once, so the first key is not a backoff away.
+                    if let Some(inner) = store.upgrade() {
+                        inner.set_error(Some(NOT_INITIALISED.to_owned()));
+                    }
+                    let woken: Option<StreamReadReply> = redis::cmd("XREAD")
+                        .arg("BLOCK")
+                        .arg(block_ms)
+                        .arg("STREAMS")
+                        .arg(&layout.log)
+                        .arg("0-0")
+                        .query_async(&mut con)
+                        .await
+                        .map_err(|e| format!("waiting for the first write failed: {e}"))?;
+                    if woken.is_some() {
+                        // A log without an epoch (a hand edit) would wake
+                        // this read at once, every time: do not spin.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    continue;
+                }
+                Err(Resync::Failed(problem)) => return Err(problem),
+            }
             next_resync = Instant::now() + jittered(settings.resync_every);
             if let Some(inner) = store.upgrade() {
                 inner.set_error(None);
@@ -145,9 +180,7 @@ async fn follow(
             return Ok(());
         };
         match epoch {
-            None => {
-                return Err("Redis holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it".to_owned());
-            }
+            None => return Err(NOT_INITIALISED.to_owned()),
             Some(epoch) if epoch != current.epoch => {
                 *position = None;
                 continue;
@@ -220,8 +253,9 @@ async fn resync(
     store: &Weak<Inner>,
     con: &mut MultiplexedConnection,
     layout: &Layout,
-) -> Result<Position, String> {
-    let fail = |what: &str, e: redis::RedisError| format!("resync: {what} failed: {e}");
+) -> Result<Position, Resync> {
+    let fail =
+        |what: &str, e: redis::RedisError| Resync::Failed(format!("resync: {what} failed: {e}"));
     loop {
         let sent = Instant::now();
         let (epoch, version, last): (Option<String>, Option<u64>, StreamRangeReply) = redis::pipe()
@@ -240,7 +274,7 @@ async fn resync(
             .await
             .map_err(|e| fail("reading the head", e))?;
         let Some(epoch) = epoch else {
-            return Err("Redis holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it".to_owned());
+            return Err(Resync::NotInitialised);
         };
         let base_version = version.unwrap_or(0);
         let base_id = last
@@ -305,14 +339,14 @@ async fn resync(
             continue;
         }
         let Some(inner) = store.upgrade() else {
-            return Err("the store was dropped".to_owned());
+            return Err(Resync::Failed("the store was dropped".to_owned()));
         };
         let entries = keys.into_entries();
         let loaded = entries.len();
         inner
             .local
             .replace_all(entries)
-            .map_err(|e| format!("resync: the key set was refused: {e}"))?;
+            .map_err(|e| Resync::Failed(format!("resync: the key set was refused: {e}")))?;
         inner.applied.send_replace(version);
         inner.freshness.proven(sent);
         report_resync(loaded, version, sent.elapsed());
