@@ -1,13 +1,24 @@
 //! Token validation alone: our key store against the alternatives a user
-//! would pick, at 1, 100, 10,000 and 1,000,000 keys, in one run.
+//! would pick, at 1, 100, 10,000 and 1,000,000 keys, in one run; and the
+//! shared key store (a replica of a key set in a real `redis-server`) against
+//! the in-memory store it wraps, at 1, 10,000 and 1,000,000 keys.
 //!
 //! ```text
 //! cargo bench --bench validators
 //! ```
 //!
-//! Every benchmark cycles through `common::POOL` distinct tokens.
+//! Every benchmark cycles through `common::POOL` distinct tokens. Without
+//! `redis-server` the shared-store group is skipped with one line.
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    missing_debug_implementations
+)]
+mod support;
 
 use std::collections::{HashMap, HashSet};
 use std::future::ready;
@@ -105,6 +116,10 @@ fn validators(c: &mut Criterion) {
             );
         }
 
+        if matches!(size, 1 | 10_000 | 1_000_000) {
+            shared_store(&mut group, &set, size);
+        }
+
         if size == 1 {
             // A closure validator over one constant-time-compared key, through the trait.
             let expected = set.tokens[0].clone();
@@ -133,6 +148,54 @@ fn validators(c: &mut Criterion) {
         }
         group.finish();
     }
+}
+
+/// The shared store's replica of the same keys, loaded from a real Redis,
+/// next to the in-memory store it wraps (the `key_store` rows above).
+fn shared_store(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    set: &KeySet,
+    size: usize,
+) {
+    let Some(redis) = support::redis::RedisServer::start("bench") else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let store = runtime.block_on(async {
+        common::load_into_redis(&redis.client(), &set.store.entries()).await;
+        let store = tower_bearer_auth::key_store::SharedKeyStore::builder(&redis.url())
+            .start()
+            .expect("start");
+        store
+            .ready(std::time::Duration::from_secs(120))
+            .await
+            .expect("loaded");
+        store
+    });
+    // The in-memory store holding the same records built in the same order
+    // as the replica's: the difference to it is the shared store's own.
+    let same_order = tower_bearer_auth::KeyStore::new();
+    same_order.replace_all(store.entries()).expect("valid keys");
+    for (case, tokens) in [("valid", &set.valid), ("unknown", &set.unknown)] {
+        let mut i = 0;
+        group.bench_with_input(
+            BenchmarkId::new(format!("shared_store/{case}"), size),
+            &size,
+            |b, _| {
+                b.iter(|| black_box(store.verify(black_box(cycle(tokens, &mut i)))).is_ok());
+            },
+        );
+        let mut i = 0;
+        group.bench_with_input(
+            BenchmarkId::new(format!("key_store_replica_order/{case}"), size),
+            &size,
+            |b, _| {
+                b.iter(|| black_box(same_order.verify(black_box(cycle(tokens, &mut i)))).is_ok());
+            },
+        );
+    }
+    drop(store);
+    drop(runtime);
 }
 
 criterion_group!(benches, validators);

@@ -34,13 +34,13 @@ impl Health {
                 (status.is_degraded(), json!(status))
             }
             Self::Shared(store) => {
-                let status = store.status();
+                let state = store.state();
                 (
-                    status.state != "fresh",
+                    state != "fresh",
                     json!({
                         "source": "redis",
-                        "state": status.state,
-                        "version": status.applied_version,
+                        "state": state,
+                        "version": store.version(),
                     }),
                 )
             }

@@ -13,6 +13,10 @@ use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
 use crate::key_store::keys_file::{KeysFile, entry_json, parse_entry};
 use crate::key_store::{KeyEntry, KeyStoreError};
 
+/// How long an admin command may take: writes are never on the request
+/// path, and a write that timed out may still have happened, so be patient.
+const RESPONSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How often a compare-and-set write is retried when the key changed
 /// between its read and its write, with a short random pause between
 /// attempts so that contenders spread out.
@@ -95,9 +99,12 @@ impl RedisKeyAdmin {
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
         }
+        let config = redis::AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
+            .set_response_timeout(Some(RESPONSE_TIMEOUT));
         let connection = self
             .client
-            .get_multiplexed_async_connection()
+            .get_multiplexed_async_connection_with_config(&config)
             .await
             .map_err(|e| AdminError::redis(&e))?;
         *slot = Some(connection.clone());

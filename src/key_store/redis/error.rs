@@ -19,8 +19,11 @@ pub enum SyncError {
         /// The namespace given.
         namespace: String,
     },
-    /// `start` was called outside a Tokio runtime.
-    NoRuntime,
+    /// The replica's threads could not be started.
+    Thread {
+        /// What the operating system said.
+        problem: String,
+    },
     /// The first load did not finish in time (Redis unreachable, or not
     /// initialised yet).
     NotReady {
@@ -37,7 +40,7 @@ impl fmt::Display for SyncError {
                 f,
                 "namespace {namespace:?} must be 1 to 64 characters from A-Z a-z 0-9 _ - ."
             ),
-            Self::NoRuntime => f.write_str("the shared key store needs a Tokio runtime"),
+            Self::Thread { problem } => f.write_str(problem),
             Self::NotReady { last_error: None } => {
                 f.write_str("the shared key store has not loaded its keys yet")
             }

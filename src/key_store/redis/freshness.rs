@@ -140,29 +140,35 @@ impl Freshness {
     }
 }
 
-/// Starts the watchdog thread for `freshness`; it ends when the store is
-/// dropped (its `Weak` no longer upgrades), leaving nothing behind.
-pub(super) fn start_watchdog(freshness: &Arc<Freshness>, name: &str) -> std::io::Result<()> {
-    let weak: Weak<Freshness> = Arc::downgrade(freshness);
+/// Starts the watchdog thread for the `Freshness` that `freshness` finds in
+/// `owner`; the thread ends when the owner is dropped (its `Weak` no longer
+/// upgrades), leaving nothing behind.
+pub(super) fn start_watchdog<T: Send + Sync + 'static>(
+    owner: &Arc<T>,
+    freshness: fn(&T) -> &Freshness,
+    name: &str,
+) -> std::io::Result<()> {
+    let weak: Weak<T> = Arc::downgrade(owner);
     let handle = std::thread::Builder::new()
         .name(format!("tba-watchdog-{name}"))
         .spawn(move || {
             let mut previous = State::Loading;
             loop {
-                let Some(freshness) = weak.upgrade() else {
+                let Some(owner) = weak.upgrade() else {
                     return;
                 };
-                let state = freshness.assess(Instant::now());
-                freshness.state.store(state as u8, Ordering::Relaxed);
+                let watched = freshness(&owner);
+                let state = watched.assess(Instant::now());
+                watched.state.store(state as u8, Ordering::Relaxed);
                 if state != previous {
-                    report(previous, state, &freshness);
+                    report(previous, state, watched);
                     previous = state;
                 }
-                drop(freshness);
+                drop(owner);
                 std::thread::park_timeout(TICK);
             }
         })?;
-    let _ = freshness.watchdog.set(handle.thread().clone());
+    let _ = freshness(owner).watchdog.set(handle.thread().clone());
     Ok(())
 }
 

@@ -60,8 +60,9 @@ pub struct SharedKeyStore {
 
 /// What the store handle and its sync task share.
 pub(super) struct Inner {
+    // The two fields the request path reads, side by side.
+    pub(super) freshness: Freshness,
     pub(super) local: KeyStore,
-    pub(super) freshness: Arc<Freshness>,
     /// The version of the last write applied to `local`.
     pub(super) applied: watch::Sender<u64>,
     pub(super) resync_requested: AtomicBool,
@@ -130,10 +131,15 @@ impl SharedKeyStoreBuilder {
     /// Starts the replica: it answers 503 until its first load, which
     /// happens in the background (see [`SharedKeyStore::ready`]).
     ///
+    /// The sync task runs on a thread of its own (with a single-threaded
+    /// Tokio runtime), and a watchdog on another: following Redis never
+    /// competes with request handling, and a saturated server cannot delay
+    /// the proofs of freshness into a false 503.
+    ///
     /// # Errors
     ///
-    /// [`SyncError`] for an invalid URL or namespace, or when called outside
-    /// a Tokio runtime.
+    /// [`SyncError`] for an invalid URL or namespace, or if the threads
+    /// cannot be started.
     pub fn start(self) -> Result<SharedKeyStore, SyncError> {
         if !is_valid_namespace(&self.namespace) {
             return Err(SyncError::InvalidNamespace {
@@ -143,28 +149,29 @@ impl SharedKeyStoreBuilder {
         let client = redis::Client::open(self.url.as_str()).map_err(|e| SyncError::InvalidUrl {
             problem: e.to_string(),
         })?;
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SyncError::NoRuntime)?;
-        let freshness = Arc::new(Freshness::new(self.max_staleness, self.policy));
         let inner = Arc::new(Inner {
             local: KeyStore::builder()
                 .require_checksum(self.require_checksum)
                 .build(),
-            freshness: Arc::clone(&freshness),
+            freshness: Freshness::new(self.max_staleness, self.policy),
             applied: watch::Sender::new(0),
             resync_requested: AtomicBool::new(false),
             last_error: Mutex::new(None),
             layout: Layout::new(&self.namespace),
             namespace: self.namespace,
         });
-        start_watchdog(&freshness, &inner.namespace).map_err(|e| SyncError::NotReady {
-            last_error: Some(format!("cannot start the watchdog thread: {e}")),
-        })?;
+        let thread = |what: &str, e: std::io::Error| SyncError::Thread {
+            problem: format!("cannot start the {what} thread: {e}"),
+        };
+        start_watchdog(&inner, |inner| &inner.freshness, &inner.namespace)
+            .map_err(|e| thread("watchdog", e))?;
         let settings = sync::Settings {
             block: (self.max_staleness / 4)
                 .clamp(Duration::from_millis(10), Duration::from_secs(1)),
             resync_every: self.resync_every,
         };
-        runtime.spawn(sync::run(Arc::downgrade(&inner), client, settings));
+        sync::start(Arc::downgrade(&inner), client, settings, &inner.namespace)
+            .map_err(|e| thread("sync", e))?;
         Ok(SharedKeyStore { inner })
     }
 }
@@ -222,7 +229,21 @@ impl SharedKeyStore {
         self.inner.resync_requested.store(true, Ordering::Release);
     }
 
-    /// The replica's state, for health checks and metrics.
+    /// `loading`, `fresh`, `serving stale` or `unavailable`: what the
+    /// replica does with a token now (one atomic load; cheap enough for a
+    /// health check on every request).
+    #[must_use]
+    pub fn state(&self) -> &'static str {
+        self.inner.freshness.state().as_str()
+    }
+
+    /// The version of the last write the replica applied.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        *self.inner.applied.borrow()
+    }
+
+    /// The replica's state in detail, for health checks and metrics.
     #[must_use]
     pub fn status(&self) -> SyncStatus {
         SyncStatus {

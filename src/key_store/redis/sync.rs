@@ -56,8 +56,25 @@ struct Position {
     stream_id: String,
 }
 
+/// Starts the sync task on a thread of its own, with a single-threaded
+/// runtime; it ends when the store is dropped.
+pub(super) fn start(
+    store: Weak<Inner>,
+    client: Client,
+    settings: Settings,
+    name: &str,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("tba-sync-{name}"))
+        .spawn(move || runtime.block_on(run(store, client, settings)))?;
+    Ok(())
+}
+
 /// Runs until the store is dropped.
-pub(super) async fn run(store: Weak<Inner>, client: Client, settings: Settings) {
+async fn run(store: Weak<Inner>, client: Client, settings: Settings) {
     let mut position = None;
     let mut backoff = MIN_BACKOFF;
     loop {
