@@ -14,6 +14,10 @@
 //! - **The in-memory index** ([`KeyStore`], in `memory/`): a sharded digest
 //!   index that requests read without a lock, compared in constant time,
 //!   with a decoy compare on a miss so that unknown tokens cost the same.
+//! - **The shared store** (feature `redis`, in `redis/`): a key set kept in
+//!   Redis that many replicas follow, each holding it in a [`KeyStore`]
+//!   (`SharedKeyStore`, `RedisKeyAdmin`). It reuses the model: its records
+//!   are the keys file's entries.
 //!
 //! ```
 //! use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
