@@ -12,12 +12,7 @@
 
 mod common;
 #[path = "../tests/support/mod.rs"]
-#[allow(
-    dead_code,
-    unreachable_pub,
-    missing_docs,
-    missing_debug_implementations
-)]
+#[allow(missing_docs, missing_debug_implementations)]
 mod support;
 
 use std::collections::{HashMap, HashSet};
