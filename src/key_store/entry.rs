@@ -30,6 +30,8 @@ pub struct KeyEntry {
     pub(crate) expires_at: Option<SystemTime>,
     pub(crate) metadata: Metadata,
     pub(crate) revoked: bool,
+    pub(crate) hint: Option<String>,
+    pub(crate) last_used_at: Option<SystemTime>,
 }
 
 impl KeyEntry {
@@ -44,6 +46,8 @@ impl KeyEntry {
             expires_at: None,
             metadata: Metadata::new(),
             revoked: false,
+            hint: None,
+            last_used_at: None,
         }
     }
 
@@ -72,6 +76,30 @@ impl KeyEntry {
     #[must_use]
     pub fn with_expiry(mut self, expires_at: SystemTime) -> Self {
         self.expires_at = Some(expires_at);
+        self
+    }
+
+    /// Removes the expiry: the key never expires.
+    #[must_use]
+    pub fn without_expiry(mut self) -> Self {
+        self.expires_at = None;
+        self
+    }
+
+    /// The hint shown in key lists so that people recognise a key: its
+    /// prefix and first characters, e.g. `ais_0j8g` (see
+    /// [`GeneratedKey::hint`](super::GeneratedKey::hint)). 1 to 32
+    /// characters from `A-Z a-z 0-9 _`.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// When the key was last used (kept to the minute).
+    #[must_use]
+    pub fn with_last_used_at(mut self, last_used_at: Option<SystemTime>) -> Self {
+        self.last_used_at = last_used_at;
         self
     }
 
@@ -138,16 +166,30 @@ impl KeyEntry {
         self.revoked
     }
 
+    /// The hint, if the key has one.
+    #[must_use]
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
+
+    /// When the key was last used, to the minute, if it was.
+    #[must_use]
+    pub const fn last_used_at(&self) -> Option<SystemTime> {
+        self.last_used_at
+    }
+
     pub(crate) fn from_record(record: &KeyRecord, revoked: bool) -> Self {
         Self {
             id: record.id().to_owned(),
             label: record.label().to_owned(),
             digest: record.digest,
-            scopes: record.scopes.clone(),
+            scopes: ScopeSet::clone(&record.scopes),
             created_at: record.created_at(),
             expires_at: record.expires_at(),
             metadata: record.metadata.as_deref().cloned().unwrap_or_default(),
             revoked,
+            hint: record.hint().map(str::to_owned),
+            last_used_at: record.last_used_at(),
         }
     }
 
@@ -165,8 +207,22 @@ impl KeyEntry {
                 id: self.id.clone(),
             });
         }
+        if self
+            .hint
+            .as_deref()
+            .is_some_and(|hint| !is_valid_hint(hint))
+        {
+            return Err(KeyStoreError::InvalidHint {
+                id: self.id.clone(),
+            });
+        }
         Ok(())
     }
+}
+
+/// Whether `hint` is a valid hint: 1 to 32 characters from `A-Z a-z 0-9 _`.
+pub(crate) fn is_valid_hint(hint: &str) -> bool {
+    (1..=32).contains(&hint.len()) && hint.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Whether `id` is a valid key id: 1 to 128 characters from

@@ -16,6 +16,11 @@ pub enum KeyStoreError {
         /// The id of the key with the bad label.
         id: String,
     },
+    /// A hint must be 1 to 32 characters from `A-Z a-z 0-9 _`.
+    InvalidHint {
+        /// The id of the key with the bad hint.
+        id: String,
+    },
     /// Two keys with the same id.
     DuplicateId {
         /// The repeated id.
@@ -45,6 +50,10 @@ impl fmt::Display for KeyStoreError {
             Self::InvalidLabel { id } => write!(
                 f,
                 "key \"{id}\": label must be at most 256 bytes without control characters"
+            ),
+            Self::InvalidHint { id } => write!(
+                f,
+                "key \"{id}\": hint must be 1 to 32 characters from A-Z a-z 0-9 _"
             ),
             Self::DuplicateId { id } => write!(f, "key id \"{id}\" is used twice"),
             Self::DuplicateDigest { id, existing } => {

@@ -8,6 +8,10 @@ use super::checksum::{self, BASE62, RANDOM_LEN};
 use super::{SecretToken, TokenDigest};
 use crate::error::ConfigError;
 
+/// Random characters of a token shown in its hint: 4 of 30, so that 26 ×
+/// log2(62) ≈ 154 bits stay secret.
+const HINT_LEN: usize = 4;
+
 /// Random base62 characters in a key id (`key_` + 16 ≈ 95 bits: unique, not secret).
 const ID_RANDOM_LEN: usize = 16;
 
@@ -80,10 +84,12 @@ impl KeyGenerator {
         token.push('_');
         token.extend(random.iter().chain(&check).map(|&b| char::from(b)));
         let digest = TokenDigest::of(&token);
+        let hint = token[..self.prefix.len() + 1 + HINT_LEN].to_owned();
         Ok(GeneratedKey {
             token: SecretToken::new(token),
             digest,
             id: new_key_id()?,
+            hint,
         })
     }
 }
@@ -122,6 +128,7 @@ pub struct GeneratedKey {
     token: SecretToken,
     digest: TokenDigest,
     id: String,
+    hint: String,
 }
 
 impl GeneratedKey {
@@ -141,6 +148,14 @@ impl GeneratedKey {
     #[must_use]
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The prefix and the first 4 random characters, e.g. `ais_0j8g`: enough
+    /// to recognise the key in a list, not enough to matter (154 of its 178
+    /// random bits stay secret). Give it to [`KeyEntry::with_hint`](super::KeyEntry::with_hint).
+    #[must_use]
+    pub fn hint(&self) -> &str {
+        &self.hint
     }
 }
 
@@ -172,6 +187,8 @@ mod tests {
         assert!(body.bytes().all(|b| b.is_ascii_alphanumeric()));
         assert!(checksum::is_valid(token));
         assert_eq!(key.digest(), TokenDigest::of(token));
+        assert_eq!(key.hint(), &token[..8]);
+        assert!(key.hint().starts_with("ais_"));
     }
 
     #[test]

@@ -33,8 +33,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#[cfg(any(feature = "admin", feature = "redis"))]
+mod admin;
 mod api_key;
 mod checksum;
+mod clock;
 mod digest;
 mod entry;
 mod error;
@@ -46,9 +49,13 @@ mod record;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "keys-file")]
-mod rfc3339;
+pub(crate) mod rfc3339;
 mod secret_token;
 
+#[cfg(any(feature = "admin", feature = "redis"))]
+pub use self::admin::AdminError;
+#[cfg(feature = "admin")]
+pub use self::admin::{ChangesHeld, EmbeddedKeyAdmin, KeyAdmin};
 pub use self::api_key::ApiKey;
 pub use self::digest::TokenDigest;
 pub use self::entry::KeyEntry;
@@ -58,9 +65,11 @@ pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
 pub use self::keys_file::{KeysFile, KeysFileError, Reload, ReloadOutcome, ReloadStatus};
 pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};
 pub use self::record::Metadata;
+#[cfg(all(feature = "admin", feature = "redis"))]
+pub use self::redis::SharedKeyAdmin;
 #[cfg(feature = "redis")]
 pub use self::redis::{
-    AdminError, ImportReport, OutagePolicy, RedisKeyAdmin, SharedKeyStore, SharedKeyStoreBuilder,
-    SyncError, SyncStatus,
+    ImportReport, OutagePolicy, RedisKeyAdmin, SharedKeyStore, SharedKeyStoreBuilder, SyncError,
+    SyncStatus,
 };
 pub use self::secret_token::SecretToken;

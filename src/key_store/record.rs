@@ -3,59 +3,75 @@
 //! handed to handlers.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
-use super::TokenDigest;
+use super::{KeyEntry, TokenDigest};
 use crate::scope::ScopeSet;
 
 /// Free-form key metadata (owner, environment...).
 pub type Metadata = BTreeMap<String, String>;
 
-/// One stored key. Immutable once built; shared by the index, the
-/// catalog and every [`ApiKey`] handed to handlers.
+/// One stored key. Immutable once built but for the minute it was last
+/// used; shared by the index, the catalog and every [`ApiKey`] handed to
+/// handlers.
 ///
-/// Laid out to fit a 128-byte allocation (with the `Arc` counts): the id and
-/// label share one string, and the timestamps are packed.
+/// Laid out to fit a 128-byte allocation (with the `Arc` counts): the id,
+/// label and hint share one string, the scope set is one pointer to an
+/// interned set, and the timestamps are packed.
 pub(crate) struct KeyRecord {
     pub(crate) digest: TokenDigest,
-    /// The id followed by the label.
+    /// The id, the label, then the hint.
     text: Box<str>,
-    pub(crate) scopes: ScopeSet,
+    pub(crate) scopes: Arc<ScopeSet>,
     pub(crate) metadata: Option<Box<Metadata>>,
     times: PackedTimes,
-    id_len: u32,
+    /// Minutes since the Unix epoch when a request last used the key; 0:
+    /// never. Written on the request path, without a lock, at most once a
+    /// minute.
+    last_used: AtomicU32,
+    id_len: u8,
+    hint_len: u8,
 }
 
 impl KeyRecord {
-    pub(crate) fn new(
-        digest: TokenDigest,
-        id: &str,
-        label: &str,
-        scopes: ScopeSet,
-        created_at: SystemTime,
-        expires_at: Option<SystemTime>,
-        metadata: Option<Box<Metadata>>,
-    ) -> Self {
-        let mut text = String::with_capacity(id.len() + label.len());
-        text.push_str(id);
-        text.push_str(label);
+    /// The record of a checked entry (ids are at most 128 bytes, hints 32,
+    /// labels 256: the lengths fit), with its interned scope set.
+    pub(crate) fn new(entry: KeyEntry, scopes: Arc<ScopeSet>) -> Self {
+        let hint = entry.hint.as_deref().unwrap_or_default();
+        let mut text = String::with_capacity(entry.id.len() + entry.label.len() + hint.len());
+        text.push_str(&entry.id);
+        text.push_str(&entry.label);
+        text.push_str(hint);
         Self {
-            digest,
+            digest: entry.digest,
             text: text.into_boxed_str(),
             scopes,
-            metadata,
-            times: PackedTimes::new(created_at, expires_at),
-            // Ids are validated to at most 128 bytes before records are built.
-            id_len: u32::try_from(id.len()).unwrap_or(u32::MAX),
+            metadata: (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
+            times: PackedTimes::new(entry.created_at, entry.expires_at),
+            last_used: AtomicU32::new(entry.last_used_at.map_or(0, minutes_since_epoch)),
+            id_len: u8::try_from(entry.id.len()).unwrap_or(u8::MAX),
+            hint_len: u8::try_from(hint.len()).unwrap_or(0),
         }
     }
 
     pub(crate) fn id(&self) -> &str {
-        self.text.get(..self.id_len as usize).unwrap_or_default()
+        self.text
+            .get(..usize::from(self.id_len))
+            .unwrap_or_default()
     }
 
     pub(crate) fn label(&self) -> &str {
-        self.text.get(self.id_len as usize..).unwrap_or_default()
+        let end = self.text.len() - usize::from(self.hint_len);
+        self.text
+            .get(usize::from(self.id_len)..end)
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn hint(&self) -> Option<&str> {
+        let start = self.text.len() - usize::from(self.hint_len);
+        (self.hint_len > 0).then(|| self.text.get(start..).unwrap_or_default())
     }
 
     pub(crate) fn created_at(&self) -> SystemTime {
@@ -71,6 +87,35 @@ impl KeyRecord {
         self.expires_at()
             .is_some_and(|expires_at| SystemTime::now() >= expires_at)
     }
+
+    /// Notes a use in `minute` (minutes since the epoch): one relaxed load,
+    /// and a write only when the minute changed. No lock, no allocation.
+    pub(crate) fn touch(&self, minute: u32) {
+        if self.last_used.load(Ordering::Relaxed) < minute {
+            self.last_used.fetch_max(minute, Ordering::Relaxed);
+        }
+    }
+
+    /// The minute the key was last used (0: never).
+    pub(crate) fn last_used_minute(&self) -> u32 {
+        self.last_used.load(Ordering::Relaxed)
+    }
+
+    /// When the key was last used, to the minute.
+    pub(crate) fn last_used_at(&self) -> Option<SystemTime> {
+        match self.last_used_minute() {
+            0 => None,
+            minute => Some(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(minute) * 60)),
+        }
+    }
+}
+
+/// Whole minutes from the Unix epoch to `time` (0 before it).
+pub(crate) fn minutes_since_epoch(time: SystemTime) -> u32 {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u32::try_from(since.as_secs() / 60).unwrap_or(u32::MAX)
+        })
 }
 
 /// Creation and expiry in 24 bytes (two `SystemTime`s take 32, their
@@ -229,7 +274,9 @@ mod tests {
             scopes,
             metadata,
             times,
+            last_used,
             id_len,
+            hint_len,
         } = &*a;
         assert_ne!(*digest, b.digest);
         assert_eq!(*text, b.text);
@@ -240,20 +287,44 @@ mod tests {
             (times.created(), times.expires()),
             (b.times.created(), b.times.expires())
         );
-        assert_eq!(*id_len, b.id_len);
+        assert_eq!(
+            last_used.load(Ordering::Relaxed),
+            b.last_used.load(Ordering::Relaxed)
+        );
+        assert_eq!((*id_len, *hint_len), (b.id_len, b.hint_len));
     }
 
     #[test]
-    fn id_and_label_share_one_string() {
-        let record = KeyRecord::new(
-            TokenDigest::of("t"),
-            "key_1",
-            "Staging Server",
-            ScopeSet::empty(),
-            SystemTime::UNIX_EPOCH,
-            None,
-            None,
+    fn id_label_and_hint_share_one_string() {
+        let entry = KeyEntry::new("key_1", "Staging Server", TokenDigest::of("t"));
+        let record = KeyRecord::new(entry.clone(), Arc::new(ScopeSet::empty()));
+        assert_eq!(
+            (record.id(), record.label(), record.hint()),
+            ("key_1", "Staging Server", None)
         );
-        assert_eq!((record.id(), record.label()), ("key_1", "Staging Server"));
+        let record = KeyRecord::new(entry.with_hint("ais_0j8g"), Arc::new(ScopeSet::empty()));
+        assert_eq!(
+            (record.id(), record.label(), record.hint()),
+            ("key_1", "Staging Server", Some("ais_0j8g"))
+        );
+    }
+
+    #[test]
+    fn last_use_is_kept_to_the_minute_and_never_goes_back() {
+        let entry = KeyEntry::new("key_1", "Label", TokenDigest::of("t"));
+        let record = KeyRecord::new(entry, Arc::new(ScopeSet::empty()));
+        assert_eq!(record.last_used_at(), None);
+        record.touch(29_500_000);
+        record.touch(29_499_999);
+        assert_eq!(record.last_used_minute(), 29_500_000);
+        let at = record.last_used_at().expect("used");
+        assert_eq!(minutes_since_epoch(at), 29_500_000);
+        assert_eq!(
+            at.duration_since(SystemTime::UNIX_EPOCH)
+                .expect("after")
+                .as_secs()
+                % 60,
+            0
+        );
     }
 }

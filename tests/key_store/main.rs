@@ -5,6 +5,7 @@
 mod support;
 
 mod keys_file;
+mod last_used;
 mod revocation_under_load;
 mod shared_store;
 mod shared_store_faults;

@@ -407,3 +407,71 @@ async fn a_replica_loads_ten_thousand_keys_quickly() {
     // (the release figure is the one measured against 200 ms).
     assert!(took <= Duration::from_secs(1), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_uses_are_flushed_keeping_the_later_minute() {
+    let Some(redis) = RedisServer::start("last-use") else {
+        return;
+    };
+    let url = redis.url();
+    let admin = RedisKeyAdmin::connect(&url, NAMESPACE)
+        .await
+        .expect("connect");
+    let (used, used_token) = new_key("Used Here");
+    let (seen_later, seen_later_token) = new_key("Used Later Elsewhere");
+    let (gone, gone_token) = new_key("Deleted");
+    let mut version = 0;
+    for entry in [&used, &seen_later, &gone] {
+        version = admin.insert(entry.clone()).await.expect("insert");
+    }
+    let store = replica(&url, Duration::from_secs(5), true).await;
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(2))
+            .await
+    );
+    for token in [&used_token, &seen_later_token, &gone_token] {
+        assert!(answer(&store, token).is_ok());
+    }
+    let minute = store
+        .entry(used.id())
+        .and_then(|e| e.last_used_at())
+        .expect("noted in memory");
+    let minute = minute
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        / 60;
+
+    // Another replica flushed a later use of one key; the third key is
+    // deleted, and the replica flushes after applying the deletion (it
+    // flushes only the keys it holds).
+    let mut con = redis.client().get_connection().expect("connect");
+    let later = minute + 90;
+    redis::cmd("HSET")
+        .arg(format!("{{tba:{NAMESPACE}}}:used"))
+        .arg(seen_later.id())
+        .arg(later)
+        .query::<()>(&mut con)
+        .expect("HSET");
+    let version = admin.remove(gone.id()).await.expect("remove");
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(2))
+            .await
+    );
+
+    assert!(
+        store.flush_last_uses(Duration::from_secs(5)).await,
+        "flushed"
+    );
+    let flushed = admin.last_uses().await.expect("read");
+    println!("flushed last uses: {flushed:?} (this replica's minute: {minute})");
+    assert_eq!(flushed.get(used.id()).copied().map(u64::from), Some(minute));
+    assert_eq!(
+        flushed.get(seen_later.id()).copied().map(u64::from),
+        Some(later),
+        "the later minute is kept"
+    );
+    assert!(!flushed.contains_key(gone.id()), "a deleted key stays gone");
+}

@@ -369,8 +369,9 @@ async fn a_replica_behind_a_trimmed_log_resyncs_in_full() {
     }
 }
 
-/// With a Redis user that may only read, a replica syncs and an admin
-/// cannot write: a compromised API server cannot mint keys.
+/// With a Redis user that may only read (and record last uses), a replica
+/// syncs and flushes its last uses, and an admin cannot write: a
+/// compromised API server cannot mint keys.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_only_redis_user_can_sync_but_not_write() {
     let Some(redis) = RedisServer::start("acl") else {
@@ -391,18 +392,31 @@ async fn a_read_only_redis_user_can_sync_but_not_write() {
         .arg("replica")
         .arg("on")
         .arg(">replica-password")
-        .arg("~{tba:*}*")
+        // Read every key of the store; write one hash (last uses) with one
+        // command, through the script.
+        .arg("%R~{tba:*}*")
+        .arg("%RW~{tba:*}:used")
         .arg("+@read")
         .arg("+@transaction")
         .arg("+ping")
         .arg("+hello")
         .arg("+client|setname")
+        .arg("+evalsha")
+        .arg("+eval")
+        .arg("+script|load")
+        .arg("+hset")
         .query_async(&mut con)
         .await
         .expect("ACL SETUSER");
     let url = format!("{}?user=replica&pass=replica-password", redis.url());
     let store = replica(&url, Duration::from_secs(5), true).await;
     assert_eq!(answer(&store, &token), Ok(()));
+    assert!(
+        store.flush_last_uses(Duration::from_secs(5)).await,
+        "flushed"
+    );
+    let flushed = admin.last_uses().await.expect("read");
+    assert_eq!(flushed.len(), 1, "{flushed:?}");
     let read_only = RedisKeyAdmin::connect(&url, NAMESPACE)
         .await
         .expect("connect");
@@ -414,5 +428,23 @@ async fn a_read_only_redis_user_can_sync_but_not_write() {
     assert!(
         refused.to_string().to_lowercase().contains("noperm"),
         "{refused}"
+    );
+    // Nor through a script of its own.
+    let mut replica_con = redis::Client::open(url.as_str())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let forged: Result<i64, _> = redis::cmd("EVAL")
+        .arg("return redis.call('HSET', KEYS[1], 'forged', '{}')")
+        .arg(1)
+        .arg(format!("{{tba:{NAMESPACE}}}:keys"))
+        .query_async(&mut replica_con)
+        .await;
+    let forged = forged.expect_err("no write permission on the key set");
+    assert!(
+        forged.to_string().to_lowercase().contains("noperm")
+            || forged.to_string().contains("No permissions"),
+        "{forged}"
     );
 }

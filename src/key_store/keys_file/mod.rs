@@ -7,8 +7,9 @@
 //!           "expires_at":"2027-01-01T00:00:00Z","revoked":false}]}
 //! ```
 //!
-//! `expires_at`, `revoked` (default `false`), `scopes` (default none) and
-//! `metadata` (an object of strings) are optional; unknown fields are
+//! `expires_at`, `revoked` (default `false`), `scopes` (default none),
+//! `metadata` (an object of strings), `hint` (the token's prefix and first
+//! characters, for lists) and `last_used_at` are optional; unknown fields are
 //! refused, so a typo (`"expires"`) cannot silently drop a restriction.
 //!
 //! A file is read strictly ([`KeysFile::parse`], [`KeysFile::load`]: any
@@ -63,6 +64,10 @@ struct FileEntry<'a> {
     revoked: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     metadata: &'a BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_used_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -257,6 +262,8 @@ fn to_file_entry(entry: &KeyEntry) -> FileEntry<'_> {
         expires_at: entry.expires_at().map(rfc3339::format),
         revoked: entry.is_revoked(),
         metadata: entry.metadata(),
+        hint: entry.hint(),
+        last_used_at: entry.last_used_at().map(rfc3339::format),
     }
 }
 

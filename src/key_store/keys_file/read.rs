@@ -16,7 +16,7 @@ use crate::scope::ScopeSet;
 const HASH_PREFIX: &str = "sha256:";
 
 /// The fields an entry may have.
-const FIELDS: [&str; 8] = [
+const FIELDS: [&str; 10] = [
     "id",
     "label",
     "hash",
@@ -25,6 +25,8 @@ const FIELDS: [&str; 8] = [
     "expires_at",
     "revoked",
     "metadata",
+    "hint",
+    "last_used_at",
 ];
 
 /// One result per entry, in file order; `Err` for the file as a whole when
@@ -143,10 +145,28 @@ fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
         Some(Value::Object(metadata)) => entry = with_metadata(entry, metadata, &problem)?,
         Some(_) => return Err(problem(Some("metadata"), METADATA)),
     }
+    match field("hint") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(hint)) => entry = entry.with_hint(hint),
+        Some(_) => return Err(problem(Some("hint"), "must be a string")),
+    }
+    match field("last_used_at") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(used)) => {
+            let used = rfc3339::parse(&used)
+                .ok_or_else(|| problem(Some("last_used_at"), NOT_A_TIMESTAMP))?;
+            entry = entry.with_last_used_at(Some(used));
+        }
+        Some(_) => return Err(problem(Some("last_used_at"), NOT_A_TIMESTAMP)),
+    }
     entry.validate().map_err(|error| match error {
         KeyStoreError::InvalidLabel { .. } => problem(
             Some("label"),
             "must be at most 256 bytes without control characters",
+        ),
+        KeyStoreError::InvalidHint { .. } => problem(
+            Some("hint"),
+            "must be 1 to 32 characters from A-Z a-z 0-9 _",
         ),
         _ => problem(
             Some("id"),

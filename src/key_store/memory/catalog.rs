@@ -23,7 +23,7 @@ pub(super) struct Catalog {
     active: Vec<Arc<KeyRecord>>,
     revoked: Vec<Arc<KeyRecord>>,
     revoked_digests: DigestSet,
-    scope_sets: HashSet<ScopeSet>,
+    scope_sets: HashSet<Arc<ScopeSet>>,
 }
 
 /// A record taken out of the catalog, and whether it was active.
@@ -133,6 +133,10 @@ impl Catalog {
         let replaced = self.remove(&entry.id);
         let revoked = entry.revoked;
         let record = self.record(entry);
+        if let Some((old, _)) = &replaced {
+            // A change to a key (a label, a revocation) keeps its last use.
+            record.touch(old.last_used_minute());
+        }
         if revoked {
             self.add_revoked(Arc::clone(&record));
         } else {
@@ -140,6 +144,26 @@ impl Catalog {
             self.active.insert(at, Arc::clone(&record));
         }
         Ok((record, replaced))
+    }
+    /// Carries the last uses of `previous` over to the same keys (same id
+    /// and digest) here, keeping the later minute: a reload from a file
+    /// saved earlier must not forget uses seen since.
+    pub(super) fn keep_last_uses(&self, previous: &Self) {
+        for record in self.active.iter().chain(&self.revoked) {
+            let old = previous
+                .find_any(record.id())
+                .filter(|old| old.digest == record.digest);
+            if let Some(old) = old {
+                record.touch(old.last_used_minute());
+            }
+        }
+    }
+
+    fn find_any(&self, id: &str) -> Option<&Arc<KeyRecord>> {
+        find(&self.active, id)
+            .ok()
+            .map(|at| &self.active[at])
+            .or_else(|| find(&self.revoked, id).ok().map(|at| &self.revoked[at]))
     }
 
     /// Moves an active key to the revoked set; returns its record.
@@ -176,7 +200,7 @@ impl Catalog {
     }
 
     /// The id of the revoked key holding `digest`, if one does.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg_attr(not(any(feature = "redis", feature = "admin")), allow(dead_code))]
     pub(super) fn revoked_holder(&self, digest: &TokenDigest) -> Option<String> {
         self.revoked_digests
             .get(digest)
@@ -236,25 +260,18 @@ impl Catalog {
     }
 
     /// The record of a checked entry, with its scope set interned.
-    fn record(&mut self, entry: KeyEntry) -> Arc<KeyRecord> {
-        let scopes = self.intern(entry.scopes);
-        Arc::new(KeyRecord::new(
-            entry.digest,
-            &entry.id,
-            &entry.label,
-            scopes,
-            entry.created_at,
-            entry.expires_at,
-            (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
-        ))
+    fn record(&mut self, mut entry: KeyEntry) -> Arc<KeyRecord> {
+        let scopes = self.intern(std::mem::replace(&mut entry.scopes, ScopeSet::empty()));
+        Arc::new(KeyRecord::new(entry, scopes))
     }
 
     /// One shared copy of each distinct scope set, however many keys use it.
-    fn intern(&mut self, scopes: ScopeSet) -> ScopeSet {
+    fn intern(&mut self, scopes: ScopeSet) -> Arc<ScopeSet> {
         if let Some(existing) = self.scope_sets.get(&scopes) {
-            return existing.clone();
+            return Arc::clone(existing);
         }
-        self.scope_sets.insert(scopes.clone());
+        let scopes = Arc::new(scopes);
+        self.scope_sets.insert(Arc::clone(&scopes));
         scopes
     }
 }

@@ -102,6 +102,16 @@ impl Snapshot {
         Self { shards, len }
     }
 
+    /// Calls `visit` with every record.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(super) fn for_each(&self, mut visit: impl FnMut(&KeyRecord)) {
+        for shard in &self.shards {
+            for slot in shard.iter() {
+                visit(&slot.0);
+            }
+        }
+    }
+
     /// How many keys are indexed.
     pub(super) fn len(&self) -> usize {
         self.len
@@ -113,18 +123,13 @@ mod tests {
     use std::time::SystemTime;
 
     use super::*;
+    use crate::key_store::KeyEntry;
     use crate::scope::ScopeSet;
 
     fn record(digest: [u8; 32], id: &str) -> Arc<KeyRecord> {
-        Arc::new(KeyRecord::new(
-            TokenDigest::from_bytes(digest),
-            id,
-            "label",
-            ScopeSet::empty(),
-            SystemTime::UNIX_EPOCH,
-            None,
-            None,
-        ))
+        let entry = KeyEntry::new(id, "label", TokenDigest::from_bytes(digest))
+            .with_created_at(SystemTime::UNIX_EPOCH);
+        Arc::new(KeyRecord::new(entry, Arc::new(ScopeSet::empty())))
     }
 
     #[test]

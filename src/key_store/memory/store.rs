@@ -10,8 +10,8 @@ use subtle::ConstantTimeEq;
 
 use super::catalog::Catalog;
 use super::snapshot::Snapshot;
-use crate::key_store::checksum;
 use crate::key_store::{ApiKey, KeyEntry, KeyStoreError, TokenDigest};
+use crate::key_store::{checksum, clock};
 use crate::validator::{TokenValidator, ValidationError};
 
 /// A digest no token is expected to hash to, compared against on a miss so
@@ -80,6 +80,7 @@ impl KeyStoreBuilder {
     /// Builds an empty store.
     #[must_use]
     pub fn build(self) -> KeyStore {
+        clock::start();
         KeyStore {
             shared: Arc::new(Shared {
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
@@ -139,6 +140,7 @@ impl KeyStore {
         if record.is_expired() {
             return Err(ValidationError::expired());
         }
+        record.touch(clock::minute());
         Ok(ApiKey(Arc::clone(record)))
     }
 
@@ -196,6 +198,25 @@ impl KeyStore {
         };
         self.shared.snapshot.store(Arc::new(next));
         Ok(counts(&catalog))
+    }
+
+    /// Whether any key, active or revoked, holds `digest`.
+    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    pub(crate) fn holds_digest(&self, digest: &TokenDigest) -> bool {
+        self.shared.snapshot.load().get(digest).is_some()
+            || self.lock().revoked_holder(digest).is_some()
+    }
+
+    /// Calls `visit` with the id and last-use minute of every active key
+    /// used at least once, without a lock (for flushing last uses).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    pub(crate) fn for_each_last_use(&self, mut visit: impl FnMut(&str, u32)) {
+        self.shared.snapshot.load().for_each(|record| {
+            let minute = record.last_used_minute();
+            if minute > 0 {
+                visit(record.id(), minute);
+            }
+        });
     }
 
     /// Forgets whatever key holds `digest` (active or revoked), if any; for
@@ -262,6 +283,7 @@ impl KeyStore {
     ) -> Result<KeyCounts, KeyStoreError> {
         let (fresh, snapshot) = Catalog::build(entries)?;
         let mut catalog = self.lock();
+        fresh.keep_last_uses(&catalog);
         self.shared.snapshot.store(Arc::new(snapshot));
         *catalog = fresh;
         Ok(counts(&catalog))

@@ -8,8 +8,8 @@ use redis::aio::MultiplexedConnection;
 use redis::{Client, Script};
 use tokio::sync::Mutex;
 
-use super::error::AdminError;
 use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
+use crate::key_store::AdminError;
 use crate::key_store::keys_file::{KeysFile, entry_json, parse_entry};
 use crate::key_store::{KeyEntry, KeyStoreError};
 
@@ -72,16 +72,16 @@ impl RedisKeyAdmin {
     ///
     /// # Errors
     ///
-    /// [`AdminError::Redis`] if the URL is invalid or Redis unreachable.
+    /// [`AdminError::Unavailable`] if the URL is invalid or Redis unreachable.
     pub async fn connect(redis_url: &str, namespace: &str) -> Result<Self, AdminError> {
         if !is_valid_namespace(namespace) {
-            return Err(AdminError::Redis {
+            return Err(AdminError::Unavailable {
                 problem: format!(
                     "namespace {namespace:?} must be 1 to 64 characters from A-Z a-z 0-9 _ - ."
                 ),
             });
         }
-        let client = Client::open(redis_url).map_err(|e| AdminError::redis(&e))?;
+        let client = Client::open(redis_url).map_err(|e| unavailable(&e))?;
         let admin = Self {
             client,
             connection: Mutex::new(None),
@@ -106,7 +106,7 @@ impl RedisKeyAdmin {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(|e| AdminError::redis(&e))?;
+            .map_err(|e| unavailable(&e))?;
         *slot = Some(connection.clone());
         Ok(connection)
     }
@@ -117,7 +117,7 @@ impl RedisKeyAdmin {
         if error.code().is_none() {
             *self.connection.lock().await = None;
         }
-        AdminError::redis(error)
+        unavailable(error)
     }
 
     /// Runs a read, once more on a fresh connection if the connection
@@ -132,9 +132,9 @@ impl RedisKeyAdmin {
                 command
                     .query_async(&mut con)
                     .await
-                    .map_err(|e| AdminError::redis(&e))
+                    .map_err(|e| unavailable(&e))
             }
-            Err(error) => Err(AdminError::redis(&error)),
+            Err(error) => Err(unavailable(&error)),
         }
     }
 
@@ -146,7 +146,7 @@ impl RedisKeyAdmin {
         }
         let mut con = self.connection().await?;
         let mut random = [0u8; 16];
-        getrandom::fill(&mut random).map_err(|e| AdminError::Redis {
+        getrandom::fill(&mut random).map_err(|e| AdminError::Unavailable {
             problem: format!("no random source for the epoch: {e}"),
         })?;
         let fresh: String = random.iter().map(|b| format!("{b:02x}")).collect();
@@ -171,7 +171,7 @@ impl RedisKeyAdmin {
     ///
     /// # Errors
     ///
-    /// [`AdminError::Redis`] if Redis fails.
+    /// [`AdminError::Unavailable`] if Redis fails.
     pub async fn version(&self) -> Result<u64, AdminError> {
         let version: Option<u64> = self.read(redis::cmd("GET").arg(&self.layout.ver)).await?;
         Ok(version.unwrap_or(0))
@@ -195,7 +195,7 @@ impl RedisKeyAdmin {
     ///
     /// # Errors
     ///
-    /// [`AdminError::Redis`] if Redis fails, [`AdminError::Corrupt`] if its
+    /// [`AdminError::Unavailable`] if Redis fails, [`AdminError::Corrupt`] if its
     /// record cannot be read.
     pub async fn get(&self, id: &str) -> Result<Option<KeyEntry>, AdminError> {
         Ok(self.current(id).await?.map(|(_, entry)| entry))
@@ -284,6 +284,7 @@ impl RedisKeyAdmin {
             let outcome = self
                 .delete
                 .key(&self.layout.script_keys()[..])
+                .key(&self.layout.used)
                 .arg(&epoch)
                 .arg(id)
                 .arg(&record)
@@ -340,6 +341,17 @@ impl RedisKeyAdmin {
         }
         report.version = self.version().await?;
         Ok(report)
+    }
+
+    /// When each key was last used, to the minute, as the replicas flushed
+    /// it (at most a minute late).
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::Unavailable`] if Redis fails.
+    pub async fn last_uses(&self) -> Result<HashMap<String, u32>, AdminError> {
+        self.read(redis::cmd("HGETALL").arg(&self.layout.used))
+            .await
     }
 
     /// Every key, active and revoked, as a keys file: a backup that
@@ -418,6 +430,13 @@ impl RedisKeyAdmin {
             Some("TBA_CHANGED" | "TBA_EPOCH") => AdminError::Conflict { id },
             _ => self.failed(error).await,
         }
+    }
+}
+
+/// A Redis failure, as the admin reports it.
+fn unavailable(error: &redis::RedisError) -> AdminError {
+    AdminError::Unavailable {
+        problem: format!("Redis: {error}"),
     }
 }
 

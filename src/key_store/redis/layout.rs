@@ -21,6 +21,9 @@ pub(super) struct Layout {
     /// STRING: a random value written when the store is initialised; its
     /// absence means the store was never initialised or lost its data.
     pub(super) epoch: String,
+    /// HASH: key id -> the minute it was last used (replicas flush their
+    /// last uses there once a minute; not part of the change log).
+    pub(super) used: String,
 }
 
 impl Layout {
@@ -32,6 +35,7 @@ impl Layout {
             ver: format!("{tag}:ver"),
             log: format!("{tag}:log"),
             epoch: format!("{tag}:epoch"),
+            used: format!("{tag}:used"),
         }
     }
 

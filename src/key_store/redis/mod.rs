@@ -17,10 +17,14 @@ mod admin;
 mod error;
 mod freshness;
 mod layout;
+#[cfg(feature = "admin")]
+mod shared_admin;
 mod store;
 mod sync;
 
 pub use self::admin::{ImportReport, RedisKeyAdmin};
-pub use self::error::{AdminError, SyncError};
+pub use self::error::SyncError;
 pub use self::freshness::OutagePolicy;
+#[cfg(feature = "admin")]
+pub use self::shared_admin::SharedKeyAdmin;
 pub use self::store::{SharedKeyStore, SharedKeyStoreBuilder, SyncStatus};

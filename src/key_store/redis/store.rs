@@ -66,6 +66,10 @@ pub(super) struct Inner {
     /// The version of the last write applied to `local`.
     pub(super) applied: watch::Sender<u64>,
     pub(super) resync_requested: AtomicBool,
+    /// Asks the sync thread to write last uses to Redis now.
+    pub(super) flush_requested: AtomicBool,
+    /// How many flushes of last uses succeeded.
+    pub(super) flushes: watch::Sender<u64>,
     pub(super) last_error: Mutex<Option<String>>,
     pub(super) layout: Layout,
     namespace: String,
@@ -156,6 +160,8 @@ impl SharedKeyStoreBuilder {
             freshness: Freshness::new(self.max_staleness, self.policy),
             applied: watch::Sender::new(0),
             resync_requested: AtomicBool::new(false),
+            flush_requested: AtomicBool::new(false),
+            flushes: watch::Sender::new(0),
             last_error: Mutex::new(None),
             layout: Layout::new(&self.namespace),
             namespace: self.namespace,
@@ -227,6 +233,19 @@ impl SharedKeyStore {
     /// SIGHUP); it happens within about a second.
     pub fn resync(&self) {
         self.inner.resync_requested.store(true, Ordering::Release);
+    }
+
+    /// Writes this replica's last uses to Redis now rather than at the next
+    /// periodic flush (once a minute), keeping the later time per key: call
+    /// it before a graceful shutdown, so the last minute of use is not lost.
+    /// Returns whether a flush completed within `within`.
+    pub async fn flush_last_uses(&self, within: Duration) -> bool {
+        let mut flushes = self.inner.flushes.subscribe();
+        let before = *flushes.borrow_and_update();
+        self.inner.flush_requested.store(true, Ordering::Release);
+        tokio::time::timeout(within, flushes.wait_for(|&done| done > before))
+            .await
+            .is_ok_and(|waited| waited.is_ok())
     }
 
     /// `loading`, `fresh`, `serving stale` or `unavailable`: what the

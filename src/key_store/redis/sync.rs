@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamRangeReply, StreamReadReply};
-use redis::{AsyncConnectionConfig, Client};
+use redis::{AsyncConnectionConfig, Client, Script};
 
 use super::layout::{Change, Layout, LogEntry};
 use super::store::Inner;
@@ -29,6 +29,10 @@ const RESPONSE_MARGIN: Duration = Duration::from_secs(1);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Hash fields read per `HSCAN` round.
 const SCAN_PAGE: usize = 1_000;
+/// How often a replica writes its keys' last uses to Redis.
+const FLUSH_EVERY: Duration = Duration::from_secs(60);
+/// Last uses written per script call.
+const FLUSH_BATCH: usize = 500;
 
 /// What the replica says while Redis holds no key store.
 const NOT_INITIALISED: &str = "Redis holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it";
@@ -76,10 +80,11 @@ pub(super) fn start(
 /// Runs until the store is dropped.
 async fn run(store: Weak<Inner>, client: Client, settings: Settings) {
     let mut position = None;
+    let mut flushed = HashMap::new();
     let mut backoff = MIN_BACKOFF;
     loop {
         let started = Instant::now();
-        match follow(&store, &client, settings, &mut position).await {
+        match follow(&store, &client, settings, &mut position, &mut flushed).await {
             Ok(()) => return,
             Err(problem) => {
                 let Some(inner) = store.upgrade() else {
@@ -105,6 +110,7 @@ async fn follow(
     client: &Client,
     settings: Settings,
     position: &mut Option<Position>,
+    flushed: &mut HashMap<String, u32>,
 ) -> Result<(), String> {
     let config = AsyncConnectionConfig::new()
         .set_connection_timeout(Some(CONNECT_TIMEOUT))
@@ -123,6 +129,8 @@ async fn follow(
     // freshness at once, instead of a heartbeat period later.
     let mut blocking = false;
     let mut next_resync = Instant::now() + jittered(settings.resync_every);
+    let mut next_flush = Instant::now() + jittered(FLUSH_EVERY);
+    let record_uses = Script::new(include_str!("scripts/used.lua"));
     loop {
         // Where do we stand? A missing position (first load, a gap, a new
         // epoch) means a full resync.
@@ -171,6 +179,18 @@ async fn follow(
         let Some(current) = position.as_mut() else {
             continue;
         };
+        {
+            let Some(inner) = store.upgrade() else {
+                return Ok(());
+            };
+            let asked = inner.flush_requested.swap(false, Ordering::AcqRel);
+            if asked || Instant::now() >= next_flush {
+                next_flush = Instant::now() + jittered(FLUSH_EVERY);
+                if flush_last_uses(&inner, &mut con, &record_uses, flushed).await {
+                    inner.flushes.send_modify(|done| *done += 1);
+                }
+            }
+        }
         // One round: the blocking read, then the epoch and the version,
         // which Redis answers only after the read returns.
         let sent = Instant::now();
@@ -373,6 +393,37 @@ async fn resync(
             stream_id,
         });
     }
+}
+
+/// Writes the last uses this replica saw since its last flush to Redis,
+/// keeping the later minute (a script, so that replicas never move a time
+/// back). A failure is logged and retried at the next flush.
+async fn flush_last_uses(
+    inner: &Inner,
+    con: &mut MultiplexedConnection,
+    script: &Script,
+    flushed: &mut HashMap<String, u32>,
+) -> bool {
+    let mut pending: Vec<(String, u32)> = Vec::new();
+    inner.local.for_each_last_use(|id, minute| {
+        if flushed.get(id).is_none_or(|&done| done < minute) {
+            pending.push((id.to_owned(), minute));
+        }
+    });
+    for batch in pending.chunks(FLUSH_BATCH) {
+        let mut call = script.key(&inner.layout.used);
+        for (id, minute) in batch {
+            call.arg(id).arg(minute);
+        }
+        match call.invoke_async::<u64>(con).await {
+            Ok(_) => flushed.extend(batch.iter().cloned()),
+            Err(error) => {
+                report_problem(&format!("writing last uses to Redis failed: {error}"));
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// A key set being assembled by a resync: by id, with every unreadable or

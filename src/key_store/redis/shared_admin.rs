@@ -1,0 +1,135 @@
+//! The shared key set as an admin API changes it: writes through
+//! [`RedisKeyAdmin`], reads from this replica, and every write awaited until
+//! this replica has applied it (read-your-writes).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{RedisKeyAdmin, SharedKeyStore};
+use crate::key_store::KeyEntry;
+use crate::key_store::admin::{AdminError, KeyAdmin};
+
+/// How long a write waits for this replica to apply it before answering
+/// 503 (the write is done; other replicas follow).
+const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
+
+/// The key set shared through Redis, as an admin API changes it: writes go
+/// through the admin scripts, reads come from `replica`, and every write
+/// returns only once `replica` has applied it, so a change applies to every
+/// request this replica starts after the change returns (other replicas
+/// follow within the propagation bound). Last uses are the later of this
+/// replica's and what all replicas flushed to Redis (once a minute).
+///
+/// ```no_run
+/// use tower_bearer_auth::key_store::{RedisKeyAdmin, SharedKeyAdmin, SharedKeyStore};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let replica = SharedKeyStore::builder("redis://127.0.0.1/").start()?;
+/// let admin = SharedKeyAdmin::new(
+///     RedisKeyAdmin::connect("redis://127.0.0.1/", "default").await?,
+///     replica.clone(),
+/// );
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct SharedKeyAdmin {
+    admin: Arc<RedisKeyAdmin>,
+    replica: SharedKeyStore,
+}
+
+impl SharedKeyAdmin {
+    /// Writes through `admin`, reads from and waits for `replica` (both on
+    /// the same namespace).
+    #[must_use]
+    pub fn new(admin: RedisKeyAdmin, replica: SharedKeyStore) -> Self {
+        Self {
+            admin: Arc::new(admin),
+            replica,
+        }
+    }
+
+    /// The replica it reads from.
+    #[must_use]
+    pub fn replica(&self) -> &SharedKeyStore {
+        &self.replica
+    }
+
+    fn fresh(&self) -> Result<(), AdminError> {
+        match self.replica.state() {
+            "fresh" | "serving stale" => Ok(()),
+            state => Err(AdminError::Unavailable {
+                problem: format!("this replica's copy of the key set is {state}"),
+            }),
+        }
+    }
+
+    async fn applied(&self, version: u64) -> Result<(), AdminError> {
+        if self
+            .replica
+            .wait_for_version(version, READ_YOUR_WRITES)
+            .await
+        {
+            Ok(())
+        } else {
+            Err(AdminError::Unavailable {
+                problem: "the change is made, but this replica has not applied it yet".to_owned(),
+            })
+        }
+    }
+
+    /// `entry` with the later of its own last use and the flushed one.
+    fn with_last_use(entry: KeyEntry, flushed: Option<u32>) -> KeyEntry {
+        let flushed = flushed
+            .filter(|&minute| minute > 0)
+            .map(|minute| SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(minute) * 60));
+        let later = entry.last_used_at().max(flushed);
+        entry.with_last_used_at(later)
+    }
+}
+
+impl KeyAdmin for SharedKeyAdmin {
+    async fn entries(&self) -> Result<Vec<KeyEntry>, AdminError> {
+        self.fresh()?;
+        let flushed = self.admin.last_uses().await?;
+        Ok(self
+            .replica
+            .entries()
+            .into_iter()
+            .map(|entry| {
+                let minute = flushed.get(entry.id()).copied();
+                Self::with_last_use(entry, minute)
+            })
+            .collect())
+    }
+
+    async fn entry(&self, id: &str) -> Result<Option<KeyEntry>, AdminError> {
+        self.fresh()?;
+        let Some(entry) = self.replica.entry(id) else {
+            return Ok(None);
+        };
+        let flushed = self.admin.last_uses().await?;
+        Ok(Some(Self::with_last_use(entry, flushed.get(id).copied())))
+    }
+
+    async fn insert(&self, entry: KeyEntry) -> Result<(), AdminError> {
+        let version = self.admin.insert(entry).await?;
+        self.applied(version).await
+    }
+
+    async fn update<F>(&self, id: &str, change: F) -> Result<KeyEntry, AdminError>
+    where
+        F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
+    {
+        let version = self.admin.update(id, change).await?;
+        self.applied(version).await?;
+        self.entry(id)
+            .await?
+            .ok_or_else(|| AdminError::UnknownId { id: id.to_owned() })
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), AdminError> {
+        let version = self.admin.remove(id).await?;
+        self.applied(version).await
+    }
+}
