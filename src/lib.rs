@@ -57,7 +57,8 @@
 //! - [`key_store`]: API keys: generation, the keys file, the in-memory store;
 //! - [`scope`]: scope sets and policies, per route and per gRPC method;
 //! - [`rejection`]: rejection causes, their HTTP and gRPC forms, body formats;
-//! - [`axum`] and [`tonic`]: handler-side helpers (features of those names).
+//! - [`axum`] and [`tonic`]: handler-side helpers (features of those names);
+//! - `admin`: the admin API and the portal (feature `admin`).
 //!
 //! # Who was authenticated, seen from outside the layer
 //!
@@ -88,14 +89,26 @@
 //! | `tonic` | no | [`tonic::principal`] for handlers (tonic, no transport) |
 //! | `tracing` | no | one event per rejection (tracing) |
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
+//! | `redis` | no | `key_store::SharedKeyStore`: one key set for many replicas (redis, tokio) |
+//! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 /// The README's examples, compiled and run as doctests.
-#[cfg(all(doctest, feature = "axum", feature = "tonic", feature = "key-store"))]
+#[cfg(all(
+    doctest,
+    feature = "axum",
+    feature = "tonic",
+    feature = "key-store",
+    feature = "redis",
+    feature = "admin"
+))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
+pub mod admin;
 mod admission;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]

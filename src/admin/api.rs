@@ -1,0 +1,101 @@
+//! Building the admin API's router.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use super::handlers::{self, Api};
+use crate::key_store::{KeyAdmin, KeyGenerator};
+use crate::scope::{ScopePolicy, ScopeRequirement};
+use crate::{BearerAuthLayer, Principal, TokenValidator};
+
+/// The scope every admin endpoint requires.
+const ADMIN_SCOPE: &str = "keys:admin";
+
+/// The admin API over a [`KeyAdmin`]; see [the module](super) for the
+/// endpoints.
+///
+/// ```
+/// use tower_bearer_auth::admin::AdminApi;
+/// use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+/// use tower_bearer_auth::{BearerAuthLayer, KeyGenerator, KeyStore};
+///
+/// let store = KeyStore::new();
+/// let auth = BearerAuthLayer::new(store.clone());
+/// let admin: axum::Router = AdminApi::new(EmbeddedKeyAdmin::new(store))
+///     .generator(KeyGenerator::with_prefix("ais")?)
+///     .router(&auth);
+/// # Ok::<(), tower_bearer_auth::ConfigError>(())
+/// ```
+#[derive(Debug)]
+#[must_use]
+pub struct AdminApi<A> {
+    admin: A,
+    generator: KeyGenerator,
+}
+
+impl<A: KeyAdmin> AdminApi<A> {
+    /// The API over `admin`, generating keys with the prefix `sk`.
+    pub fn new(admin: A) -> Self {
+        Self {
+            admin,
+            generator: KeyGenerator::new(),
+        }
+    }
+
+    /// How new keys are generated (their prefix).
+    pub fn generator(mut self, generator: KeyGenerator) -> Self {
+        self.generator = generator;
+        self
+    }
+
+    /// The routes under `/admin/v1/keys`, behind `auth` (the application's
+    /// own layer, so its realm, body format and validator apply) and the
+    /// scope `keys:admin`.
+    pub fn router<V, Pol>(self, auth: &BearerAuthLayer<V, Pol>) -> Router
+    where
+        V: TokenValidator + Clone + Send + Sync + 'static,
+        V::Future: Send,
+        Pol: ScopePolicy<V::Principal> + Send + Sync + 'static,
+    {
+        let state = Arc::new(Api {
+            admin: self.admin,
+            generator: self.generator,
+            principal: PhantomData::<fn() -> V::Principal>,
+        });
+        // A valid scope by construction.
+        let admins_only = ScopeRequirement::all([ADMIN_SCOPE])
+            .unwrap_or_else(|_| unreachable!("`keys:admin` is a valid scope"));
+        routes::<A, V::Principal>()
+            .with_state(state)
+            .route_layer(auth.require_scope(admins_only))
+            .layer(auth.clone())
+    }
+}
+
+fn routes<A: KeyAdmin, P: Principal>() -> Router<Arc<Api<A, P>>> {
+    Router::new()
+        .route(
+            "/admin/v1/keys",
+            get(handlers::list::<A, P>)
+                .post(handlers::create::<A, P>)
+                .fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/admin/v1/keys/{id}",
+            get(handlers::show::<A, P>)
+                .patch(handlers::change::<A, P>)
+                .delete(handlers::delete::<A, P>)
+                .fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/admin/v1/keys/{id}/revoke",
+            post(handlers::revoke::<A, P>).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/admin/v1/keys/{id}/rotate",
+            post(handlers::rotate::<A, P>).fallback(handlers::method_not_allowed),
+        )
+}

@@ -1,0 +1,263 @@
+//! The admin endpoints. Each reads its request, asks the [`KeyAdmin`], logs
+//! the change once, and answers with the key as the API shows it.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use axum::extract::{Path, Request, State};
+use axum::http::header::CACHE_CONTROL;
+use axum::http::{Extensions, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::request::{self, BodyRule};
+use super::view::{self, Problem};
+use crate::Principal;
+use crate::key_store::{GeneratedKey, KeyAdmin, KeyEntry, KeyGenerator};
+
+/// What every handler shares: the key set and how keys are made. `P` is
+/// the principal type the layer puts in requests (for the acting key's id).
+pub(super) struct Api<A, P> {
+    pub(super) admin: A,
+    pub(super) generator: KeyGenerator,
+    pub(super) principal: PhantomData<fn() -> P>,
+}
+
+type Shared<A, P> = State<Arc<Api<A, P>>>;
+
+/// What a handler answers: a response, or a problem in the error shape.
+type Answer = Result<Response, Problem>;
+
+/// The fields `POST /admin/v1/keys` and `PATCH` accept.
+const KEY_FIELDS: &[&str] = &["label", "scopes", "expires_at"];
+
+/// The id of the admin key that asked (never its token), for the log.
+fn acting<P: Principal>(extensions: &Extensions) -> String {
+    extensions
+        .get::<P>()
+        .and_then(Principal::subject)
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// The one log line of a change.
+fn log_change(action: &str, key_id: &str, by: &str) {
+    tracing::info!(action, key_id, by, "admin: key changed");
+}
+
+impl<A: KeyAdmin, P> Api<A, P> {
+    fn generate(&self) -> Result<GeneratedKey, Problem> {
+        self.generator
+            .generate()
+            .map_err(|error| Problem::unavailable(error.to_string()))
+    }
+}
+
+/// `POST /admin/v1/keys`: a new key; its token is in this answer only.
+pub(super) async fn create<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    request: Request,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    let object = request::object(&parts, body, BodyRule::Required).await?;
+    request::only(&object, KEY_FIELDS)?;
+    let label = request::label(
+        object
+            .get("label")
+            .ok_or_else(|| Problem::invalid("`label` is required"))?,
+    )?;
+    let scopes = object.get("scopes").map(request::scopes).transpose()?;
+    let expires_at = object
+        .get("expires_at")
+        .map(request::expires_at)
+        .transpose()?
+        .flatten();
+    let key = api.generate()?;
+    let mut entry = KeyEntry::new(key.id(), label, key.digest()).with_hint(key.hint());
+    if let Some(scopes) = scopes {
+        entry = entry.with_scopes(scopes);
+    }
+    if let Some(expires_at) = expires_at {
+        entry = entry.with_expiry(expires_at);
+    }
+    api.admin.insert(entry.clone()).await?;
+    log_change("create", key.id(), &acting::<P>(&parts.extensions));
+    Ok(view::answer(
+        StatusCode::CREATED,
+        json!({"token": key.token().expose(), "key": view::key(&entry)}),
+    ))
+}
+
+/// `GET /admin/v1/keys`: one page of keys, by id.
+pub(super) async fn list<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    request: Request,
+) -> Answer {
+    let query = request::list_query(request.uri().query())?;
+    let mut entries = api.admin.entries().await?;
+    entries.retain(|entry| {
+        (query.include_revoked || !entry.is_revoked())
+            && query
+                .cursor
+                .as_deref()
+                .is_none_or(|after| entry.id() > after)
+    });
+    entries.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+    let more = entries.len() > query.limit;
+    entries.truncate(query.limit);
+    let next_cursor = more
+        .then(|| entries.last().map(|entry| entry.id().to_owned()))
+        .flatten();
+    Ok(view::answer(
+        StatusCode::OK,
+        json!({
+            "keys": entries.iter().map(view::key).collect::<Vec<_>>(),
+            "next_cursor": next_cursor,
+        }),
+    ))
+}
+
+/// `GET /admin/v1/keys/{id}`.
+pub(super) async fn show<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+) -> Answer {
+    let entry = api.admin.entry(&id).await?.ok_or_else(Problem::not_found)?;
+    Ok(view::answer(StatusCode::OK, view::key(&entry)))
+}
+
+/// `PATCH /admin/v1/keys/{id}`: label, scopes, expiry.
+pub(super) async fn change<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    let object = request::object(&parts, body, BodyRule::Required).await?;
+    request::only(&object, KEY_FIELDS)?;
+    let label = object.get("label").map(request::label).transpose()?;
+    let scopes = object.get("scopes").map(request::scopes).transpose()?;
+    let expires_at = object
+        .get("expires_at")
+        .map(request::expires_at)
+        .transpose()?;
+    let entry = api
+        .admin
+        .update(&id, |mut entry| {
+            if let Some(label) = &label {
+                entry = entry.with_label(label.clone());
+            }
+            if let Some(scopes) = &scopes {
+                entry = entry.with_scopes(scopes.clone());
+            }
+            match expires_at {
+                Some(Some(time)) => entry = entry.with_expiry(time),
+                Some(None) => entry = entry.without_expiry(),
+                None => {}
+            }
+            Ok(entry)
+        })
+        .await?;
+    log_change("update", &id, &acting::<P>(&parts.extensions));
+    Ok(view::answer(StatusCode::OK, view::key(&entry)))
+}
+
+/// `POST /admin/v1/keys/{id}/revoke`: no body; revoking twice is fine.
+pub(super) async fn revoke<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    request::object(&parts, body, BodyRule::Refused).await?;
+    let entry = api
+        .admin
+        .update(&id, |entry| Ok(entry.with_revoked(true)))
+        .await?;
+    log_change("revoke", &id, &acting::<P>(&parts.extensions));
+    Ok(view::answer(StatusCode::OK, view::key(&entry)))
+}
+
+/// `POST /admin/v1/keys/{id}/rotate`: a new key with the old one's label,
+/// scopes and expiry; the old one expires `grace_seconds` from now (0:
+/// revoked at once). The new token is in this answer only.
+pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    let object = request::object(&parts, body, BodyRule::Optional).await?;
+    request::only(&object, &["grace_seconds"])?;
+    let grace = request::grace_seconds(object.get("grace_seconds"))?;
+    let old = api.admin.entry(&id).await?.ok_or_else(Problem::not_found)?;
+    if old.is_revoked() {
+        return Err(Problem::conflict("a revoked key cannot be rotated"));
+    }
+    let key = api.generate()?;
+    let mut fresh = KeyEntry::new(key.id(), old.label(), key.digest())
+        .with_scopes(old.scopes().clone())
+        .with_hint(key.hint());
+    if let Some(expires_at) = old.expires_at() {
+        fresh = fresh.with_expiry(expires_at);
+    }
+    api.admin.insert(fresh.clone()).await?;
+    let grace_end = SystemTime::now() + Duration::from_secs(grace);
+    let retired = api
+        .admin
+        .update(&id, |entry| {
+            Ok(if grace == 0 {
+                entry.with_revoked(true)
+            } else {
+                let end = entry.expires_at().map_or(grace_end, |e| e.min(grace_end));
+                entry.with_expiry(end)
+            })
+        })
+        .await;
+    let previous = match retired {
+        Ok(previous) => previous,
+        Err(refusal) => {
+            // Undo the new key: its token was never shown to anyone.
+            if api.admin.remove(fresh.id()).await.is_err() {
+                tracing::warn!(
+                    key_id = fresh.id(),
+                    "admin: rotation failed, and its unshown new key could not be removed"
+                );
+            }
+            return Err(refusal.into());
+        }
+    };
+    let by = acting::<P>(&parts.extensions);
+    log_change("rotate", &id, &by);
+    log_change("create", fresh.id(), &by);
+    Ok(view::answer(
+        StatusCode::CREATED,
+        json!({
+            "token": key.token().expose(),
+            "key": view::key(&fresh),
+            "previous": view::key(&previous),
+        }),
+    ))
+}
+
+/// `DELETE /admin/v1/keys/{id}`: the key is gone (it fails like a revoked
+/// one), and is 404 afterwards.
+pub(super) async fn delete<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Answer {
+    api.admin.remove(&id).await?;
+    log_change("delete", &id, &acting::<P>(request.extensions()));
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Any other method on an admin path.
+pub(super) async fn method_not_allowed() -> Problem {
+    Problem::method_not_allowed()
+}

@@ -1,0 +1,53 @@
+//! The admin API and the portal (feature `admin`): keys managed at runtime.
+//!
+//! This folder decides the HTTP surface of the key lifecycle: JSON under
+//! `/admin/v1/keys` to create (the token is in that response only), list,
+//! get, change, revoke, rotate and delete keys, every endpoint behind the
+//! application's own [`BearerAuthLayer`] and the scope `keys:admin`; and
+//! `GET /portal`, one page that drives that API in a browser. It works over
+//! any [`KeyAdmin`]: the embedded store persisted to its keys file, or the
+//! key set shared through Redis. Keys are shown with a `hint`, never with
+//! their token or digest.
+//!
+//! ```
+//! use axum::Router;
+//! use tower_bearer_auth::admin::AdminApi;
+//! use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+//! use tower_bearer_auth::{BearerAuthLayer, KeyStore};
+//!
+//! let store = KeyStore::new();
+//! let auth = BearerAuthLayer::new(store.clone());
+//! let app: Router = Router::new()
+//!     .merge(AdminApi::new(EmbeddedKeyAdmin::with_keys_file(store, "keys.json")).router(&auth))
+//!     .merge(tower_bearer_auth::admin::portal());
+//! ```
+//!
+//! | request | success |
+//! |---|---|
+//! | `POST /admin/v1/keys` `{"label", "scopes"?, "expires_at"?}` | `201 {"token", "key"}`, `Cache-Control: no-store` |
+//! | `GET /admin/v1/keys?limit=&cursor=&include_revoked=` | `200 {"keys": [...], "next_cursor"}`, by id |
+//! | `GET /admin/v1/keys/{id}` | `200` key |
+//! | `PATCH /admin/v1/keys/{id}` any of `{"label", "scopes", "expires_at"}` | `200` key; `"expires_at": null` removes the expiry |
+//! | `POST /admin/v1/keys/{id}/revoke` (no body) | `200` key, idempotent |
+//! | `POST /admin/v1/keys/{id}/rotate` `{"grace_seconds"?}` | `201 {"token", "key", "previous"}` |
+//! | `DELETE /admin/v1/keys/{id}` | `204` |
+//!
+//! Errors have the crate's body, `{"error": {"code", "message"}}`:
+//! `invalid_request` (400, naming the field), `not_found` (404), `conflict`
+//! (409), `payload_too_large` (413, bodies over 64 KiB),
+//! `unsupported_media_type` (415, bodies must be `application/json`),
+//! `unavailable` (503: the store could not be written, or is not fresh).
+//! Every change is logged once at info: the action, the key id, and the id
+//! of the admin key that asked.
+//!
+//! [`BearerAuthLayer`]: crate::BearerAuthLayer
+//! [`KeyAdmin`]: crate::key_store::KeyAdmin
+
+mod api;
+mod handlers;
+mod portal;
+mod request;
+mod view;
+
+pub use self::api::AdminApi;
+pub use self::portal::portal;
