@@ -155,7 +155,9 @@ fn run(args: &Args) -> Result<(), String> {
     }
     let key = args.generator.generate().map_err(|e| e.to_string())?;
     let label = args.label.clone().unwrap_or_default();
-    let mut entry = KeyEntry::new(key.id(), label, key.digest()).with_scopes(args.scopes.clone());
+    let mut entry = KeyEntry::new(key.id(), label, key.digest())
+        .with_scopes(args.scopes.clone())
+        .with_hint(key.hint());
     if let Some(expires_at) = args.expires_at {
         entry = entry.with_expiry(expires_at);
     }

@@ -1,12 +1,14 @@
-//! The demo's router: `/health` and the standard gRPC health service in the
-//! open; the REST API and the demo's gRPC service behind `BearerAuthLayer`s
-//! sharing one key store.
+//! The demo's router: `/health`, the standard gRPC health service and the
+//! portal page in the open; the REST API, the admin API and the demo's gRPC
+//! service behind `BearerAuthLayer`s sharing one key store.
 
 use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use tonic::service::LayerExt;
 use tower::service_fn;
+use tower_bearer_auth::admin::{self, AdminApi};
+use tower_bearer_auth::key_store::KeyAdmin;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
 use tower_bearer_auth::{ApiKey, BearerAuthLayer, ConfigError, ScopeRequirement, TokenValidator};
 use tower_layer::Layer;
@@ -16,12 +18,18 @@ use crate::keys::Health;
 use crate::proto::profiles_server::ProfilesServer;
 use crate::{request_log, rest};
 
-/// Builds the whole application for `keys` and `realm`; `/health` reports
-/// `health`, the state of the key set.
-pub(crate) fn router<V>(keys: V, realm: &str, health: Health) -> Result<Router, ConfigError>
+/// Builds the whole application for `keys`, changed through `admin`, and
+/// `realm`; `/health` reports `health`, the state of the key set.
+pub(crate) fn router<V, A>(
+    keys: V,
+    admin: A,
+    realm: &str,
+    health: Health,
+) -> Result<Router, ConfigError>
 where
     V: TokenValidator<Principal = ApiKey> + Clone + Send + Sync + 'static,
     V::Future: Send,
+    A: KeyAdmin,
 {
     let read = ScopeRequirement::all(["profile:read"])?;
     let write = ScopeRequirement::all(["calls:write"])?;
@@ -70,10 +78,16 @@ where
             .add_service(grpc_health)
             .into_axum_router();
 
+    // The admin API needs `keys:admin` through the same layer (the request
+    // log names the admin key that asked); the portal page holds no data.
+    let admin_api = AdminApi::new(admin).router(&rest_auth);
+
     Ok(Router::new()
         .route("/health", get(rest::health))
         .with_state(health)
         .merge(rest)
+        .merge(admin_api)
+        .merge(admin::portal())
         .merge(grpc)
         // Replaces tonic's own fallback, which would answer every unknown
         // path, REST ones included, with an unauthenticated gRPC 12.

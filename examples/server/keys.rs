@@ -1,6 +1,7 @@
-//! The demo's keys: one in-memory demo key, a keys file loaded strictly at
-//! startup and reloaded entry by entry on SIGHUP (off the async runtime,
-//! within a time limit), or a key set shared in Redis; and `--check-keys`.
+//! The demo's keys: an in-memory demo key and admin key, a keys file loaded
+//! strictly at startup, changed through the admin API and reloaded entry by
+//! entry on SIGHUP (off the async runtime, within a time limit), or a key
+//! set shared in Redis; and `--check-keys`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,7 +11,8 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_bearer_auth::key_store::{
-    KeysFile, KeysFileError, ReloadOutcome, ReloadStatus, SharedKeyStore,
+    EmbeddedKeyAdmin, KeysFile, KeysFileError, RedisKeyAdmin, ReloadOutcome, ReloadStatus,
+    SharedKeyAdmin, SharedKeyStore,
 };
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
@@ -50,15 +52,24 @@ impl Health {
 
 /// Where the keys come from, as the command line says.
 pub(crate) enum Source {
-    /// The in-memory demo key (then `demo_token` is set), or a keys file.
+    /// The in-memory demo keys (then `demo` is set), or a keys file.
     Local {
         store: KeyStore,
-        demo_token: Option<String>,
+        admin: EmbeddedKeyAdmin,
+        demo: Option<DemoTokens>,
         file: Option<PathBuf>,
         status: watch::Sender<ReloadStatus>,
     },
-    /// A replica of the key set in Redis.
-    Shared(SharedKeyStore),
+    /// A replica of the key set in Redis, and the admin that changes it.
+    Shared(SharedKeyStore, SharedKeyAdmin),
+}
+
+/// The tokens of the demo's two in-memory keys, printed once at startup.
+pub(crate) struct DemoTokens {
+    /// `profile:read calls:write`.
+    api: String,
+    /// `keys:admin`.
+    admin: String,
 }
 
 /// How long startup waits for a shared key set's first load before
@@ -76,18 +87,27 @@ impl Source {
             if let Err(not_ready) = store.ready(FIRST_LOAD).await {
                 tracing::warn!("serving 503 until the key set loads: {not_ready}");
             }
-            return Ok(Self::Shared(store));
+            let writer = RedisKeyAdmin::connect(url, &args.namespace)
+                .await
+                .map_err(|e| format!("--redis: {e}"))?;
+            let admin = SharedKeyAdmin::new(writer, store.clone());
+            return Ok(Self::Shared(store, admin));
         }
-        let (store, demo_token) = match &args.keys {
+        let (store, demo) = match &args.keys {
             Some(path) => (load(path)?, None),
             None => {
-                let (store, token) = demo_store()?;
-                (store, Some(token))
+                let (store, tokens) = demo_store()?;
+                (store, Some(tokens))
             }
+        };
+        let admin = match &args.keys {
+            Some(path) => EmbeddedKeyAdmin::with_keys_file(store.clone(), path),
+            None => EmbeddedKeyAdmin::new(store.clone()),
         };
         Ok(Self::Local {
             store,
-            demo_token,
+            admin,
+            demo,
             file: args.keys.clone(),
             status: watch::Sender::new(ReloadStatus::startup()),
         })
@@ -96,7 +116,7 @@ impl Source {
     pub(crate) fn health(&self) -> Health {
         match self {
             Self::Local { status, .. } => Health::File(status.subscribe()),
-            Self::Shared(store) => Health::Shared(store.clone()),
+            Self::Shared(store, _) => Health::Shared(store.clone()),
         }
     }
 
@@ -104,21 +124,9 @@ impl Source {
     /// key counts.
     pub(crate) fn announce(&self, address: SocketAddr) {
         match self {
-            Self::Local {
-                store, demo_token, ..
-            } => {
-                if let Some(token) = demo_token {
-                    println!(
-                        "Demo API key (shown once, kept only in memory; scopes: profile:read calls:write):"
-                    );
-                    println!();
-                    println!("    {token}");
-                    println!();
-                    println!("Try it:");
-                    println!(
-                        "    curl -i -H 'Authorization: Bearer {token}' http://{address}/v1/profile"
-                    );
-                    println!();
+            Self::Local { store, demo, .. } => {
+                if let Some(tokens) = demo {
+                    tokens.announce(address);
                 }
                 let counts = store.counts();
                 tracing::info!(
@@ -127,7 +135,7 @@ impl Source {
                     "keys loaded"
                 );
             }
-            Self::Shared(store) => {
+            Self::Shared(store, _) => {
                 let status = store.status();
                 tracing::info!(
                     state = status.state,
@@ -136,12 +144,27 @@ impl Source {
                     version = status.applied_version,
                     "keys shared through Redis"
                 );
-                println!("Keys come from Redis; create one with:");
+                println!("Keys come from Redis. Bootstrap an admin key (then use the portal):");
                 println!(
-                    "    cargo run --example keygen -- --redis <URL> --label \"My Key\" --scopes profile:read"
+                    "    cargo run --example keygen -- --redis <URL> --label \"Admin\" --scopes keys:admin"
                 );
                 println!();
+                println!("Portal: http://{address}/portal");
+                println!();
             }
+        }
+    }
+
+    /// What a graceful shutdown does.
+    pub(crate) fn on_shutdown(&self) -> OnShutdown {
+        match self {
+            Self::Local {
+                admin,
+                file: Some(_),
+                ..
+            } => OnShutdown::Save(admin.clone()),
+            Self::Local { file: None, .. } => OnShutdown::Nothing,
+            Self::Shared(store, _) => OnShutdown::Flush(store.clone()),
         }
     }
 
@@ -149,13 +172,42 @@ impl Source {
     pub(crate) fn on_hangup(self, reload_timeout: Duration) -> OnHangup {
         match self {
             Self::Local {
-                store,
+                admin,
                 file: Some(path),
                 status,
                 ..
-            } => OnHangup::Reload(Reloader::new(store, path, reload_timeout, status)),
+            } => OnHangup::Reload(Reloader::new(admin, path, reload_timeout, status)),
             Self::Local { file: None, .. } => OnHangup::Nothing,
-            Self::Shared(store) => OnHangup::Resync(store),
+            Self::Shared(store, _) => OnHangup::Resync(store),
+        }
+    }
+}
+
+/// What a graceful shutdown does: keep the keys' last uses.
+pub(crate) enum OnShutdown {
+    /// Save them to the keys file.
+    Save(EmbeddedKeyAdmin),
+    /// Flush them to Redis.
+    Flush(SharedKeyStore),
+    /// In memory only: nothing to keep.
+    Nothing,
+}
+
+impl OnShutdown {
+    pub(crate) async fn run(self) {
+        match self {
+            Self::Save(admin) => match admin.save_last_uses().await {
+                Ok(()) => tracing::info!("shutdown: last uses saved to the keys file"),
+                Err(problem) => tracing::warn!("shutdown: last uses not saved: {problem}"),
+            },
+            Self::Flush(store) => {
+                if store.flush_last_uses(Duration::from_secs(2)).await {
+                    tracing::info!("shutdown: last uses flushed to Redis");
+                } else {
+                    tracing::warn!("shutdown: last uses not flushed to Redis within 2 s");
+                }
+            }
+            Self::Nothing => {}
         }
     }
 }
@@ -180,15 +232,48 @@ impl OnHangup {
     }
 }
 
-/// One key with the demo's scopes, in memory only, and its token.
-fn demo_store() -> Result<(KeyStore, String), String> {
+impl DemoTokens {
+    /// Prints both keys, once, each with a ready-to-paste `curl` line, and
+    /// the portal's address.
+    fn announce(&self, address: SocketAddr) {
+        let Self { api, admin } = self;
+        println!(
+            "Demo API key (shown once, kept only in memory; scopes: profile:read calls:write):"
+        );
+        println!();
+        println!("    Bearer {api}");
+        println!();
+        println!("    curl -i -H 'Authorization: Bearer {api}' http://{address}/v1/profile");
+        println!();
+        println!("Admin key (shown once, kept only in memory; scope: keys:admin):");
+        println!();
+        println!("    Bearer {admin}");
+        println!();
+        println!("    curl -i -H 'Authorization: Bearer {admin}' http://{address}/admin/v1/keys");
+        println!();
+        println!("Portal (paste the admin key): http://{address}/portal");
+        println!();
+    }
+}
+
+/// The demo's two keys, in memory only, and their tokens.
+fn demo_store() -> Result<(KeyStore, DemoTokens), String> {
     let store = KeyStore::new();
-    let key = KeyGenerator::new().generate().map_err(|e| e.to_string())?;
-    let scopes = ScopeSet::parse("profile:read calls:write").map_err(|e| e.to_string())?;
-    store
-        .insert(KeyEntry::new(key.id(), "Demo Key", key.digest()).with_scopes(scopes))
-        .map_err(|e| e.to_string())?;
-    Ok((store, key.token().expose().to_owned()))
+    let add = |label: &str, scopes: &str| -> Result<String, String> {
+        let key = KeyGenerator::new().generate().map_err(|e| e.to_string())?;
+        let scopes = ScopeSet::parse(scopes).map_err(|e| e.to_string())?;
+        store
+            .insert(
+                KeyEntry::new(key.id(), label, key.digest())
+                    .with_scopes(scopes)
+                    .with_hint(key.hint()),
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(key.token().expose().to_owned())
+    };
+    let api = add("Demo Key", "profile:read calls:write")?;
+    let admin = add("Demo Admin Key", "keys:admin")?;
+    Ok((store, DemoTokens { api, admin }))
 }
 
 /// The store of a keys file, loaded strictly: a broken file stops startup.
@@ -253,6 +338,8 @@ type ReadResult = Result<(KeysFile, Vec<KeysFileError>), KeysFileError>;
 /// and publishes how the last one went.
 pub(crate) struct Reloader {
     store: KeyStore,
+    /// Admin changes are held back during a reload.
+    admin: EmbeddedKeyAdmin,
     path: PathBuf,
     timeout: Duration,
     status: watch::Sender<ReloadStatus>,
@@ -263,13 +350,14 @@ pub(crate) struct Reloader {
 
 impl Reloader {
     pub(crate) fn new(
-        store: KeyStore,
+        admin: EmbeddedKeyAdmin,
         path: PathBuf,
         timeout: Duration,
         status: watch::Sender<ReloadStatus>,
     ) -> Self {
         Self {
-            store,
+            store: admin.store().clone(),
+            admin,
             path,
             timeout,
             status,
@@ -288,6 +376,9 @@ impl Reloader {
     }
 
     async fn read_and_apply(&mut self) -> ReloadOutcome {
+        // No admin change between reading the file and applying it: the
+        // reload would undo it in memory.
+        let _changes_held = self.admin.hold_changes().await;
         if self.stuck.as_ref().is_some_and(|read| !read.is_finished()) {
             tracing::error!(
                 path = %self.path.display(),

@@ -8,15 +8,18 @@
 //! ```
 //!
 //! Routes: `GET /health` (public), `GET /v1/ping` (any valid key),
-//! `GET /v1/profile` (`profile:read`), `POST /v1/calls` (`calls:write`), and
-//! the gRPC service `demo.v1.Profiles`.
+//! `GET /v1/profile` (`profile:read`), `POST /v1/calls` (`calls:write`),
+//! the gRPC service `demo.v1.Profiles`, the admin API under
+//! `/admin/v1/keys` (`keys:admin`) and the portal, `GET /portal`.
 //!
-//! Without `--keys` it generates one demo key (scopes `profile:read
-//! calls:write`), prints it once, and keeps it in memory. With `--keys`, it
-//! serves the keys of that file (which must be valid as a whole at startup)
-//! and reloads it on `SIGHUP`, entry by entry: removed, revoked and refused
-//! entries' keys fail from the next request on; a file that is not a keys
-//! file changes nothing. `GET /health` tells how the last reload went, and
+//! Without `--keys` it generates a demo key (scopes `profile:read
+//! calls:write`) and an admin key (`keys:admin`), prints them once, and
+//! keeps every key in memory. With `--keys`, it serves the keys of that file
+//! (which must be valid as a whole at startup), saves every admin change to
+//! it before applying it, and reloads it on `SIGHUP`, entry by entry:
+//! removed, revoked and refused entries' keys fail from the next request
+//! on; a file that is not a keys file changes nothing. With `--redis`, the
+//! key set and its admin changes are shared by every replica. `GET /health` tells how the last reload went, and
 //! `--check-keys` checks a file before a reload. Slow and idle clients are
 //! bounded (see `serve.rs`). `RUST_LOG` sets the log filter (default
 //! `info`).
@@ -106,10 +109,12 @@ async fn run(args: Args) -> Result<(), String> {
 
     let source = keys::Source::open(&args).await?;
     let app = match &source {
-        keys::Source::Local { store, .. } => {
-            app::router(store.clone(), &args.realm, source.health())
+        keys::Source::Local { store, admin, .. } => {
+            app::router(store.clone(), admin.clone(), &args.realm, source.health())
         }
-        keys::Source::Shared(store) => app::router(store.clone(), &args.realm, source.health()),
+        keys::Source::Shared(store, admin) => {
+            app::router(store.clone(), admin.clone(), &args.realm, source.health())
+        }
     }
     .map_err(|e| format!("--realm: {e}"))?;
     let listener = TcpListener::bind(&args.listen)
@@ -134,6 +139,7 @@ async fn run(args: Args) -> Result<(), String> {
     );
     println!("listening on http://{address}");
 
+    let on_shutdown = source.on_shutdown();
     tokio::spawn(on_hangup(hangups, source.on_hangup(args.reload_timeout)));
     serve::serve(
         listener,
@@ -142,6 +148,7 @@ async fn run(args: Args) -> Result<(), String> {
         shutdown_requested(terminate, interrupt),
     )
     .await;
+    on_shutdown.run().await;
     Ok(())
 }
 

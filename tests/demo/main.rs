@@ -5,12 +5,17 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_api;
+mod admin_client;
+mod admin_lifecycle;
 mod grpc;
 mod keygen_cli;
 mod limits;
+mod portal;
 mod reload;
 mod replicas;
 mod rest;
 mod server;
 mod startup;
 mod tonic_services;
+mod webdriver;
