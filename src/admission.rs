@@ -50,15 +50,20 @@ impl<Pol> Admission<Pol> {
         Pol: ScopePolicy<P>,
     {
         let principal = outcome.map_err(|error| {
-            let kind = match error.failure() {
-                ValidationFailure::Invalid => RejectionKind::InvalidToken,
-                ValidationFailure::Malformed => RejectionKind::MalformedToken,
-                ValidationFailure::Expired => RejectionKind::ExpiredToken,
-                ValidationFailure::TimedOut => RejectionKind::ValidatorTimeout,
-                ValidationFailure::Unavailable => RejectionKind::ValidatorUnavailable,
+            let rejection = match error.failure() {
+                ValidationFailure::Invalid => Rejection::new(RejectionKind::InvalidToken),
+                ValidationFailure::Malformed => Rejection::new(RejectionKind::MalformedToken),
+                ValidationFailure::Expired => Rejection::new(RejectionKind::ExpiredToken),
+                ValidationFailure::TimedOut => Rejection::new(RejectionKind::ValidatorTimeout),
+                ValidationFailure::Unavailable => {
+                    Rejection::new(RejectionKind::ValidatorUnavailable)
+                }
+                ValidationFailure::RateLimited => {
+                    Rejection::rate_limited(error.retry_after().unwrap_or_default())
+                }
             };
             Refusal {
-                rejection: Rejection::new(kind),
+                rejection,
                 cause: Some(error),
                 principal: None,
             }

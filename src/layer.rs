@@ -94,6 +94,39 @@ impl<V, Pol> BearerAuthLayer<V, Pol> {
     {
         RequireScopeLayer::new(policy, Arc::clone(&self.admission.renderer))
     }
+
+    /// A [`RateLimitLayer`](crate::rate_limit::RateLimitLayer) for this
+    /// layer's principals, answering 429s in this layer's body format. Put
+    /// it *inside* this layer (it counts the authenticated principal); give
+    /// the same `limiter` to every layer that should share the quotas.
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+    /// use tower_bearer_auth::{BearerAuthLayer, KeyStore};
+    ///
+    /// let auth = BearerAuthLayer::new(KeyStore::new());
+    /// let limiter = RateLimiter::builder().default_quota(Quota::new(100, 60)?).build();
+    /// let app: Router = Router::new()
+    ///     .route("/v1/profile", get(|| async { "ok" }))
+    ///     .layer(auth.rate_limit(limiter))
+    ///     .layer(auth);
+    /// # Ok::<(), tower_bearer_auth::rate_limit::QuotaError>(())
+    /// ```
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+    pub fn rate_limit(
+        &self,
+        limiter: crate::rate_limit::RateLimiter,
+    ) -> crate::rate_limit::RateLimitLayer<V::Principal>
+    where
+        V: TokenValidator,
+    {
+        crate::rate_limit::RateLimitLayer::with_renderer(
+            limiter,
+            Arc::clone(&self.admission.renderer),
+        )
+    }
 }
 
 impl<V: Clone, Pol> Clone for BearerAuthLayer<V, Pol> {

@@ -58,7 +58,8 @@
 //! - [`scope`]: scope sets and policies, per route and per gRPC method;
 //! - [`rejection`]: rejection causes, their HTTP and gRPC forms, body formats;
 //! - [`axum`] and [`tonic`]: handler-side helpers (features of those names);
-//! - `admin`: the admin API and the portal (feature `admin`).
+//! - `admin`: the admin API and the portal (feature `admin`);
+//! - [`rate_limit`]: per-key rate limits (the layer: feature `rate-limit`).
 //!
 //! # Who was authenticated, seen from outside the layer
 //!
@@ -91,6 +92,7 @@
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
 //! | `redis` | no | `key_store::SharedKeyStore`: one key set for many replicas (redis, tokio) |
 //! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
+//! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -123,6 +125,7 @@ mod future;
 pub mod key_store;
 mod layer;
 mod principal;
+pub mod rate_limit;
 pub mod rejection;
 pub mod scope;
 mod service;

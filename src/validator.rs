@@ -3,6 +3,7 @@
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
+use std::time::Duration;
 
 use http::request::Parts;
 
@@ -126,6 +127,7 @@ pub type BoxError = Box<dyn Error + Send + Sync + 'static>;
 pub struct ValidationError {
     failure: ValidationFailure,
     source: Option<BoxError>,
+    retry_after: Option<Duration>,
 }
 
 /// The kind of a [`ValidationError`].
@@ -143,6 +145,8 @@ pub enum ValidationFailure {
     Unavailable,
     /// The validator did not decide in time.
     TimedOut,
+    /// The validator's backend limits this token's rate and said no.
+    RateLimited,
 }
 
 impl ValidationError {
@@ -170,6 +174,28 @@ impl ValidationError {
         Self {
             failure: ValidationFailure::Unavailable,
             source: Some(source.into()),
+            retry_after: None,
+        }
+    }
+
+    /// The validator's backend (a remote key service) refuses this token
+    /// for now: 429 with `Retry-After` (whole seconds, rounded up), gRPC 8
+    /// `RESOURCE_EXHAUSTED`, as the rate-limit layer answers.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_bearer_auth::{ValidationError, ValidationFailure};
+    ///
+    /// let error = ValidationError::rate_limited(Duration::from_millis(1_500));
+    /// assert_eq!(error.failure(), ValidationFailure::RateLimited);
+    /// assert_eq!(error.retry_after(), Some(Duration::from_millis(1_500)));
+    /// ```
+    #[must_use]
+    pub const fn rate_limited(retry_after: Duration) -> Self {
+        Self {
+            failure: ValidationFailure::RateLimited,
+            source: None,
+            retry_after: Some(retry_after),
         }
     }
 
@@ -183,6 +209,7 @@ impl ValidationError {
         Self {
             failure,
             source: None,
+            retry_after: None,
         }
     }
 
@@ -191,6 +218,12 @@ impl ValidationError {
     pub const fn failure(&self) -> ValidationFailure {
         self.failure
     }
+
+    /// When a rate-limited token may retry.
+    #[must_use]
+    pub const fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
 }
 
 impl fmt::Debug for ValidationError {
@@ -198,6 +231,7 @@ impl fmt::Debug for ValidationError {
         f.debug_struct("ValidationError")
             .field("failure", &self.failure)
             .field("source", &self.source)
+            .field("retry_after", &self.retry_after)
             .finish()
     }
 }
@@ -210,6 +244,7 @@ impl fmt::Display for ValidationError {
             ValidationFailure::Expired => "token has expired",
             ValidationFailure::Unavailable => "token validator is unavailable",
             ValidationFailure::TimedOut => "token validator timed out",
+            ValidationFailure::RateLimited => "token is rate limited",
         })
     }
 }

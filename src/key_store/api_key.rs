@@ -26,6 +26,12 @@ static NO_METADATA: Metadata = Metadata::new();
 pub struct ApiKey(pub(crate) Arc<KeyRecord>);
 
 impl ApiKey {
+    /// The key's own rate limit, if its record has one.
+    #[must_use]
+    pub fn rate_limit(&self) -> Option<crate::rate_limit::Quota> {
+        self.0.rate_limit
+    }
+
     /// The key's id, e.g. `key_3kTMd...`. Not secret.
     #[must_use]
     pub fn id(&self) -> &str {

@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use super::record::{KeyRecord, Metadata};
 use super::{KeyStoreError, TokenDigest};
+use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
 /// A key to insert into a [`KeyStore`](crate::KeyStore): id, label, the
@@ -32,6 +33,7 @@ pub struct KeyEntry {
     pub(crate) revoked: bool,
     pub(crate) hint: Option<String>,
     pub(crate) last_used_at: Option<SystemTime>,
+    pub(crate) rate_limit: Option<Quota>,
 }
 
 impl KeyEntry {
@@ -48,7 +50,16 @@ impl KeyEntry {
             revoked: false,
             hint: None,
             last_used_at: None,
+            rate_limit: None,
         }
+    }
+
+    /// The key's own rate limit (the rate-limit layer's default applies to
+    /// keys without one); `None` removes it.
+    #[must_use]
+    pub const fn with_rate_limit(mut self, quota: Option<Quota>) -> Self {
+        self.rate_limit = quota;
+        self
     }
 
     /// Another label.
@@ -178,6 +189,12 @@ impl KeyEntry {
         self.last_used_at
     }
 
+    /// The key's own rate limit, if it has one.
+    #[must_use]
+    pub const fn rate_limit(&self) -> Option<Quota> {
+        self.rate_limit
+    }
+
     pub(crate) fn from_record(record: &KeyRecord, revoked: bool) -> Self {
         Self {
             id: record.id().to_owned(),
@@ -190,6 +207,7 @@ impl KeyEntry {
             revoked,
             hint: record.hint().map(str::to_owned),
             last_used_at: record.last_used_at(),
+            rate_limit: record.rate_limit,
         }
     }
 

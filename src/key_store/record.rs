@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::{KeyEntry, TokenDigest};
+use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
 /// Free-form key metadata (owner, environment...).
@@ -31,6 +32,8 @@ pub(crate) struct KeyRecord {
     /// never. Written on the request path, without a lock, at most once a
     /// minute.
     last_used: AtomicU32,
+    /// The key's own rate limit.
+    pub(crate) rate_limit: Option<Quota>,
     id_len: u8,
     hint_len: u8,
 }
@@ -51,6 +54,7 @@ impl KeyRecord {
             metadata: (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
             times: PackedTimes::new(entry.created_at, entry.expires_at),
             last_used: AtomicU32::new(entry.last_used_at.map_or(0, minutes_since_epoch)),
+            rate_limit: entry.rate_limit,
             id_len: u8::try_from(entry.id.len()).unwrap_or(u8::MAX),
             hint_len: u8::try_from(hint.len()).unwrap_or(0),
         }
@@ -275,6 +279,7 @@ mod tests {
             metadata,
             times,
             last_used,
+            rate_limit,
             id_len,
             hint_len,
         } = &*a;
@@ -292,6 +297,7 @@ mod tests {
             b.last_used.load(Ordering::Relaxed)
         );
         assert_eq!((*id_len, *hint_len), (b.id_len, b.hint_len));
+        assert_eq!(*rate_limit, b.rate_limit);
     }
 
     #[test]

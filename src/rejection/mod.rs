@@ -25,6 +25,7 @@ mod trace;
 
 use std::borrow::Cow;
 use std::fmt;
+use std::time::Duration;
 
 use http::StatusCode;
 
@@ -77,11 +78,15 @@ pub enum RejectionKind {
     ValidatorUnavailable,
     /// The validator did not answer within the configured timeout: 503.
     ValidatorTimeout,
+    /// The key sent more requests than its quota allows (the rate-limit
+    /// layer, or a validator that limits rates itself): 429 with
+    /// `Retry-After`, no challenge; gRPC 8 `RESOURCE_EXHAUSTED`.
+    RateLimited,
 }
 
 impl RejectionKind {
     /// Every kind, for tables indexed by kind.
-    pub(crate) const ALL: [Self; 9] = [
+    pub(crate) const ALL: [Self; 10] = [
         Self::MissingCredentials,
         Self::UnsupportedScheme,
         Self::MalformedToken,
@@ -91,6 +96,7 @@ impl RejectionKind {
         Self::AmbiguousCredentials,
         Self::ValidatorUnavailable,
         Self::ValidatorTimeout,
+        Self::RateLimited,
     ];
 
     /// The position of the kind in [`Self::ALL`]. An exhaustive match, so a
@@ -106,6 +112,7 @@ impl RejectionKind {
             Self::AmbiguousCredentials => 6,
             Self::ValidatorUnavailable => 7,
             Self::ValidatorTimeout => 8,
+            Self::RateLimited => 9,
         }
     }
 
@@ -121,11 +128,12 @@ impl RejectionKind {
             Self::InsufficientScope => StatusCode::FORBIDDEN,
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::ValidatorUnavailable | Self::ValidatorTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     /// The error code of the JSON body: `unauthorized`, `forbidden`,
-    /// `invalid_request` or `unavailable`.
+    /// `invalid_request`, `unavailable` or `rate_limited`.
     #[must_use]
     pub const fn code(self) -> &'static str {
         match self {
@@ -137,6 +145,7 @@ impl RejectionKind {
             Self::InsufficientScope => "forbidden",
             Self::AmbiguousCredentials => "invalid_request",
             Self::ValidatorUnavailable | Self::ValidatorTimeout => "unavailable",
+            Self::RateLimited => "rate_limited",
         }
     }
 
@@ -152,19 +161,20 @@ impl RejectionKind {
             Self::MissingCredentials
             | Self::UnsupportedScheme
             | Self::ValidatorUnavailable
-            | Self::ValidatorTimeout => None,
+            | Self::ValidatorTimeout
+            | Self::RateLimited => None,
         }
     }
 
     /// Whether the response carries a `WWW-Authenticate` challenge (every
-    /// 400, 401 and 403).
+    /// 400, 401 and 403; not a 429 or a 503).
     #[must_use]
     pub const fn has_challenge(self) -> bool {
-        !self.is_server_error()
+        !self.is_server_error() && !matches!(self, Self::RateLimited)
     }
 
     /// The gRPC status code for gRPC requests: 16 `UNAUTHENTICATED`,
-    /// 7 `PERMISSION_DENIED` or 14 `UNAVAILABLE`.
+    /// 7 `PERMISSION_DENIED`, 14 `UNAVAILABLE` or 8 `RESOURCE_EXHAUSTED`.
     #[must_use]
     pub const fn grpc_code(self) -> u8 {
         match self {
@@ -176,6 +186,7 @@ impl RejectionKind {
             | Self::AmbiguousCredentials => 16,
             Self::InsufficientScope => 7,
             Self::ValidatorUnavailable | Self::ValidatorTimeout => 14,
+            Self::RateLimited => 8,
         }
     }
 
@@ -193,6 +204,7 @@ impl RejectionKind {
             Self::AmbiguousCredentials => "The request must carry exactly one bearer token",
             Self::ValidatorUnavailable => "Authentication is temporarily unavailable",
             Self::ValidatorTimeout => "Authentication timed out",
+            Self::RateLimited => "Too many requests for this key",
         }
     }
 
@@ -209,6 +221,7 @@ impl RejectionKind {
             Self::AmbiguousCredentials => "ambiguous_credentials",
             Self::ValidatorUnavailable => "validator_unavailable",
             Self::ValidatorTimeout => "validator_timeout",
+            Self::RateLimited => "rate_limited",
         }
     }
 
@@ -231,6 +244,7 @@ impl fmt::Display for RejectionKind {
 pub struct Rejection {
     kind: RejectionKind,
     required_scopes: Option<ScopeSet>,
+    retry_after: Option<Duration>,
 }
 
 impl Rejection {
@@ -242,6 +256,7 @@ impl Rejection {
         Self {
             kind,
             required_scopes: None,
+            retry_after: None,
         }
     }
 
@@ -251,6 +266,18 @@ impl Rejection {
         Self {
             kind: RejectionKind::InsufficientScope,
             required_scopes: Some(required),
+            retry_after: None,
+        }
+    }
+
+    /// A 429: the key may retry after `retry_after` (sent as
+    /// `Retry-After` in whole seconds, rounded up).
+    #[must_use]
+    pub const fn rate_limited(retry_after: Duration) -> Self {
+        Self {
+            kind: RejectionKind::RateLimited,
+            required_scopes: None,
+            retry_after: Some(retry_after),
         }
     }
 
@@ -266,17 +293,40 @@ impl Rejection {
         self.required_scopes.as_ref()
     }
 
+    /// When a rate-limited request may be retried.
+    #[must_use]
+    pub const fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// [`retry_after`](Self::retry_after) in whole seconds, rounded up, as
+    /// `Retry-After` says it.
+    #[must_use]
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        self.retry_after.map(whole_seconds_up)
+    }
+
     /// The message for the response body: the kind's description, followed by
-    /// the required scopes where there are any.
+    /// the required scopes where there are any, or when to retry.
     #[must_use]
     pub fn message(&self) -> Cow<'static, str> {
-        match &self.required_scopes {
-            Some(scopes) if !scopes.is_empty() => {
+        match (&self.required_scopes, self.retry_after_seconds()) {
+            (Some(scopes), _) if !scopes.is_empty() => {
                 Cow::Owned(format!("{}: {}", self.kind.description(), scopes.as_str()))
             }
+            (_, Some(seconds)) => Cow::Owned(format!(
+                "{}; retry after {seconds} s",
+                self.kind.description()
+            )),
             _ => Cow::Borrowed(self.kind.description()),
         }
     }
+}
+
+/// A duration in whole seconds, rounded up (a retry at that time is not
+/// early).
+pub(crate) fn whole_seconds_up(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 impl From<RejectionKind> for Rejection {
@@ -289,7 +339,7 @@ impl From<RejectionKind> for Rejection {
 mod tests {
     use super::*;
 
-    const ALL: [RejectionKind; 9] = RejectionKind::ALL;
+    const ALL: [RejectionKind; 10] = RejectionKind::ALL;
 
     #[test]
     fn all_lists_every_kind_at_its_index() {
@@ -306,6 +356,7 @@ mod tests {
                 403 => ("forbidden", 7),
                 400 => ("invalid_request", 16),
                 503 => ("unavailable", 14),
+                429 => ("rate_limited", 8),
                 other => panic!("unexpected status {other}"),
             };
             assert_eq!((kind.code(), kind.grpc_code()), expected, "{kind}");
@@ -332,6 +383,23 @@ mod tests {
             RejectionKind::InvalidToken.description(),
             "The bearer token is invalid or has been revoked"
         );
+    }
+
+    #[test]
+    fn rate_limited_says_when_to_retry_in_whole_seconds_rounded_up() {
+        let rejection = Rejection::rate_limited(Duration::from_millis(1_200));
+        assert_eq!(rejection.retry_after_seconds(), Some(2));
+        assert_eq!(
+            rejection.message(),
+            "Too many requests for this key; retry after 2 s"
+        );
+        assert_eq!(
+            Rejection::rate_limited(Duration::from_secs(3)).retry_after_seconds(),
+            Some(3)
+        );
+        let kind = RejectionKind::RateLimited;
+        assert!(!kind.has_challenge() && !kind.is_server_error());
+        assert_eq!(kind.oauth_error(), None);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::error::Error;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
 
@@ -77,6 +77,11 @@ impl RejectionRenderer {
             self.http(rejection, request)
         };
         debug_assert!(response.status() == StatusCode::OK || response.status() == kind.status());
+        if let Some(seconds) = rejection.retry_after_seconds() {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response.extensions_mut().insert(kind);
         response
     }
@@ -90,6 +95,12 @@ impl RejectionRenderer {
                 let length = HeaderValue::from(body.len());
                 let challenge = challenge::challenge(&self.challenge_start, kind, Some(scopes));
                 (body, length, challenge)
+            }
+            // The message says when to retry.
+            _ if rejection.retry_after().is_some() => {
+                let body = self.format.body(rejection);
+                let length = HeaderValue::from(body.len());
+                (body, length, None)
             }
             _ => (
                 prepared.body.clone(),

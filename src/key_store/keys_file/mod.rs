@@ -9,7 +9,8 @@
 //!
 //! `expires_at`, `revoked` (default `false`), `scopes` (default none),
 //! `metadata` (an object of strings), `hint` (the token's prefix and first
-//! characters, for lists) and `last_used_at` are optional; unknown fields are
+//! characters, for lists), `last_used_at` and `rate_limit`
+//! (`{"requests": 100, "per_seconds": 60}`) are optional; unknown fields are
 //! refused, so a typo (`"expires"`) cannot silently drop a restriction.
 //!
 //! A file is read strictly ([`KeysFile::parse`], [`KeysFile::load`]: any
@@ -68,6 +69,14 @@ struct FileEntry<'a> {
     hint: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     last_used_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rate_limit: Option<FileQuota>,
+}
+
+#[derive(Serialize)]
+struct FileQuota {
+    requests: u32,
+    per_seconds: u32,
 }
 
 #[derive(Serialize)]
@@ -264,6 +273,10 @@ fn to_file_entry(entry: &KeyEntry) -> FileEntry<'_> {
         metadata: entry.metadata(),
         hint: entry.hint(),
         last_used_at: entry.last_used_at().map(rfc3339::format),
+        rate_limit: entry.rate_limit().map(|quota| FileQuota {
+            requests: quota.requests(),
+            per_seconds: quota.per_seconds(),
+        }),
     }
 }
 

@@ -11,12 +11,31 @@ use serde_json::{Map, Value};
 use super::KeysFileError;
 use crate::key_store::entry::is_valid_id;
 use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest, rfc3339};
+use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
 const HASH_PREFIX: &str = "sha256:";
 
+const RATE_LIMIT: &str =
+    "must be {\"requests\": 1 or more, \"per_seconds\": 1 to 86400}, nothing else";
+
+/// `{"requests": N, "per_seconds": S}`, exactly.
+pub(crate) fn quota(value: &Value) -> Option<Quota> {
+    let object = value.as_object()?;
+    if object.len() != 2 {
+        return None;
+    }
+    let number = |name: &str| {
+        object
+            .get(name)?
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+    };
+    Quota::new(number("requests")?, number("per_seconds")?).ok()
+}
+
 /// The fields an entry may have.
-const FIELDS: [&str; 10] = [
+const FIELDS: [&str; 11] = [
     "id",
     "label",
     "hash",
@@ -27,6 +46,7 @@ const FIELDS: [&str; 10] = [
     "metadata",
     "hint",
     "last_used_at",
+    "rate_limit",
 ];
 
 /// One result per entry, in file order; `Err` for the file as a whole when
@@ -158,6 +178,13 @@ fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
             entry = entry.with_last_used_at(Some(used));
         }
         Some(_) => return Err(problem(Some("last_used_at"), NOT_A_TIMESTAMP)),
+    }
+    match field("rate_limit") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            let quota = quota(&value).ok_or_else(|| problem(Some("rate_limit"), RATE_LIMIT))?;
+            entry = entry.with_rate_limit(Some(quota));
+        }
     }
     entry.validate().map_err(|error| match error {
         KeyStoreError::InvalidLabel { .. } => problem(

@@ -57,7 +57,7 @@ fn errors_name_the_entry_the_field_and_the_problem() {
         error(&one(
             r#"{"id":"key_a","label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z","expires":"2027-01-01T00:00:00Z"}"#,
         )),
-        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata, hint, last_used_at"
+        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata, hint, last_used_at, rate_limit"
     );
     assert_eq!(
         error(&one(
@@ -326,4 +326,43 @@ fn a_failed_save_leaves_the_file_as_it_was() {
     let refused = file.save(&path).expect_err("no such directory");
     assert!(refused.to_string().contains("keys.json"), "{refused}");
     std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+#[test]
+fn a_rate_limit_is_read_checked_and_written() {
+    let with = |rate_limit: &str| {
+        one(&format!(
+            r#"{{"id":"key_a","label":"Dialer","hash":"{HASH}","scopes":[],"created_at":"2026-11-27T10:00:00Z","rate_limit":{rate_limit}}}"#
+        ))
+    };
+    let file = KeysFile::parse(&with(r#"{"requests":100,"per_seconds":60}"#)).expect("valid");
+    let quota = file.entries()[0].rate_limit().expect("a quota");
+    assert_eq!((quota.requests(), quota.per_seconds()), (100, 60));
+    let written: serde_json::Value = serde_json::from_str(&file.to_json()).expect("JSON");
+    assert_eq!(
+        written["keys"][0]["rate_limit"],
+        serde_json::json!({"requests": 100, "per_seconds": 60})
+    );
+    assert_eq!(KeysFile::parse(&file.to_json()).expect("valid"), file);
+    let none = KeysFile::parse(&with("null")).expect("valid");
+    assert_eq!(none.entries()[0].rate_limit(), None);
+    assert!(!none.to_json().contains("rate_limit"));
+    for bad in [
+        r#"{"requests":0,"per_seconds":60}"#,
+        r#"{"requests":100,"per_seconds":0}"#,
+        r#"{"requests":100,"per_seconds":86401}"#,
+        r#"{"requests":100}"#,
+        r#"{"requests":100,"per_seconds":60,"burst":5}"#,
+        r#"{"requests":-1,"per_seconds":60}"#,
+        r#"{"requests":1.5,"per_seconds":60}"#,
+        r#""100/60s""#,
+        r#"{"requests":4294967296,"per_seconds":60}"#,
+    ] {
+        let message = error(&with(bad));
+        assert!(message.contains("`rate_limit` must be"), "{bad}: {message}");
+        assert!(
+            !message.contains("4294967296"),
+            "no value repeated: {message}"
+        );
+    }
 }

@@ -73,6 +73,8 @@ pub(super) struct Inner {
     pub(super) last_error: Mutex<Option<String>>,
     pub(super) layout: Layout,
     namespace: String,
+    /// For others that talk to the same Redis (the rate limiter).
+    client: redis::Client,
 }
 
 impl Inner {
@@ -165,6 +167,7 @@ impl SharedKeyStoreBuilder {
             last_error: Mutex::new(None),
             layout: Layout::new(&self.namespace),
             namespace: self.namespace,
+            client: client.clone(),
         });
         let thread = |what: &str, e: std::io::Error| SyncError::Thread {
             problem: format!("cannot start the {what} thread: {e}"),
@@ -233,6 +236,16 @@ impl SharedKeyStore {
     /// SIGHUP); it happens within about a second.
     pub fn resync(&self) {
         self.inner.resync_requested.store(true, Ordering::Release);
+    }
+
+    /// The Redis client and the hash tag of this key set (`{tba:<ns>}`),
+    /// for others that keep state next to it (the rate limiter).
+    #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+    pub(crate) fn redis_home(&self) -> (redis::Client, String) {
+        (
+            self.inner.client.clone(),
+            format!("{{tba:{}}}", self.inner.namespace),
+        )
     }
 
     /// Writes this replica's last uses to Redis now rather than at the next

@@ -1,0 +1,159 @@
+//! The rate-limit layer's response future: waiting for Redis's verdict
+//! (then calling the inner service), the inner service's response (with the
+//! `RateLimit` fields added), or a 429.
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{Request, Response};
+use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::RateLimited;
+use super::headers;
+use super::limiter::{PendingVerdict, Verdict};
+use crate::Principal;
+use crate::body::ResponseBody;
+use crate::rejection::{Rejection, RejectionRenderer};
+
+pin_project! {
+    /// The response future of [`RateLimit`](super::RateLimit).
+    pub struct RateLimitFuture<S, ReqBody, P>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        #[pin]
+        state: State<S, ReqBody>,
+        principal: PhantomData<fn() -> P>,
+    }
+}
+
+pin_project! {
+    #[project = StateProj]
+    enum State<S, ReqBody>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Waiting {
+            verdict: PendingVerdict,
+            service: Option<S>,
+            request: Option<Request<ReqBody>>,
+            renderer: Arc<RejectionRenderer>,
+        },
+        Inner {
+            #[pin]
+            future: S::Future,
+            verdict: Option<Verdict>,
+        },
+        Rejected {
+            response: Option<Response<Bytes>>,
+        },
+    }
+}
+
+impl<S, ReqBody, P> RateLimitFuture<S, ReqBody, P>
+where
+    S: Service<Request<ReqBody>>,
+{
+    fn with(state: State<S, ReqBody>) -> Self {
+        Self {
+            state,
+            principal: PhantomData,
+        }
+    }
+
+    pub(super) fn inner(future: S::Future, verdict: Option<Verdict>) -> Self {
+        Self::with(State::Inner { future, verdict })
+    }
+
+    pub(super) fn rejected(response: Response<Bytes>) -> Self {
+        Self::with(State::Rejected {
+            response: Some(response),
+        })
+    }
+
+    pub(super) fn waiting(
+        verdict: PendingVerdict,
+        service: S,
+        request: Request<ReqBody>,
+        renderer: Arc<RejectionRenderer>,
+    ) -> Self {
+        Self::with(State::Waiting {
+            verdict,
+            service: Some(service),
+            request: Some(request),
+            renderer,
+        })
+    }
+}
+
+/// The 429 for `verdict`: the renderer's answer, with `Retry-After` and
+/// the `RateLimit` fields.
+pub(super) fn refusal(
+    renderer: &RejectionRenderer,
+    parts: &Parts,
+    subject: Option<&str>,
+    verdict: Verdict,
+) -> Response<Bytes> {
+    let rejection = Rejection::rate_limited(Duration::from_nanos(verdict.decision.wait));
+    let mut response = renderer.render(&rejection, parts, None, subject);
+    headers::insert(response.headers_mut(), verdict.policy, verdict.state);
+    response
+}
+
+impl<S, ReqBody, ResBody, P> Future for RateLimitFuture<S, ReqBody, P>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    P: RateLimited,
+{
+    type Output = Result<Response<ResponseBody<ResBody>>, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut state = self.project().state;
+        loop {
+            match state.as_mut().project() {
+                StateProj::Waiting {
+                    verdict,
+                    service,
+                    request,
+                    renderer,
+                } => {
+                    let verdict = ready!(verdict.as_mut().poll(cx));
+                    let request = request.take().expect("polled after completion");
+                    if verdict.decision.allowed {
+                        let mut service = service.take().expect("polled after completion");
+                        let future = service.call(request);
+                        state.set(State::Inner {
+                            future,
+                            verdict: Some(verdict),
+                        });
+                    } else {
+                        let (parts, _) = request.into_parts();
+                        let subject = parts.extensions.get::<P>().and_then(Principal::subject);
+                        let response = refusal(renderer, &parts, subject, verdict);
+                        state.set(State::Rejected {
+                            response: Some(response),
+                        });
+                    }
+                }
+                StateProj::Inner { future, verdict } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(verdict) = verdict.take() {
+                        headers::insert(response.headers_mut(), verdict.policy, verdict.state);
+                    }
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                StateProj::Rejected { response } => {
+                    let response = response.take().expect("polled after completion");
+                    return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! The rate-limit service: reads the principal, asks the limiter, and
+//! either calls the inner service (then adds `RateLimit` fields to its
+//! response) or answers 429 itself.
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{Request, Response};
+use tower_service::Service;
+
+use super::limiter::Check;
+use super::{RateLimitFuture, RateLimited, RateLimiter};
+use crate::body::ResponseBody;
+use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
+
+/// The service made by [`RateLimitLayer`](super::RateLimitLayer).
+pub struct RateLimit<S, P> {
+    inner: S,
+    limiter: RateLimiter,
+    renderer: Arc<RejectionRenderer>,
+    principal: PhantomData<fn() -> P>,
+}
+
+impl<S, P> RateLimit<S, P> {
+    pub(super) fn new(inner: S, limiter: RateLimiter, renderer: Arc<RejectionRenderer>) -> Self {
+        Self {
+            inner,
+            limiter,
+            renderer,
+            principal: PhantomData,
+        }
+    }
+
+    /// The inner service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The inner service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// The inner service, unwrapped.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+}
+
+impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for RateLimit<S, P>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    P: RateLimited,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = RateLimitFuture<S, ReqBody, P>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let (parts, body) = request.into_parts();
+        let Some(principal) = parts.extensions.get::<P>() else {
+            super::report::missing_principal(std::any::type_name::<P>());
+            let rejection = Rejection::new(RejectionKind::MissingCredentials);
+            return RateLimitFuture::rejected(self.renderer.render(&rejection, &parts, None, None));
+        };
+        match self.limiter.check(principal) {
+            Check::Unlimited => {
+                RateLimitFuture::inner(self.inner.call(Request::from_parts(parts, body)), None)
+            }
+            Check::Ready(verdict) if verdict.decision.allowed => RateLimitFuture::inner(
+                self.inner.call(Request::from_parts(parts, body)),
+                Some(verdict),
+            ),
+            Check::Ready(verdict) => RateLimitFuture::rejected(super::future::refusal(
+                &self.renderer,
+                &parts,
+                principal.subject(),
+                verdict,
+            )),
+            Check::Pending(pending) => {
+                // The service made ready is the one that will be called,
+                // inside the future; a clone takes its place here.
+                let clone = self.inner.clone();
+                let ready = std::mem::replace(&mut self.inner, clone);
+                RateLimitFuture::waiting(
+                    pending,
+                    ready,
+                    Request::from_parts(parts, body),
+                    Arc::clone(&self.renderer),
+                )
+            }
+        }
+    }
+}
+
+impl<S: Clone, P> Clone for RateLimit<S, P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            limiter: self.limiter.clone(),
+            renderer: Arc::clone(&self.renderer),
+            principal: PhantomData,
+        }
+    }
+}
+
+impl<S: fmt::Debug, P> fmt::Debug for RateLimit<S, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimit")
+            .field("inner", &self.inner)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,52 @@
+//! Which principals the rate-limit layer can count, and what quota each has.
+
+use super::Quota;
+use crate::Principal;
+
+/// A principal the rate-limit layer counts requests for: the key it counts
+/// under, and its own quota if it has one (else the layer's default
+/// applies, else it is not limited).
+///
+/// Implemented for [`ApiKey`](crate::ApiKey) (its id, and the
+/// `rate_limit` of its record). For another principal, a few lines:
+///
+/// ```
+/// use tower_bearer_auth::Principal;
+/// use tower_bearer_auth::rate_limit::{Quota, RateLimited};
+///
+/// #[derive(Clone)]
+/// struct Tenant { id: String, plan_per_minute: u32 }
+///
+/// impl Principal for Tenant {
+///     fn has_scope(&self, _: &str) -> bool { true }
+///     fn subject(&self) -> Option<&str> { Some(&self.id) }
+/// }
+///
+/// impl RateLimited for Tenant {
+///     fn rate_limit_key(&self) -> &str { &self.id }
+///     fn quota(&self) -> Option<Quota> { Quota::new(self.plan_per_minute, 60).ok() }
+/// }
+/// ```
+pub trait RateLimited: Principal {
+    /// What requests are counted under: one quota per value, shared by
+    /// every route and protocol the layer guards. Not a secret (it names
+    /// keys in Redis and in logs).
+    fn rate_limit_key(&self) -> &str;
+
+    /// This principal's own quota; `None` (the default) leaves it to the
+    /// layer's default.
+    fn quota(&self) -> Option<Quota> {
+        None
+    }
+}
+
+#[cfg(feature = "key-store")]
+impl RateLimited for crate::ApiKey {
+    fn rate_limit_key(&self) -> &str {
+        self.id()
+    }
+
+    fn quota(&self) -> Option<Quota> {
+        self.rate_limit()
+    }
+}
