@@ -1,7 +1,9 @@
 //! Memory per key: a store of 1,000,000 keys, measured as the growth of the
 //! process's resident set (allocator overhead included), must stay at about
-//! 200 bytes per key plus its label. Alone in its file so that no other test
-//! allocates meanwhile.
+//! 200 bytes per key plus its label; and the local rate limiter after
+//! 1,000,000 distinct keys sent one request each stays under its documented
+//! bound. Alone in this binary, one test at a time (`ONE_AT_A_TIME`), so
+//! that no other test allocates meanwhile.
 
 use std::time::{Duration, SystemTime};
 
@@ -39,9 +41,15 @@ fn digest(i: usize) -> TokenDigest {
     TokenDigest::from_bytes(bytes)
 }
 
+/// The tests measure the process's memory: one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 #[cfg(target_os = "linux")]
 fn one_million_keys_fit_in_about_200_bytes_each_plus_labels() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let scope_sets = [
         ScopeSet::parse("profile:read").expect("valid"),
         ScopeSet::parse("profile:read calls:write").expect("valid"),
@@ -93,4 +101,119 @@ fn one_million_keys_fit_in_about_200_bytes_each_plus_labels() {
         assert_eq!(key.id(), format!("key_{i:016}"));
     }
     assert!(store.verify("sk_sample_token_2").is_err());
+}
+
+/// A principal per token, for the rate limiter's memory test.
+#[derive(Clone)]
+struct Client(String);
+
+impl tower_bearer_auth::Principal for Client {
+    fn has_scope(&self, _: &str) -> bool {
+        true
+    }
+}
+
+impl tower_bearer_auth::rate_limit::RateLimited for Client {
+    fn rate_limit_key(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Sends one request for each of `keys` through auth and rate limit.
+async fn one_request_each<S, B>(service: &mut S, keys: std::ops::Range<usize>)
+where
+    S: tower::Service<
+            http::Request<()>,
+            Response = http::Response<B>,
+            Error = std::convert::Infallible,
+        >,
+{
+    use tower::ServiceExt;
+    for i in keys {
+        let request = http::Request::get("/v1/calls")
+            .header("authorization", format!("Bearer t{i}"))
+            .body(())
+            .expect("valid request");
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(request)
+            .await
+            .expect("infallible");
+        assert_eq!(response.status(), http::StatusCode::OK);
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn the_rate_limiter_stays_under_its_bound_for_a_million_keys() {
+    let _alone = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(rate_limiter_bound());
+}
+
+async fn rate_limiter_bound() {
+    use tower::Layer;
+    use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+    use tower_bearer_auth::{BearerAuthLayer, ValidationError};
+
+    /// Documented in `RateLimiter`: about 36 MB for 1,000,000 keys.
+    const BOUND: usize = 40 * 1024 * 1024;
+
+    let validator = |token: &str, _: &http::request::Parts| {
+        std::future::ready(Ok::<_, ValidationError>(Client(token.to_owned())))
+    };
+    let auth = BearerAuthLayer::new(validator);
+    let service_with = |limiter: &RateLimiter| {
+        let inner = tower::service_fn(|_: http::Request<()>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+        });
+        auth.layer(auth.rate_limit(limiter.clone()).layer(inner))
+    };
+
+    // The worst case: 1 request per 60 s, so one request leaves a key 60 s
+    // of state, and every key is still tracked at the end.
+    let limiter = RateLimiter::builder()
+        .default_quota(Quota::new(1, 60).expect("valid"))
+        .build();
+    let before = resident_bytes();
+    one_request_each(&mut service_with(&limiter), 0..KEYS).await;
+    let grown = resident_bytes().saturating_sub(before);
+    let (tracked, table) = (limiter.tracked_keys(), limiter.table_bytes());
+    println!(
+        "{KEYS} keys, one request each, all inside their window: {tracked} tracked, table {:.1} MiB ({:.1} bytes/key), resident set grew {:.1} MiB; untracked {}",
+        table as f64 / 1_048_576.0,
+        table as f64 / KEYS as f64,
+        grown as f64 / 1_048_576.0,
+        limiter.untracked_requests()
+    );
+    assert_eq!(tracked, KEYS);
+    assert_eq!(limiter.untracked_requests(), 0);
+    assert!(table <= BOUND, "{table} bytes");
+    assert!(grown <= BOUND + 8 * 1024 * 1024, "{grown} bytes");
+    drop(limiter);
+
+    // 100 per 60 s: one request leaves a key 0.6 s of state. Keys idle for
+    // that long are dropped as the table grows: 2 batches of keys 0.7 s
+    // apart leave about one batch.
+    let limiter = RateLimiter::builder()
+        .default_quota(Quota::new(100, 60).expect("valid"))
+        .build();
+    let mut service = service_with(&limiter);
+    one_request_each(&mut service, 0..50_000).await;
+    let first = limiter.tracked_keys();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    one_request_each(&mut service, 50_000..100_000).await;
+    let then = limiter.tracked_keys();
+    println!("100/60s: 50,000 keys, then 50,000 others 0.7 s later: {first} then {then} tracked");
+    assert!(
+        then < 75_000,
+        "{then}: idle states were not dropped (100,000 without)"
+    );
 }

@@ -9,6 +9,7 @@ use tonic::service::LayerExt;
 use tower::service_fn;
 use tower_bearer_auth::admin::{self, AdminApi};
 use tower_bearer_auth::key_store::KeyAdmin;
+use tower_bearer_auth::rate_limit::RateLimiter;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
 use tower_bearer_auth::{ApiKey, BearerAuthLayer, ConfigError, ScopeRequirement, TokenValidator};
 use tower_layer::Layer;
@@ -18,11 +19,13 @@ use crate::keys::Health;
 use crate::proto::profiles_server::ProfilesServer;
 use crate::{request_log, rest};
 
-/// Builds the whole application for `keys`, changed through `admin`, and
+/// Builds the whole application for `keys`, changed through `admin`,
+/// limited by `limiter` (one quota per key for REST and gRPC together), and
 /// `realm`; `/health` reports `health`, the state of the key set.
 pub(crate) fn router<V, A>(
     keys: V,
     admin: A,
+    limiter: RateLimiter,
     realm: &str,
     health: Health,
 ) -> Result<Router, ConfigError>
@@ -55,6 +58,8 @@ where
             "/v1/calls",
             post(rest::place_call).route_layer(rest_auth.require_scope(write.clone())),
         )
+        // Inside the layer: counts authenticated keys only.
+        .layer(rest_auth.rate_limit(limiter.clone()))
         .layer(rest_auth.clone())
         .with_state(health.clone());
 
@@ -73,10 +78,12 @@ where
         .principal_in_response(true)
         .build()?;
     let (_reporter, grpc_health) = tonic_health::server::health_reporter();
-    let grpc =
-        tonic::service::Routes::new(grpc_auth.named_layer(ProfilesServer::new(ProfilesService)))
-            .add_service(grpc_health)
-            .into_axum_router();
+    let profiles = grpc_auth
+        .rate_limit(limiter)
+        .named_layer(ProfilesServer::new(ProfilesService));
+    let grpc = tonic::service::Routes::new(grpc_auth.named_layer(profiles))
+        .add_service(grpc_health)
+        .into_axum_router();
 
     // The admin API needs `keys:admin` through the same layer (the request
     // log names the admin key that asked); the portal page holds no data.

@@ -3,10 +3,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tower_bearer_auth::rate_limit::Quota;
+
 pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL] [--realm NAME]
               [--namespace NS] [--max-staleness DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
-              [--reload-timeout DURATION]
+              [--reload-timeout DURATION] [--rate-limit N/Ss]
        server --check-keys FILE
 
   --keys FILE               serve the keys of FILE; SIGHUP reloads it (default: one demo key in memory)
@@ -19,6 +21,8 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
   --idle-timeout 60s        a connection with no traffic for this long is closed
   --max-connections N       connections served at once (default: below the open-file limit)
   --reload-timeout 10s      time a SIGHUP reload may take to read the file
+  --rate-limit 100/60s      the rate limit of keys without a rate_limit of their own (default: none);
+                            with --redis, limits are shared by every replica
   DURATION                  a number with ms, s or m (30s, 500ms, 2m)";
 
 /// What the server was asked to do.
@@ -39,6 +43,7 @@ pub(crate) struct Args {
     pub(crate) idle_timeout: Duration,
     pub(crate) max_connections: Option<usize>,
     pub(crate) reload_timeout: Duration,
+    pub(crate) rate_limit: Option<Quota>,
 }
 
 /// Parses the arguments (without the program name). `Err("")` asks for the
@@ -55,6 +60,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         idle_timeout: Duration::from_secs(60),
         max_connections: None,
         reload_timeout: Duration::from_secs(10),
+        rate_limit: None,
     };
     let mut check_keys = None;
     while let Some(flag) = args.next() {
@@ -86,6 +92,13 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
                     .filter(|&n| n > 0)
                     .ok_or_else(|| format!("--max-connections {text:?}: a positive number"))?;
                 parsed.max_connections = Some(n);
+            }
+            "--rate-limit" => {
+                let text = value("--rate-limit")?;
+                parsed.rate_limit = Some(
+                    text.parse()
+                        .map_err(|e| format!("--rate-limit {text:?}: {e}"))?,
+                );
             }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),

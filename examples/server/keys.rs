@@ -14,6 +14,7 @@ use tower_bearer_auth::key_store::{
     EmbeddedKeyAdmin, KeysFile, KeysFileError, RedisKeyAdmin, ReloadOutcome, ReloadStatus,
     SharedKeyAdmin, SharedKeyStore,
 };
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
 /// What `/health` reports about the key set: how the last reload of the
@@ -153,6 +154,20 @@ impl Source {
                 println!();
             }
         }
+    }
+
+    /// The rate limiter: local, or shared through the key set's Redis.
+    pub(crate) fn rate_limiter(&self, default: Option<Quota>) -> RateLimiter {
+        let mut builder = RateLimiter::builder();
+        if let Some(quota) = default {
+            builder = builder.default_quota(quota);
+        }
+        if let Self::Shared(store, _) = self {
+            builder = builder.redis(store);
+        }
+        let limiter = builder.build();
+        tracing::info!(default = ?limiter.default_quota().map(|q| q.to_string()), shared = matches!(self, Self::Shared(..)), "rate limits");
+        limiter
     }
 
     /// What a graceful shutdown does.

@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --example server [-- --listen 127.0.0.1:3000] [--keys keys.json] [--realm api]
 //!     [--header-timeout 30s] [--idle-timeout 60s] [--max-connections N] [--reload-timeout 10s]
+//!     [--rate-limit 100/60s]
 //! cargo run --example server -- --check-keys keys.json
 //! ```
 //!
@@ -19,7 +20,9 @@
 //! it before applying it, and reloads it on `SIGHUP`, entry by entry:
 //! removed, revoked and refused entries' keys fail from the next request
 //! on; a file that is not a keys file changes nothing. With `--redis`, the
-//! key set and its admin changes are shared by every replica. `GET /health` tells how the last reload went, and
+//! key set and its admin changes are shared by every replica. Keys are rate
+//! limited by their own `rate_limit`, else by `--rate-limit` (one quota per
+//! key for REST and gRPC together; shared through Redis with `--redis`). `GET /health` tells how the last reload went, and
 //! `--check-keys` checks a file before a reload. Slow and idle clients are
 //! bounded (see `serve.rs`). `RUST_LOG` sets the log filter (default
 //! `info`).
@@ -108,13 +111,22 @@ async fn run(args: Args) -> Result<(), String> {
         signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
     let source = keys::Source::open(&args).await?;
+    let limiter = source.rate_limiter(args.rate_limit);
     let app = match &source {
-        keys::Source::Local { store, admin, .. } => {
-            app::router(store.clone(), admin.clone(), &args.realm, source.health())
-        }
-        keys::Source::Shared(store, admin) => {
-            app::router(store.clone(), admin.clone(), &args.realm, source.health())
-        }
+        keys::Source::Local { store, admin, .. } => app::router(
+            store.clone(),
+            admin.clone(),
+            limiter,
+            &args.realm,
+            source.health(),
+        ),
+        keys::Source::Shared(store, admin) => app::router(
+            store.clone(),
+            admin.clone(),
+            limiter,
+            &args.realm,
+            source.health(),
+        ),
     }
     .map_err(|e| format!("--realm: {e}"))?;
     let listener = TcpListener::bind(&args.listen)

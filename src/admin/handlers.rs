@@ -30,7 +30,7 @@ type Shared<A, P> = State<Arc<Api<A, P>>>;
 type Answer = Result<Response, Problem>;
 
 /// The fields `POST /admin/v1/keys` and `PATCH` accept.
-const KEY_FIELDS: &[&str] = &["label", "scopes", "expires_at"];
+const KEY_FIELDS: &[&str] = &["label", "scopes", "expires_at", "rate_limit"];
 
 /// The id of the admin key that asked (never its token), for the log.
 fn acting<P: Principal>(extensions: &Extensions) -> String {
@@ -73,8 +73,15 @@ pub(super) async fn create<A: KeyAdmin, P: Principal>(
         .map(request::expires_at)
         .transpose()?
         .flatten();
+    let rate_limit = object
+        .get("rate_limit")
+        .map(request::rate_limit)
+        .transpose()?
+        .flatten();
     let key = api.generate()?;
-    let mut entry = KeyEntry::new(key.id(), label, key.digest()).with_hint(key.hint());
+    let mut entry = KeyEntry::new(key.id(), label, key.digest())
+        .with_hint(key.hint())
+        .with_rate_limit(rate_limit);
     if let Some(scopes) = scopes {
         entry = entry.with_scopes(scopes);
     }
@@ -127,7 +134,7 @@ pub(super) async fn show<A: KeyAdmin, P: Principal>(
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
-/// `PATCH /admin/v1/keys/{id}`: label, scopes, expiry.
+/// `PATCH /admin/v1/keys/{id}`: label, scopes, expiry, rate limit.
 pub(super) async fn change<A: KeyAdmin, P: Principal>(
     State(api): Shared<A, P>,
     Path(id): Path<String>,
@@ -142,6 +149,10 @@ pub(super) async fn change<A: KeyAdmin, P: Principal>(
         .get("expires_at")
         .map(request::expires_at)
         .transpose()?;
+    let rate_limit = object
+        .get("rate_limit")
+        .map(request::rate_limit)
+        .transpose()?;
     let entry = api
         .admin
         .update(&id, |mut entry| {
@@ -155,6 +166,9 @@ pub(super) async fn change<A: KeyAdmin, P: Principal>(
                 Some(Some(time)) => entry = entry.with_expiry(time),
                 Some(None) => entry = entry.without_expiry(),
                 None => {}
+            }
+            if let Some(quota) = rate_limit {
+                entry = entry.with_rate_limit(quota);
             }
             Ok(entry)
         })
@@ -180,7 +194,7 @@ pub(super) async fn revoke<A: KeyAdmin, P: Principal>(
 }
 
 /// `POST /admin/v1/keys/{id}/rotate`: a new key with the old one's label,
-/// scopes and expiry; the old one expires `grace_seconds` from now (0:
+/// scopes, expiry and rate limit; the old one expires `grace_seconds` from now (0:
 /// revoked at once). The new token is in this answer only.
 pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
     State(api): Shared<A, P>,
@@ -198,7 +212,8 @@ pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
     let key = api.generate()?;
     let mut fresh = KeyEntry::new(key.id(), old.label(), key.digest())
         .with_scopes(old.scopes().clone())
-        .with_hint(key.hint());
+        .with_hint(key.hint())
+        .with_rate_limit(old.rate_limit());
     if let Some(expires_at) = old.expires_at() {
         fresh = fresh.with_expiry(expires_at);
     }

@@ -10,7 +10,9 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
 use super::view::Problem;
+use crate::key_store::parse_quota;
 use crate::key_store::rfc3339;
+use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
 /// The largest request body accepted.
@@ -139,6 +141,19 @@ pub(super) fn expires_at(value: &Value) -> Result<Option<SystemTime>, Problem> {
             "`expires_at` must be an RFC 3339 time (e.g. 2027-01-01T00:00:00Z) or null",
         )),
     }
+}
+
+/// `rate_limit`: `{"requests": N, "per_seconds": S}`, or `null` (none:
+/// the rate-limit layer's default applies).
+pub(super) fn rate_limit(value: &Value) -> Result<Option<Quota>, Problem> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    parse_quota(value).map(Some).ok_or_else(|| {
+        Problem::invalid(
+            "`rate_limit` must be {\"requests\": 1 or more, \"per_seconds\": 1 to 86400} or null",
+        )
+    })
 }
 
 /// `grace_seconds`: 0 to 604,800 (7 days).

@@ -25,6 +25,10 @@ pub(super) fn key(entry: &KeyEntry) -> Value {
         "revoked": entry.is_revoked(),
         // Whole minutes: the store keeps last uses to the minute.
         "last_used_at": entry.last_used_at().map(whole_seconds),
+        "rate_limit": entry.rate_limit().map(|quota| json!({
+            "requests": quota.requests(),
+            "per_seconds": quota.per_seconds(),
+        })),
     })
 }
 

@@ -61,6 +61,8 @@ pub use self::digest::TokenDigest;
 pub use self::entry::KeyEntry;
 pub use self::error::KeyStoreError;
 pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
+#[cfg(feature = "admin")]
+pub(crate) use self::keys_file::parse_quota;
 #[cfg(feature = "keys-file")]
 pub use self::keys_file::{KeysFile, KeysFileError, Reload, ReloadOutcome, ReloadStatus};
 pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};

@@ -12,6 +12,7 @@ mod grpc;
 mod keygen_cli;
 mod limits;
 mod portal;
+mod rate_limits;
 mod reload;
 mod replicas;
 mod rest;

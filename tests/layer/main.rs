@@ -9,6 +9,7 @@ mod axum_integration;
 mod composition;
 mod fail_closed;
 mod fuzz_regressions;
+mod rate_limit;
 mod readiness;
 mod rejections;
 mod secret_leaks;

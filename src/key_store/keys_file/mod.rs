@@ -20,6 +20,9 @@
 
 mod error;
 mod read;
+
+#[cfg(feature = "admin")]
+pub(crate) use self::read::quota as parse_quota;
 mod reload;
 
 use std::collections::BTreeMap;
