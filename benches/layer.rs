@@ -1,6 +1,7 @@
 //! A whole request through the middleware: `BearerAuth` + key store (10,000
 //! keys) against the bare inner service and tower-http's bearer layer, on
-//! the same request, and the rejection paths.
+//! the same request, the rejection paths, and the same layer with the local
+//! rate limiter inside it (a pass, and a 429).
 //!
 //! ```text
 //! cargo bench --bench layer
@@ -23,6 +24,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use http::{Request, Response};
 use http_body_util::Empty;
 use tower::{Layer, Service};
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{BearerAuthLayer, ScopeRequirement};
 use tower_http::validate_request::ValidateRequestHeaderLayer;
 
@@ -130,6 +132,14 @@ fn layer(c: &mut Criterion) {
         ready(Ok::<(), tower_bearer_auth::ValidationError>(()))
     });
     let principal = set.store.verify(&set.valid[0]).expect("valid key");
+    // A quota no benchmark can exhaust (4 billion per second), and one that
+    // refuses every request after the first.
+    let generous = RateLimiter::builder()
+        .default_quota(Quota::new(u32::MAX, 1).expect("valid"))
+        .build();
+    let exhausted = RateLimiter::builder()
+        .default_quota(Quota::new(1, 86_400).expect("valid"))
+        .build();
 
     let mut group = c.benchmark_group("layer");
     group.sample_size(100);
@@ -160,6 +170,23 @@ fn layer(c: &mut Criterion) {
         ours.layer(Ok200),
         || request(Some(&valid), false),
         200,
+    );
+    bench_service(
+        &mut group,
+        "bearer_auth_key_store_10k_rate_limit_local/valid",
+        ours.layer(ours.rate_limit(generous).layer(Ok200)),
+        || request(Some(&valid), false),
+        200,
+    );
+    let mut refusing = ours.layer(ours.rate_limit(exhausted).layer(Ok200));
+    ready_now(std::future::poll_fn(|cx| refusing.poll_ready(cx))).expect("ready");
+    ready_now(refusing.call(request(Some(&valid), false))).expect("the one request");
+    bench_service(
+        &mut group,
+        "bearer_auth_key_store_10k_rate_limit_local/refused",
+        refusing,
+        || request(Some(&valid), false),
+        429,
     );
     bench_service(
         &mut group,

@@ -69,6 +69,15 @@ impl TokenDigest {
 
     /// Which of `shards` (a power of two) the digest lives in. Uses the last
     /// byte, which the table hash below does not.
+    /// The first 8 bytes, as a well-mixed 64-bit value (a SHA-256 output):
+    /// for tables keyed by key that need no hashing of their own.
+    #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+    pub(crate) fn prefix_u64(&self) -> u64 {
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(first)
+    }
+
     pub(crate) fn shard(&self, shards: usize) -> usize {
         usize::from(self.0[31]) & (shards - 1)
     }

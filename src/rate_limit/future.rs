@@ -40,11 +40,11 @@ pin_project! {
     where
         S: Service<Request<ReqBody>>,
     {
+        // Boxed, as the 429: the future stays as small as the inner
+        // service's future plus the verdict, which is what the common path
+        // moves around.
         Waiting {
-            verdict: PendingVerdict,
-            service: Option<S>,
-            request: Option<Request<ReqBody>>,
-            renderer: Arc<RejectionRenderer>,
+            waiting: Box<Waiting<S, ReqBody>>,
         },
         Inner {
             #[pin]
@@ -52,9 +52,17 @@ pin_project! {
             verdict: Option<Verdict>,
         },
         Rejected {
-            response: Option<Response<Bytes>>,
+            response: Option<Box<Response<Bytes>>>,
         },
     }
+}
+
+/// A request waiting for Redis's verdict, with the service that will take it.
+struct Waiting<S, ReqBody> {
+    verdict: PendingVerdict,
+    service: Option<S>,
+    request: Option<Request<ReqBody>>,
+    renderer: Arc<RejectionRenderer>,
 }
 
 impl<S, ReqBody, P> RateLimitFuture<S, ReqBody, P>
@@ -74,7 +82,7 @@ where
 
     pub(super) fn rejected(response: Response<Bytes>) -> Self {
         Self::with(State::Rejected {
-            response: Some(response),
+            response: Some(Box::new(response)),
         })
     }
 
@@ -85,10 +93,12 @@ where
         renderer: Arc<RejectionRenderer>,
     ) -> Self {
         Self::with(State::Waiting {
-            verdict,
-            service: Some(service),
-            request: Some(request),
-            renderer,
+            waiting: Box::new(Waiting {
+                verdict,
+                service: Some(service),
+                request: Some(request),
+                renderer,
+            }),
         })
     }
 }
@@ -103,7 +113,9 @@ pub(super) fn refusal(
 ) -> Response<Bytes> {
     let rejection = Rejection::rate_limited(Duration::from_nanos(verdict.decision.wait));
     let mut response = renderer.render(&rejection, parts, None, subject);
-    headers::insert(response.headers_mut(), verdict.policy, verdict.state);
+    let headers = response.headers_mut();
+    headers.insert(&headers::RATELIMIT_POLICY, verdict.policy_value());
+    headers.insert(&headers::RATELIMIT, verdict.state);
     response
 }
 
@@ -118,12 +130,13 @@ where
         let mut state = self.project().state;
         loop {
             match state.as_mut().project() {
-                StateProj::Waiting {
-                    verdict,
-                    service,
-                    request,
-                    renderer,
-                } => {
+                StateProj::Waiting { waiting } => {
+                    let Waiting {
+                        verdict,
+                        service,
+                        request,
+                        renderer,
+                    } = &mut **waiting;
                     let verdict = ready!(verdict.as_mut().poll(cx));
                     let request = request.take().expect("polled after completion");
                     if verdict.decision.allowed {
@@ -138,19 +151,23 @@ where
                         let subject = parts.extensions.get::<P>().and_then(Principal::subject);
                         let response = refusal(renderer, &parts, subject, verdict);
                         state.set(State::Rejected {
-                            response: Some(response),
+                            response: Some(Box::new(response)),
                         });
                     }
                 }
                 StateProj::Inner { future, verdict } => {
                     let mut response = ready!(future.poll(cx))?;
                     if let Some(verdict) = verdict.take() {
-                        headers::insert(response.headers_mut(), verdict.policy, verdict.state);
+                        // Passing answers carry where the key stands; the
+                        // policy itself comes with a 429.
+                        response
+                            .headers_mut()
+                            .insert(&headers::RATELIMIT, verdict.state);
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { response } => {
-                    let response = response.take().expect("polled after completion");
+                    let response = *response.take().expect("polled after completion");
                     return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                 }
             }

@@ -3,7 +3,7 @@
 //! (`"default";r=42;t=1`: requests left, and seconds until more quota is
 //! available), as Structured Field lists of one item.
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue};
 
 use super::Quota;
 use super::gcra::Decision;
@@ -34,36 +34,57 @@ impl Policy {
 
 /// `"default";q=100;w=60`.
 pub(crate) fn policy_value(policy: Policy, quota: Quota) -> HeaderValue {
-    let mut out = Vec::with_capacity(40);
+    let mut out = Buffer::new();
     out.push(b'"');
     out.extend_from_slice(policy.name().as_bytes());
     out.extend_from_slice(b"\";q=");
     push_number(&mut out, u64::from(quota.requests()));
     out.extend_from_slice(b";w=");
     push_number(&mut out, u64::from(quota.per_seconds()));
-    header_value(out)
+    header_value(&out)
 }
 
 /// `"default";r=42;t=1`; `t` in whole seconds, rounded up (the decision's
 /// wait is in nanoseconds).
 pub(crate) fn state_value(policy: Policy, decision: &Decision) -> HeaderValue {
-    let mut out = Vec::with_capacity(40);
+    let mut out = Buffer::new();
     out.push(b'"');
     out.extend_from_slice(policy.name().as_bytes());
     out.extend_from_slice(b"\";r=");
     push_number(&mut out, u64::from(decision.remaining));
     out.extend_from_slice(b";t=");
     push_number(&mut out, decision.wait.div_ceil(1_000_000_000));
-    header_value(out)
+    header_value(&out)
 }
 
-/// Puts both fields on a response.
-pub(crate) fn insert(headers: &mut HeaderMap, policy: HeaderValue, state: HeaderValue) {
-    headers.insert(&RATELIMIT_POLICY, policy);
-    headers.insert(&RATELIMIT, state);
+/// A field value built on the stack, then copied once into its header
+/// value (one allocation).
+struct Buffer {
+    bytes: [u8; 64],
+    len: usize,
 }
 
-fn push_number(out: &mut Vec<u8>, mut n: u64) {
+impl Buffer {
+    const fn new() -> Self {
+        Self {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+
+    fn push(&mut self, byte: u8) {
+        self.extend_from_slice(&[byte]);
+    }
+
+    fn extend_from_slice(&mut self, more: &[u8]) {
+        // At most 9 + 2 x 20 digits + 8 punctuation: never past 64.
+        let end = (self.len + more.len()).min(self.bytes.len());
+        self.bytes[self.len..end].copy_from_slice(&more[..end - self.len]);
+        self.len = end;
+    }
+}
+
+fn push_number(out: &mut Buffer, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -77,10 +98,9 @@ fn push_number(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(&digits[at..]);
 }
 
-fn header_value(bytes: Vec<u8>) -> HeaderValue {
+fn header_value(out: &Buffer) -> HeaderValue {
     // ASCII digits, quotes, letters, `;` and `=` only: always valid.
-    HeaderValue::from_maybe_shared(bytes::Bytes::from(bytes))
-        .unwrap_or_else(|_| HeaderValue::from_static(""))
+    HeaderValue::from_bytes(&out.bytes[..out.len]).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 #[cfg(test)]
@@ -110,9 +130,9 @@ mod tests {
             wait: 600_000_000,
         };
         assert_eq!(state_value(Policy::Key, &decision), "\"key\";r=42;t=1");
-        let mut out = Vec::new();
+        let mut out = Buffer::new();
         push_number(&mut out, 0);
         push_number(&mut out, u64::MAX);
-        assert_eq!(out, b"018446744073709551615");
+        assert_eq!(&out.bytes[..out.len], b"018446744073709551615");
     }
 }

@@ -21,10 +21,19 @@ const DEFAULT_MAX_KEYS: usize = 1 << 20;
 pub(crate) struct Verdict {
     /// The decision; `wait` in nanoseconds.
     pub(crate) decision: Decision,
-    /// `RateLimit-Policy`.
-    pub(crate) policy: HeaderValue,
-    /// `RateLimit`.
+    /// `RateLimit`, for every answer.
     pub(crate) state: HeaderValue,
+    /// Which quota applied, for a 429's `RateLimit-Policy`.
+    pub(crate) policy: Policy,
+    /// The quota that applied.
+    pub(crate) quota: Quota,
+}
+
+impl Verdict {
+    /// `RateLimit-Policy`, for a 429.
+    pub(crate) fn policy_value(&self) -> HeaderValue {
+        headers::policy_value(self.policy, self.quota)
+    }
 }
 
 /// A future verdict (Redis).
@@ -69,10 +78,60 @@ pub struct RateLimiter {
 }
 
 struct Inner {
-    default: Option<(Quota, HeaderValue)>,
+    default: Option<DefaultQuota>,
     local: Arc<LocalLimiter>,
     #[cfg(feature = "redis")]
     redis: Option<Arc<super::redis::RedisLimiter>>,
+}
+
+/// The default quota, its units, and the `RateLimit` values of passing
+/// answers (`r` below 512, `t` of 1 or 2 s; about 70 KB), computed once:
+/// answers of keys with fewer than 512 requests left then format nothing.
+struct DefaultQuota {
+    quota: Quota,
+    units: Units,
+    states: Box<[HeaderValue]>,
+}
+
+/// `RateLimit` values kept per `t` (seconds, 1 to this).
+const CACHED_T: u64 = 2;
+/// `RateLimit` values kept per `r` (0 to this, excluded).
+const CACHED_R: u32 = 512;
+
+impl DefaultQuota {
+    fn new(quota: Quota) -> Self {
+        let states = (1..=CACHED_T)
+            .flat_map(|t| {
+                (0..CACHED_R).map(move |r| {
+                    headers::state_value(
+                        Policy::Default,
+                        &Decision {
+                            allowed: true,
+                            remaining: r,
+                            wait: t * 1_000_000_000,
+                        },
+                    )
+                })
+            })
+            .collect();
+        Self {
+            quota,
+            units: Units::nanos(quota),
+            states,
+        }
+    }
+
+    /// The `RateLimit` value of `decision`.
+    fn state(&self, decision: &Decision) -> HeaderValue {
+        let t = decision.wait.div_ceil(1_000_000_000);
+        if decision.allowed && decision.remaining < CACHED_R && (1..=CACHED_T).contains(&t) {
+            let index = (t - 1) * u64::from(CACHED_R) + u64::from(decision.remaining);
+            if let Some(value) = usize::try_from(index).ok().and_then(|i| self.states.get(i)) {
+                return value.clone();
+            }
+        }
+        headers::state_value(Policy::Default, decision)
+    }
 }
 
 /// Configures a [`RateLimiter`].
@@ -105,7 +164,7 @@ impl RateLimiter {
     /// The quota of keys without one of their own.
     #[must_use]
     pub fn default_quota(&self) -> Option<Quota> {
-        self.inner.default.as_ref().map(|(quota, _)| *quota)
+        self.inner.default.as_ref().map(|default| default.quota)
     }
 
     /// How many keys the local table holds a state for now.
@@ -129,34 +188,48 @@ impl RateLimiter {
 
     /// Decides a request of `principal`.
     pub(crate) fn check<P: RateLimited>(&self, principal: &P) -> Check {
-        let (quota, policy, policy_value) = match (principal.quota(), &self.inner.default) {
-            (Some(own), _) => (own, Policy::Key, headers::policy_value(Policy::Key, own)),
-            (None, Some((default, value))) => (*default, Policy::Default, value.clone()),
+        let own = principal.quota();
+        let (quota, units) = match (own, &self.inner.default) {
+            (Some(own), _) => (own, Units::nanos(own)),
+            (None, Some(default)) => (default.quota, default.units),
             (None, None) => return Check::Unlimited,
         };
-        let key = principal.rate_limit_key();
         #[cfg(feature = "redis")]
         if let Some(redis) = self.inner.redis.as_ref().filter(|r| r.is_answering()) {
-            let pending = Arc::clone(redis).check(key.to_owned(), quota);
+            let pending = Arc::clone(redis).check(principal.rate_limit_key().to_owned(), quota);
+            let this = self.clone();
             return Check::Pending(Box::pin(async move {
                 let decision = pending.await;
-                verdict(decision, policy, policy_value)
+                this.verdict(decision, own.is_some(), quota)
             }));
         }
-        let decision = self
-            .inner
-            .local
-            .check(fingerprint(key), Units::nanos(quota));
-        Check::Ready(verdict(decision, policy, policy_value))
+        let decision = self.inner.local.check(local_key(principal), units);
+        Check::Ready(self.verdict(decision, own.is_some(), quota))
+    }
+
+    fn verdict(&self, decision: Decision, own: bool, quota: Quota) -> Verdict {
+        let (policy, state) = match (&self.inner.default, own) {
+            (Some(default), false) => (Policy::Default, default.state(&decision)),
+            _ => (Policy::Key, headers::state_value(Policy::Key, &decision)),
+        };
+        Verdict {
+            decision,
+            state,
+            policy,
+            quota,
+        }
     }
 }
 
-fn verdict(decision: Decision, policy: Policy, policy_value: HeaderValue) -> Verdict {
-    Verdict {
-        state: headers::state_value(policy, &decision),
-        policy: policy_value,
-        decision,
+/// The local table's key for `principal`: an API key's digest already is
+/// a uniform 64-bit value (no hashing); anything else, its key's
+/// fingerprint.
+fn local_key<P: RateLimited>(principal: &P) -> u64 {
+    #[cfg(feature = "key-store")]
+    if let Some(key) = (principal as &dyn std::any::Any).downcast_ref::<crate::ApiKey>() {
+        return key.0.digest.prefix_u64();
     }
+    fingerprint(principal.rate_limit_key())
 }
 
 impl Default for RateLimiter {
@@ -206,9 +279,7 @@ impl RateLimiterBuilder {
         let local = Arc::new(LocalLimiter::new(self.max_keys));
         RateLimiter {
             inner: Arc::new(Inner {
-                default: self
-                    .default
-                    .map(|quota| (quota, headers::policy_value(Policy::Default, quota))),
+                default: self.default.map(DefaultQuota::new),
                 #[cfg(feature = "redis")]
                 redis: self.redis.map(|(client, tag)| {
                     Arc::new(super::redis::RedisLimiter::new(client, &tag, &local))

@@ -25,16 +25,17 @@
 //!
 //! A request over the quota gets 429 `rate_limited` (gRPC 8
 //! `RESOURCE_EXHAUSTED`, trailers-only) with `Retry-After` in whole seconds,
-//! rounded up, so that a retry at that time passes. Every answer, 429 or
-//! not, carries the fields of draft-ietf-httpapi-ratelimit-headers-10:
+//! rounded up, so that a retry at that time passes, and both fields of
+//! draft-ietf-httpapi-ratelimit-headers-10:
 //!
 //! ```text
 //! RateLimit-Policy: "default";q=100;w=60
 //! RateLimit: "default";r=0;t=12
 //! ```
 //!
-//! (`"key"` instead of `"default"` when the key's own quota applied; `r`:
-//! requests left now; `t`: seconds until more quota is available.) A
+//! Answers that pass carry `RateLimit` (`"key"` instead of `"default"` when
+//! the key's own quota applied; `r`: requests left now; `t`: seconds until
+//! more quota is available). A
 //! [`TokenValidator`](crate::TokenValidator) backed by a remote service can
 //! refuse for the same reason with
 //! [`ValidationError::rate_limited`](crate::ValidationError::rate_limited).

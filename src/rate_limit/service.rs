@@ -63,37 +63,34 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let (parts, body) = request.into_parts();
-        let Some(principal) = parts.extensions.get::<P>() else {
-            super::report::missing_principal(std::any::type_name::<P>());
-            let rejection = Rejection::new(RejectionKind::MissingCredentials);
-            return RateLimitFuture::rejected(self.renderer.render(&rejection, &parts, None, None));
-        };
-        match self.limiter.check(principal) {
-            Check::Unlimited => {
-                RateLimitFuture::inner(self.inner.call(Request::from_parts(parts, body)), None)
+        // Decide on the borrowed request: the passing path moves nothing.
+        let check = match request.extensions().get::<P>() {
+            Some(principal) => self.limiter.check(principal),
+            None => {
+                super::report::missing_principal(std::any::type_name::<P>());
+                let (parts, _) = request.into_parts();
+                let rejection = Rejection::new(RejectionKind::MissingCredentials);
+                let response = self.renderer.render(&rejection, &parts, None, None);
+                return RateLimitFuture::rejected(response);
             }
-            Check::Ready(verdict) if verdict.decision.allowed => RateLimitFuture::inner(
-                self.inner.call(Request::from_parts(parts, body)),
-                Some(verdict),
-            ),
-            Check::Ready(verdict) => RateLimitFuture::rejected(super::future::refusal(
-                &self.renderer,
-                &parts,
-                principal.subject(),
-                verdict,
-            )),
+        };
+        match check {
+            Check::Unlimited => RateLimitFuture::inner(self.inner.call(request), None),
+            Check::Ready(verdict) if verdict.decision.allowed => {
+                RateLimitFuture::inner(self.inner.call(request), Some(verdict))
+            }
+            Check::Ready(verdict) => {
+                let (parts, _) = request.into_parts();
+                let subject = parts.extensions.get::<P>().and_then(|p| p.subject());
+                let response = super::future::refusal(&self.renderer, &parts, subject, verdict);
+                RateLimitFuture::rejected(response)
+            }
             Check::Pending(pending) => {
                 // The service made ready is the one that will be called,
                 // inside the future; a clone takes its place here.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                RateLimitFuture::waiting(
-                    pending,
-                    ready,
-                    Request::from_parts(parts, body),
-                    Arc::clone(&self.renderer),
-                )
+                RateLimitFuture::waiting(pending, ready, request, Arc::clone(&self.renderer))
             }
         }
     }

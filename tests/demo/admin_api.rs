@@ -97,6 +97,7 @@ async fn the_demo_prints_both_keys_then_the_portal_and_serves_the_admin_api() {
             "id",
             "label",
             "last_used_at",
+            "rate_limit",
             "revoked",
             "scopes"
         ]
@@ -111,6 +112,7 @@ async fn the_demo_prints_both_keys_then_the_portal_and_serves_the_admin_api() {
     assert_eq!(key["revoked"], false);
     assert_eq!(key["expires_at"], Value::Null);
     assert_eq!(key["last_used_at"], Value::Null);
+    assert_eq!(key["rate_limit"], Value::Null);
     let created_at = key["created_at"].as_str().expect("created_at");
     assert!(
         created_at.ends_with('Z') && created_at.len() == 20,
@@ -164,6 +166,30 @@ async fn the_demo_prints_both_keys_then_the_portal_and_serves_the_admin_api() {
             Some(json!({"scopes": ["profile:read"]})),
         )
         .await;
+    assert_eq!(admin.profile(&token).await, StatusCode::OK);
+
+    // A rate limit of its own: set, shown, enforced, removed.
+    let limited = admin
+        .call(
+            Method::PATCH,
+            &format!("{KEYS}/{id}"),
+            Some(json!({"rate_limit": {"requests": 1, "per_seconds": 3600}})),
+        )
+        .await;
+    assert_eq!(
+        limited.json()["rate_limit"],
+        json!({"requests": 1, "per_seconds": 3600})
+    );
+    assert_eq!(admin.profile(&token).await, StatusCode::OK);
+    assert_eq!(admin.profile(&token).await, StatusCode::TOO_MANY_REQUESTS);
+    let unlimited = admin
+        .call(
+            Method::PATCH,
+            &format!("{KEYS}/{id}"),
+            Some(json!({"rate_limit": null})),
+        )
+        .await;
+    assert_eq!(unlimited.json()["rate_limit"], Value::Null);
     assert_eq!(admin.profile(&token).await, StatusCode::OK);
 
     // List: by id, paginated with a cursor, revoked keys included unless
@@ -297,10 +323,10 @@ async fn the_demo_prints_both_keys_then_the_portal_and_serves_the_admin_api() {
             .count()
     };
     assert_eq!(count("create", &id), 1);
-    assert_eq!(count("update", &id), 3);
+    assert_eq!(count("update", &id), 5);
     assert_eq!(count("revoke", &made[1]), 2, "each revoke call logs");
     assert_eq!(count("delete", doomed_id), 1);
-    assert_eq!(changes.len(), 1 + 4 + 3 + 2 + 1, "{changes:#?}");
+    assert_eq!(changes.len(), 1 + 4 + 5 + 2 + 1, "{changes:#?}");
 
     // No answer but create and rotate carries a token; none a digest; and
     // no log line carries either. The tokens: the two printed at startup,
@@ -418,6 +444,18 @@ async fn bad_requests_get_the_error_the_contract_names() {
             one.clone(),
             json!({"label": null}),
             "`label`",
+        ),
+        (
+            Method::PATCH,
+            one.clone(),
+            json!({"rate_limit": {"requests": 0, "per_seconds": 60}}),
+            "`rate_limit`",
+        ),
+        (
+            Method::POST,
+            KEYS.to_owned(),
+            json!({"label": "x", "rate_limit": "100/60s"}),
+            "`rate_limit`",
         ),
         (
             Method::POST,

@@ -159,8 +159,12 @@ async fn eight_clients_get_exactly_the_quota_and_other_keys_all_pass() {
         "{statuses:?}"
     );
 
-    // The 429 itself, and the fields on a passing answer.
-    let (parts, body) = profile(&server, &hot.bearer(), true).await;
+    // The 429 itself (a refill may have come since the run: one more request
+    // can pass, not two), and the fields on a passing answer.
+    let (mut parts, mut body) = profile(&server, &hot.bearer(), true).await;
+    if parts.status == StatusCode::OK {
+        (parts, body) = profile(&server, &hot.bearer(), true).await;
+    }
     assert_eq!(parts.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(parts.headers["ratelimit-policy"], r#""key";q=100;w=60"#);
     let state = parts.headers["ratelimit"].to_str().expect("ascii");
@@ -174,9 +178,9 @@ async fn eight_clients_get_exactly_the_quota_and_other_keys_all_pass() {
     assert!(String::from_utf8_lossy(&body).contains(r#""code":"rate_limited""#));
     let (parts, _) = profile(&server, &others[0].bearer(), false).await;
     assert_eq!(parts.status, StatusCode::OK);
-    assert_eq!(
-        parts.headers["ratelimit-policy"],
-        r#""default";q=1000;w=60"#
+    assert!(
+        !parts.headers.contains_key("ratelimit-policy"),
+        "the policy comes with a 429"
     );
     assert!(
         parts.headers["ratelimit"]
