@@ -59,7 +59,8 @@
 //! - [`rejection`]: rejection causes, their HTTP and gRPC forms, body formats;
 //! - [`axum`] and [`tonic`]: handler-side helpers (features of those names);
 //! - `admin`: the admin API and the portal (feature `admin`);
-//! - [`rate_limit`]: per-key rate limits (the layer: feature `rate-limit`).
+//! - [`rate_limit`]: per-key rate limits (the layer: feature `rate-limit`);
+//! - `jwt`: JWT access tokens, and keys and JWTs on one layer (feature `jwt`).
 //!
 //! # Who was authenticated, seen from outside the layer
 //!
@@ -92,6 +93,7 @@
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
 //! | `redis` | no | `key_store::SharedKeyStore`: one key set for many replicas (redis, tokio) |
 //! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
+//! | `jwt` | no | `jwt::{JwtValidator, KeyOrJwt}`: JWT access tokens, static keys or JWKS (jsonwebtoken, hyper) |
 //! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -120,6 +122,9 @@ mod builder;
 mod credentials;
 mod error;
 mod future;
+#[cfg(feature = "jwt")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
+pub mod jwt;
 #[cfg(feature = "key-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "key-store")))]
 pub mod key_store;

@@ -9,6 +9,8 @@ mod axum_integration;
 mod composition;
 mod fail_closed;
 mod fuzz_regressions;
+mod jwks;
+mod jwt;
 mod rate_limit;
 mod readiness;
 mod rejections;

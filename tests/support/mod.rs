@@ -6,6 +6,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod fuzz_input;
+pub mod jwt;
 pub mod redis;
 
 use std::convert::Infallible;
