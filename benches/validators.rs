@@ -1,7 +1,9 @@
 //! Token validation alone: our key store against the alternatives a user
 //! would pick, at 1, 100, 10,000 and 1,000,000 keys, in one run; and the
 //! shared key store (a replica of a key set in a real `redis-server`) against
-//! the in-memory store it wraps, at 1, 10,000 and 1,000,000 keys.
+//! the in-memory store it wraps, at 1, 10,000 and 1,000,000 keys; and JWT
+//! validation (HS256, RS256, ES256, EdDSA) against the raw `jsonwebtoken`
+//! decode and against an API key (`jwt_validation`).
 //!
 //! ```text
 //! cargo bench --bench validators
@@ -11,6 +13,8 @@
 //! `redis-server` the shared-store group is skipped with one line.
 
 mod common;
+#[path = "jwt_validation/mod.rs"]
+mod jwt_validation;
 #[path = "../tests/support/mod.rs"]
 #[allow(missing_docs, missing_debug_implementations)]
 mod support;
@@ -193,5 +197,5 @@ fn shared_store(
     drop(runtime);
 }
 
-criterion_group!(benches, validators);
+criterion_group!(benches, validators, jwt_validation::jwt);
 criterion_main!(benches);

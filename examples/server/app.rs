@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use tonic::service::LayerExt;
 use tower::service_fn;
 use tower_bearer_auth::admin::{self, AdminApi};
+use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
 use tower_bearer_auth::key_store::KeyAdmin;
 use tower_bearer_auth::rate_limit::RateLimiter;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
@@ -19,11 +20,13 @@ use crate::keys::Health;
 use crate::proto::profiles_server::ProfilesServer;
 use crate::{request_log, rest};
 
-/// Builds the whole application for `keys`, changed through `admin`,
-/// limited by `limiter` (one quota per key for REST and gRPC together), and
-/// `realm`; `/health` reports `health`, the state of the key set.
+/// Builds the whole application for `keys` (and JWTs when `jwt` is set),
+/// changed through `admin`, limited by `limiter` (one quota per key for
+/// REST and gRPC together), and `realm`; `/health` reports `health`, the
+/// state of the key set.
 pub(crate) fn router<V, A>(
     keys: V,
+    jwt: Option<JwtValidator>,
     admin: A,
     limiter: RateLimiter,
     realm: &str,
@@ -34,6 +37,8 @@ where
     V::Future: Send,
     A: KeyAdmin,
 {
+    // Keys and JWTs on the same layers: the principal is either (`Who`).
+    let keys = KeyOrJwt::new(keys, jwt);
     let read = ScopeRequirement::all(["profile:read"])?;
     let write = ScopeRequirement::all(["calls:write"])?;
 

@@ -9,6 +9,7 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
               [--namespace NS] [--max-staleness DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
               [--reload-timeout DURATION] [--rate-limit N/Ss]
+              [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch DURATION]]
        server --check-keys FILE
 
   --keys FILE               serve the keys of FILE; SIGHUP reloads it (default: one demo key in memory)
@@ -23,6 +24,11 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
   --reload-timeout 10s      time a SIGHUP reload may take to read the file
   --rate-limit 100/60s      the rate limit of keys without a rate_limit of their own (default: none);
                             with --redis, limits are shared by every replica
+  --jwks-url URL            also accept JWT access tokens signed by a key of this JWKS (http://),
+                            scopes from their `scope` claim; needs --jwt-issuer and --jwt-audience
+  --jwt-issuer ISS          the `iss` JWTs must have
+  --jwt-audience AUD        the `aud` JWTs must have (or contain)
+  --jwks-min-refetch 10s    the shortest time between two JWKS fetches asked for by unknown `kid`s
   DURATION                  a number with ms, s or m (30s, 500ms, 2m)";
 
 /// What the server was asked to do.
@@ -44,6 +50,15 @@ pub(crate) struct Args {
     pub(crate) max_connections: Option<usize>,
     pub(crate) reload_timeout: Duration,
     pub(crate) rate_limit: Option<Quota>,
+    pub(crate) jwt: Option<JwtArgs>,
+}
+
+/// Where JWTs' keys are and what their claims must say.
+pub(crate) struct JwtArgs {
+    pub(crate) jwks_url: String,
+    pub(crate) issuer: String,
+    pub(crate) audience: String,
+    pub(crate) min_refetch: Duration,
 }
 
 /// Parses the arguments (without the program name). `Err("")` asks for the
@@ -61,8 +76,10 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         max_connections: None,
         reload_timeout: Duration::from_secs(10),
         rate_limit: None,
+        jwt: None,
     };
     let mut check_keys = None;
+    let (mut jwks_url, mut issuer, mut audience, mut min_refetch) = (None, None, None, None);
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match flag.as_str() {
@@ -100,6 +117,15 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
                         .map_err(|e| format!("--rate-limit {text:?}: {e}"))?,
                 );
             }
+            "--jwks-url" => jwks_url = Some(value("--jwks-url")?),
+            "--jwt-issuer" => issuer = Some(value("--jwt-issuer")?),
+            "--jwt-audience" => audience = Some(value("--jwt-audience")?),
+            "--jwks-min-refetch" => {
+                min_refetch = Some(duration(
+                    "--jwks-min-refetch",
+                    &value("--jwks-min-refetch")?,
+                )?);
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -107,6 +133,18 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
     if parsed.keys.is_some() && parsed.redis.is_some() {
         return Err("--keys and --redis are two sources of keys: choose one".to_owned());
     }
+    parsed.jwt = match (jwks_url, issuer, audience) {
+        (Some(jwks_url), Some(issuer), Some(audience)) => Some(JwtArgs {
+            jwks_url,
+            issuer,
+            audience,
+            min_refetch: min_refetch.unwrap_or(Duration::from_secs(10)),
+        }),
+        (None, None, None) if min_refetch.is_none() => None,
+        _ => {
+            return Err("JWTs need all of --jwks-url, --jwt-issuer and --jwt-audience".to_owned());
+        }
+    };
     Ok(match check_keys {
         Some(path) => Command::CheckKeys(path),
         None => Command::Serve(parsed),

@@ -2,8 +2,9 @@
 //! scope table before a request gets here; handlers only read the principal.
 
 use tonic::{Request, Response, Status};
-use tower_bearer_auth::ApiKey;
+use tower_bearer_auth::jwt::Caller;
 
+use crate::jwt::Who;
 use crate::proto::profiles_server::Profiles;
 use crate::proto::{CallAccepted, GetProfileRequest, PlaceCallRequest, Profile};
 use crate::rest::next_call_id;
@@ -17,11 +18,19 @@ impl Profiles for ProfilesService {
         &self,
         request: Request<GetProfileRequest>,
     ) -> Result<Response<Profile>, Status> {
-        let key: &ApiKey = tower_bearer_auth::tonic::principal(&request)?;
-        Ok(Response::new(Profile {
-            id: key.id().to_owned(),
-            label: key.label().to_owned(),
-            scopes: key.scopes().iter().map(str::to_owned).collect(),
+        let who: &Who = tower_bearer_auth::tonic::principal(&request)?;
+        Ok(Response::new(match who {
+            Caller::Key(key) => Profile {
+                id: key.id().to_owned(),
+                label: key.label().to_owned(),
+                scopes: key.scopes().iter().map(str::to_owned).collect(),
+            },
+            // A JWT's subject is its id; it has no label.
+            Caller::Jwt(claims) => Profile {
+                id: claims.subject().unwrap_or_default().to_owned(),
+                label: String::new(),
+                scopes: claims.scopes().iter().map(str::to_owned).collect(),
+            },
         }))
     }
 
@@ -29,7 +38,7 @@ impl Profiles for ProfilesService {
         &self,
         request: Request<PlaceCallRequest>,
     ) -> Result<Response<CallAccepted>, Status> {
-        tower_bearer_auth::tonic::principal::<ApiKey, _>(&request)?;
+        tower_bearer_auth::tonic::principal::<Who, _>(&request)?;
         Ok(Response::new(CallAccepted {
             call_id: next_call_id(),
         }))

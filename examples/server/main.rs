@@ -5,6 +5,7 @@
 //! cargo run --example server [-- --listen 127.0.0.1:3000] [--keys keys.json] [--realm api]
 //!     [--header-timeout 30s] [--idle-timeout 60s] [--max-connections N] [--reload-timeout 10s]
 //!     [--rate-limit 100/60s]
+//!     [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch 10s]]
 //! cargo run --example server -- --check-keys keys.json
 //! ```
 //!
@@ -23,13 +24,18 @@
 //! key set and its admin changes are shared by every replica. Keys are rate
 //! limited by their own `rate_limit`, else by `--rate-limit` (one quota per
 //! key for REST and gRPC together; shared through Redis with `--redis`). `GET /health` tells how the last reload went, and
-//! `--check-keys` checks a file before a reload. Slow and idle clients are
+//! `--check-keys` checks a file before a reload. With `--jwks-url`, JWT
+//! access tokens signed by a key of that JWKS (and with that issuer and
+//! audience) pass beside API keys, with the scopes of their `scope` claim,
+//! over REST and gRPC; the server starts even when the JWKS cannot be
+//! fetched (JWTs get 503 until it can). Slow and idle clients are
 //! bounded (see `serve.rs`). `RUST_LOG` sets the log filter (default
 //! `info`).
 
 mod app;
 mod args;
 mod grpc;
+mod jwt;
 mod keys;
 mod request_log;
 mod rest;
@@ -49,6 +55,7 @@ mod proto {
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::str::FromStr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
@@ -112,9 +119,14 @@ async fn run(args: Args) -> Result<(), String> {
 
     let source = keys::Source::open(&args).await?;
     let limiter = source.rate_limiter(args.rate_limit);
+    let jwt = match &args.jwt {
+        Some(jwt_args) => Some(jwt::validator(jwt_args, Duration::from_secs(1)).await?),
+        None => None,
+    };
     let app = match &source {
         keys::Source::Local { store, admin, .. } => app::router(
             store.clone(),
+            jwt,
             admin.clone(),
             limiter,
             &args.realm,
@@ -122,6 +134,7 @@ async fn run(args: Args) -> Result<(), String> {
         ),
         keys::Source::Shared(store, admin) => app::router(
             store.clone(),
+            jwt,
             admin.clone(),
             limiter,
             &args.realm,

@@ -6,13 +6,15 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use tower_bearer_auth::{ApiKey, RejectionKind};
+use tower_bearer_auth::RejectionKind;
+
+use crate::jwt::{Who, caller_id};
 
 /// Outermost: logs method, path, status, outcome, the key id and duration.
 /// The outcome is the rejection kind the layer put in the response
-/// extensions, or `passed` (authenticated or public); the key id comes from
-/// the principal the layer puts there (`principal_in_response`), `-` for
-/// public routes and refusals.
+/// extensions, or `passed` (authenticated or public); the key id (or
+/// `jwt:<sub>` for a JWT) comes from the principal the layer puts there
+/// (`principal_in_response`), `-` for public routes and refusals.
 pub(crate) async fn log_request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
@@ -24,8 +26,8 @@ pub(crate) async fn log_request(request: Request, next: Next) -> Response {
         .map_or("passed", |kind| kind.as_str());
     let key_id = response
         .extensions()
-        .get::<ApiKey>()
-        .map_or("-", ApiKey::id);
+        .get::<Who>()
+        .map_or_else(|| "-".to_owned(), caller_id);
     let grpc_status = response
         .headers()
         .get("grpc-status")

@@ -11,9 +11,9 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tower_bearer_auth::ApiKey;
 use tower_bearer_auth::axum::Authenticated;
 
+use crate::jwt::{Who, caller_id};
 use crate::keys::Health;
 
 /// A new call id, shared by the REST and gRPC APIs.
@@ -34,23 +34,20 @@ pub(crate) async fn health(State(health): State<Health>) -> Json<Value> {
     }))
 }
 
-/// `GET /v1/profile`: the calling key (needs `profile:read`).
-pub(crate) async fn profile(Authenticated(key): Authenticated<ApiKey>) -> Json<Value> {
-    Json(json!({
-        "id": key.id(),
-        "label": key.label(),
-        "scopes": key.scopes().iter().collect::<Vec<_>>(),
-    }))
+/// `GET /v1/profile`: the calling key, or the JWT's subject (needs
+/// `profile:read`).
+pub(crate) async fn profile(Authenticated(who): Authenticated<Who>) -> Json<Value> {
+    Json(crate::jwt::profile(&who))
 }
 
 /// `POST /v1/calls`: places a call (needs `calls:write`).
 pub(crate) async fn place_call(
-    Authenticated(key): Authenticated<ApiKey>,
+    Authenticated(who): Authenticated<Who>,
 ) -> (StatusCode, Json<Value>) {
     let call_id = next_call_id();
     (
         StatusCode::CREATED,
-        Json(json!({ "call_id": call_id, "status": "queued", "placed_by": key.id() })),
+        Json(json!({ "call_id": call_id, "status": "queued", "placed_by": caller_id(&who) })),
     )
 }
 

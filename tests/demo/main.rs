@@ -9,6 +9,7 @@ mod admin_api;
 mod admin_client;
 mod admin_lifecycle;
 mod grpc;
+mod jwt;
 mod keygen_cli;
 mod limits;
 mod portal;

@@ -1,0 +1,172 @@
+//! JWT validation next to API keys, in the same run: our `JwtValidator`
+//! for HS256, RS256, ES256 and EdDSA against `jsonwebtoken::decode` alone
+//! with the same key, checks and claims struct (the cost of our wrapper
+//! over the library), the key store at 10,000 keys (a JWT against an API
+//! key), and `KeyOrJwt` dispatching either.
+
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion};
+use http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tower_bearer_auth::TokenValidator;
+use tower_bearer_auth::jwt::{JwtKey, JwtValidator, KeyOrJwt};
+
+use crate::common::{key_set, ready_now};
+use crate::support::jwt::{AUDIENCE, ED_PUBLIC, EC_PUBLIC, ISSUER, RSA_PUBLIC, Signer, claims};
+
+const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+/// Distinct tokens cycled through per algorithm (different `sub`s).
+const TOKENS: usize = 64;
+
+/// The claims `JwtValidator` reads, declared the same way, for the raw
+/// decode: what the library costs with the same work asked of it.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct SameClaims {
+    sub: Option<String>,
+    iss: Option<String>,
+    exp: Option<u64>,
+    scope: Option<ScopeValue>,
+    scp: Option<ScopeValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+#[allow(dead_code)]
+enum ScopeValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// One algorithm: a signer, our key, the library's key.
+fn cases() -> Vec<(&'static str, Signer, JwtKey, DecodingKey)> {
+    vec![
+        (
+            "HS256",
+            Signer::hmac(SECRET, ""),
+            JwtKey::hmac(SECRET),
+            DecodingKey::from_secret(SECRET),
+        ),
+        (
+            "RS256",
+            Signer::rsa(""),
+            JwtKey::rsa_pem(RSA_PUBLIC).expect("RSA key"),
+            DecodingKey::from_rsa_pem(RSA_PUBLIC).expect("RSA key"),
+        ),
+        (
+            "ES256",
+            Signer::ec(""),
+            JwtKey::ec_pem(EC_PUBLIC).expect("EC key"),
+            DecodingKey::from_ec_pem(EC_PUBLIC).expect("EC key"),
+        ),
+        (
+            "EdDSA",
+            Signer::ed(""),
+            JwtKey::ed25519_pem(ED_PUBLIC).expect("Ed25519 key"),
+            DecodingKey::from_ed_pem(ED_PUBLIC).expect("Ed25519 key"),
+        ),
+    ]
+}
+
+/// The library's checks as `JwtValidator` sets them up.
+fn same_validation(alg: Algorithm) -> Validation {
+    let mut validation = Validation::new(alg);
+    validation.leeway = 30;
+    validation.validate_nbf = true;
+    validation.set_required_spec_claims(&["exp"]);
+    validation.set_issuer(&[ISSUER]);
+    validation.set_audience(&[AUDIENCE]);
+    validation
+}
+
+fn tokens(signer: &Signer) -> Vec<String> {
+    (0..TOKENS)
+        .map(|n| {
+            let mut claims = claims("profile:read calls:write");
+            claims["sub"] = format!("user-{n}").into();
+            signer.sign(&claims)
+        })
+        .collect()
+}
+
+fn cycle<'a>(tokens: &'a [String], i: &mut usize) -> &'a str {
+    *i = (*i + 1) % tokens.len();
+    &tokens[*i]
+}
+
+/// The `jwt` group.
+pub fn jwt(c: &mut Criterion) {
+    let parts: Parts = http::Request::new(()).into_parts().0;
+    let keys = key_set(10_000);
+    let mut group = c.benchmark_group("jwt");
+    group.sample_size(60);
+
+    let mut i = 0;
+    group.bench_function(BenchmarkId::new("key_store", "valid"), |b| {
+        b.iter(|| black_box(keys.store.verify(black_box(cycle(&keys.valid, &mut i)))).is_ok());
+    });
+
+    for (name, signer, key, decoding) in cases() {
+        let tokens = tokens(&signer);
+        let validation = same_validation(signer.alg);
+        let ours = JwtValidator::builder([signer.alg])
+            .key(key)
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .build()
+            .expect("valid validator");
+        // Every token passes both ways before anything is timed.
+        for token in &tokens {
+            assert!(ready_now(ours.validate(token, &parts)).is_ok());
+            assert!(jsonwebtoken::decode::<SameClaims>(token, &decoding, &validation).is_ok());
+        }
+
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("raw_decode", name), |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<SameClaims>(
+                    black_box(cycle(&tokens, &mut i)),
+                    &decoding,
+                    &validation,
+                )
+                .is_ok()
+            });
+        });
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("jwt_validator", name), |b| {
+            b.iter(|| {
+                black_box(ready_now(
+                    ours.validate(black_box(cycle(&tokens, &mut i)), &parts),
+                ))
+                .is_ok()
+            });
+        });
+
+        if name == "ES256" {
+            // Both kinds through the combinator: its dispatch by shape.
+            let both = KeyOrJwt::new(keys.store.clone(), Some(ours.clone()));
+            let mut i = 0;
+            group.bench_function(BenchmarkId::new("key_or_jwt", "ES256"), |b| {
+                b.iter(|| {
+                    black_box(ready_now(
+                        both.validate(black_box(cycle(&tokens, &mut i)), &parts),
+                    ))
+                    .is_ok()
+                });
+            });
+            let mut i = 0;
+            group.bench_function(BenchmarkId::new("key_or_jwt", "key"), |b| {
+                b.iter(|| {
+                    black_box(ready_now(
+                        both.validate(black_box(cycle(&keys.valid, &mut i)), &parts),
+                    ))
+                    .is_ok()
+                });
+            });
+        }
+    }
+    group.finish();
+}
