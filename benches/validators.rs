@@ -2,7 +2,7 @@
 //! would pick, at 1, 100, 10,000 and 1,000,000 keys, in one run; and the
 //! shared key store (a replica of a key set in a real `redis-server`) against
 //! the in-memory store it wraps, at 1, 10,000 and 1,000,000 keys; and JWT
-//! validation (HS256, RS256, ES256, EdDSA) against the raw `jsonwebtoken`
+//! validation (HS256, RS256, ES256, `EdDSA`) against the raw `jsonwebtoken`
 //! decode and against an API key (`jwt_validation`).
 //!
 //! ```text

@@ -1,5 +1,5 @@
 //! JWT validation next to API keys, in the same run: our `JwtValidator`
-//! for HS256, RS256, ES256 and EdDSA against `jsonwebtoken::decode` alone
+//! for HS256, RS256, ES256 and `EdDSA` against `jsonwebtoken::decode` alone
 //! with the same key, checks and claims struct (the cost of our wrapper
 //! over the library), the key store at 10,000 keys (a JWT against an API
 //! key), and `KeyOrJwt` dispatching either.
@@ -14,7 +14,7 @@ use tower_bearer_auth::TokenValidator;
 use tower_bearer_auth::jwt::{JwtKey, JwtValidator, KeyOrJwt};
 
 use crate::common::{key_set, ready_now};
-use crate::support::jwt::{AUDIENCE, ED_PUBLIC, EC_PUBLIC, ISSUER, RSA_PUBLIC, Signer, claims};
+use crate::support::jwt::{AUDIENCE, EC_PUBLIC, ED_PUBLIC, ISSUER, RSA_PUBLIC, Signer, claims};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
 
@@ -98,7 +98,7 @@ fn cycle<'a>(tokens: &'a [String], i: &mut usize) -> &'a str {
 }
 
 /// The `jwt` group.
-pub fn jwt(c: &mut Criterion) {
+pub(crate) fn jwt(c: &mut Criterion) {
     let parts: Parts = http::Request::new(()).into_parts().0;
     let keys = key_set(10_000);
     let mut group = c.benchmark_group("jwt");

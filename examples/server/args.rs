@@ -33,7 +33,7 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
 
 /// What the server was asked to do.
 pub(crate) enum Command {
-    Serve(Args),
+    Serve(Box<Args>),
     CheckKeys(PathBuf),
 }
 
@@ -147,7 +147,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
     };
     Ok(match check_keys {
         Some(path) => Command::CheckKeys(path),
-        None => Command::Serve(parsed),
+        None => Command::Serve(Box::new(parsed)),
     })
 }
 

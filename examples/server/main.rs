@@ -89,7 +89,7 @@ fn init_logging() {
 async fn main() -> ExitCode {
     init_logging();
     let args = match args::parse(std::env::args().skip(1)) {
-        Ok(Command::Serve(args)) => args,
+        Ok(Command::Serve(args)) => *args,
         Ok(Command::CheckKeys(path)) => return keys::check(&path),
         Err(problem) => {
             if !problem.is_empty() {

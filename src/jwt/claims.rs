@@ -113,12 +113,46 @@ pub enum ScopeClaim {
     Scp,
 }
 
-/// A scope claim's value: a space-separated string or an array of strings.
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A scope claim's value: a space-separated string or an array of strings
+/// (read by a visitor of its own: `#[serde(untagged)]` would buffer it).
 enum ScopeValue {
     Text(String),
     List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for ScopeValue {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ScopeValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a space-separated string or an array of strings")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<ScopeValue, E> {
+                Ok(ScopeValue::Text(text.to_owned()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, text: String) -> Result<ScopeValue, E> {
+                Ok(ScopeValue::Text(text))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ScopeValue, A::Error> {
+                let mut list = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                while let Some(scope) = seq.next_element::<String>()? {
+                    list.push(scope);
+                }
+                Ok(ScopeValue::List(list))
+            }
+        }
+
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 /// The registered claims the validator reads, and the custom ones.
@@ -155,8 +189,7 @@ pub(super) enum ClaimsProblem {
 fn scopes(value: Option<ScopeValue>) -> Result<ScopeSet, ClaimsProblem> {
     match value {
         None => Ok(ScopeSet::empty()),
-        Some(ScopeValue::Text(text)) => ScopeSet::new(text.split(' ').filter(|s| !s.is_empty()))
-            .map_err(|_| ClaimsProblem::BadScope),
+        Some(ScopeValue::Text(text)) => ScopeSet::parse(&text).map_err(|_| ClaimsProblem::BadScope),
         Some(ScopeValue::List(list)) => {
             ScopeSet::new(list.iter().map(String::as_str)).map_err(|_| ClaimsProblem::BadScope)
         }

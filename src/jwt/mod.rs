@@ -37,6 +37,7 @@
 
 mod claims;
 mod fetch;
+mod header;
 mod jwks;
 mod key_or_jwt;
 mod keys;

@@ -16,6 +16,7 @@ use jsonwebtoken::{Algorithm, Validation};
 
 use super::claims::{BasicClaims, ClaimsProblem, CustomClaims, RawClaims};
 use super::fetch::{FetchJwks, HttpFetcher};
+use super::header::{Peeked, with_header};
 use super::jwks::{KeySet, Keys, Source, Timing, Unusable};
 use super::{JwtClaims, JwtKey, NoCustomClaims, ScopeClaim};
 use crate::{TokenValidator, ValidationError};
@@ -319,9 +320,11 @@ enum Outcome<C> {
 
 impl<C: CustomClaims> JwtValidator<C> {
     fn check(&self, token: &str, set: &KeySet) -> Outcome<C> {
-        let Ok(header) = jsonwebtoken::decode_header(token) else {
-            return Outcome::Done(Err(ValidationError::malformed()));
-        };
+        with_header(token, |header| self.check_with(token, header, set))
+            .unwrap_or(Outcome::Done(Err(ValidationError::malformed())))
+    }
+
+    fn check_with(&self, token: &str, header: &Peeked<'_>, set: &KeySet) -> Outcome<C> {
         // The allow-list first: `none` and anything not allowed never reach
         // a key.
         let Some((_, validation)) = self
@@ -336,7 +339,7 @@ impl<C: CustomClaims> JwtValidator<C> {
             .keys
             .iter()
             .filter(|key| key.verifies(header.alg))
-            .filter(|key| header.kid.is_none() || key.kid == header.kid);
+            .filter(|key| header.kid.is_none() || key.kid.as_deref() == header.kid.as_deref());
         let mut tried = 0;
         let mut last = None;
         for key in candidates.take(if header.kid.is_some() {

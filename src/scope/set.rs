@@ -33,15 +33,22 @@ impl ScopeSet {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut list = Vec::new();
+        // Sorted as given (no copy of each scope), then joined once.
+        let mut list: Vec<S> = Vec::new();
         for scope in scopes {
-            let scope = scope.as_ref();
-            validate_scope(scope)?;
-            list.push(scope.to_owned());
+            validate_scope(scope.as_ref())?;
+            list.push(scope);
         }
-        list.sort_unstable();
-        list.dedup();
-        Ok(Self(Arc::from(list.join(" "))))
+        list.sort_unstable_by(|a, b| a.as_ref().cmp(b.as_ref()));
+        list.dedup_by(|a, b| a.as_ref() == b.as_ref());
+        let mut joined = String::with_capacity(list.iter().map(|s| s.as_ref().len() + 1).sum());
+        for scope in &list {
+            if !joined.is_empty() {
+                joined.push(' ');
+            }
+            joined.push_str(scope.as_ref());
+        }
+        Ok(Self(Arc::from(joined)))
     }
 
     /// Parses a space-separated list, as in an OAuth `scope` parameter.
@@ -51,7 +58,47 @@ impl ScopeSet {
     ///
     /// [`InvalidScope`] as for [`ScopeSet::new`].
     pub fn parse(space_separated: &str) -> Result<Self, InvalidScope> {
-        Self::new(space_separated.split(' ').filter(|s| !s.is_empty()))
+        // Up to `ON_STACK` scopes are sorted in place on the stack; a text
+        // already in canonical form is shared as it is (one allocation).
+        const ON_STACK: usize = 16;
+        let mut stack = [""; ON_STACK];
+        let mut count = 0;
+        let mut canonical = !space_separated.is_empty();
+        let mut previous: Option<&str> = None;
+        for scope in space_separated.split(' ') {
+            if scope.is_empty() {
+                canonical = false;
+                continue;
+            }
+            validate_scope(scope)?;
+            canonical &= previous.is_none_or(|before| before < scope);
+            previous = Some(scope);
+            if let Some(slot) = stack.get_mut(count) {
+                *slot = scope;
+            }
+            count += 1;
+        }
+        if canonical {
+            return Ok(Self(Arc::from(space_separated)));
+        }
+        if count > ON_STACK {
+            return Self::new(space_separated.split(' ').filter(|s| !s.is_empty()));
+        }
+        let list = &mut stack[..count];
+        list.sort_unstable();
+        let mut joined = String::with_capacity(space_separated.len());
+        let mut last: Option<&str> = None;
+        for &scope in list.iter() {
+            if last == Some(scope) {
+                continue;
+            }
+            if last.is_some() {
+                joined.push(' ');
+            }
+            joined.push_str(scope);
+            last = Some(scope);
+        }
+        Ok(Self(Arc::from(joined)))
     }
 
     /// The empty set.
@@ -182,6 +229,33 @@ mod tests {
             assert!(ScopeSet::new([bad]).is_err(), "{bad:?}");
         }
         assert!(ScopeSet::new(["!#[]~"]).is_ok());
+    }
+
+    #[test]
+    fn parse_agrees_with_new_on_every_shape() {
+        let many: Vec<String> = (0..40).rev().map(|n| format!("s{n:02}")).collect();
+        let texts = [
+            "a".to_owned(),
+            "a b".to_owned(),
+            "b a".to_owned(),
+            "a a".to_owned(),
+            " a b ".to_owned(),
+            "b  a  b".to_owned(),
+            "calls:write profile:read".to_owned(),
+            "profile:read calls:write".to_owned(),
+            many[..16].join(" "),
+            many[..17].join(" "),
+            many.join(" "),
+            format!("{} {}", many.join(" "), many.join(" ")),
+        ];
+        for text in texts {
+            let parsed = ScopeSet::parse(&text).expect("valid");
+            let built = ScopeSet::new(text.split(' ').filter(|s| !s.is_empty())).expect("valid");
+            assert_eq!(parsed, built, "{text:?}");
+            assert_eq!(parsed.as_str(), built.as_str(), "{text:?}");
+        }
+        assert!(ScopeSet::parse("a b\"c").is_err());
+        assert!(ScopeSet::parse(&format!("{} x\"", many.join(" "))).is_err());
     }
 
     #[test]
