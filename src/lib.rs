@@ -105,7 +105,9 @@
     feature = "tonic",
     feature = "key-store",
     feature = "redis",
-    feature = "admin"
+    feature = "admin",
+    feature = "rate-limit",
+    feature = "jwt"
 ))]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
