@@ -104,6 +104,11 @@ impl<Pol> Admission<Pol> {
 /// whose span declares that field.
 #[cfg(feature = "tracing")]
 fn record_on_span<P: Principal>(principal: &P) {
+    // No subscriber was ever set: no span to record on (the check tracing's
+    // own macros make first).
+    if !tracing::dispatcher::has_been_set() {
+        return;
+    }
     if let Some(subject) = principal.subject() {
         tracing::Span::current().record("principal", subject);
     }

@@ -155,7 +155,10 @@ where
                     if let Some(principal) = principal.take() {
                         response.extensions_mut().insert(principal);
                     }
-                    state.set(State::Done);
+                    // The state stays `Calling`: polling a finished future
+                    // again is the inner future's business (the `Future`
+                    // contract allows any behaviour but unsoundness), and
+                    // leaving it saves a drop and a write per request.
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }
                 StateProj::Rejected { .. } => {

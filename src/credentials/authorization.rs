@@ -20,8 +20,31 @@ pub(super) enum AuthorizationValue<'a> {
     NotBearer,
 }
 
+/// `"bearer "` as the first 7 bytes of a little-endian word.
+const BEARER_SP: u64 = u64::from_le_bytes(*b"bearer \0");
+/// The case bit of the 6 scheme letters (a letter OR-ed with it is the
+/// lowercase letter; only `B` and `b` OR to `b`).
+const CASE_BITS: u64 = u64::from_le_bytes([0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0, 0]);
+/// The first 7 bytes.
+const FIRST_SEVEN: u64 = 0x00FF_FFFF_FFFF_FFFF;
+
 /// Parses one field value; `max_token_len` bounds the token, not the field.
 pub(super) fn parse(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_> {
+    // The usual form, `Bearer <token>` (any case) with one space and no
+    // surrounding whitespace, in one word compare: the general path below
+    // gives the same answer for it, with more steps.
+    if let Some(head) = value.first_chunk::<8>()
+        && (u64::from_le_bytes(*head) | CASE_BITS) & FIRST_SEVEN == BEARER_SP
+        && !matches!(head[7], b' ' | b'\t')
+        && !matches!(value.last(), Some(b' ' | b'\t'))
+    {
+        return AuthorizationValue::Bearer(b64token::validate(&value[7..], max_token_len));
+    }
+    parse_general(value, max_token_len)
+}
+
+/// Any field value, step by step.
+fn parse_general(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_> {
     let value = b64token::trim_ows(value);
     let scheme_end = value
         .iter()
@@ -85,6 +108,31 @@ mod tests {
 
     fn p(value: &[u8]) -> AuthorizationValue<'_> {
         parse(value, 4096)
+    }
+
+    #[test]
+    fn the_word_compare_takes_only_the_usual_form() {
+        for value in [
+            &b"Bearer abc"[..],
+            b"bEARER abc==",
+            b"Bearer  abc",
+            b"Bearer\tabc",
+            b"Bearer abc ",
+            b"Bearer abc\t",
+            b" Bearer abc",
+            b"Bearer  ",
+            b"Bearer a b",
+            b"Bearer@abc",
+            b"Bearer\0abc",
+            b"Bearerx abc",
+            b"Bearer \tabc",
+            b"Bearer",
+            b"Bearer ",
+            b"Bearer a",
+        ] {
+            assert_eq!(parse(value, 4096), parse_general(value, 4096), "{value:?}");
+            assert_eq!(parse(value, 2), parse_general(value, 2), "{value:?}");
+        }
     }
 
     #[test]
@@ -200,6 +248,17 @@ mod tests {
                     parse(value.as_bytes(), 4096),
                     AuthorizationValue::Bearer(Ok(token.as_str()))
                 );
+            }
+
+            #[test]
+            fn the_word_compare_agrees_with_the_general_path(
+                head in "[bB][eE][aA][rR][eE][rR@`\x02bB][ \t]{0,2}",
+                bytes in proptest::collection::vec(any::<u8>(), 0..80),
+                max in 1usize..100,
+            ) {
+                let mut value = head.into_bytes();
+                value.extend_from_slice(&bytes);
+                prop_assert_eq!(parse(&value, max), parse_general(&value, max));
             }
 
             #[test]

@@ -38,11 +38,14 @@ pub(crate) struct Credential<'a> {
 pub(crate) struct CredentialRules {
     sources: Box<[TokenSource]>,
     max_token_len: usize,
+    /// The default: the `Authorization` header is the only source.
+    authorization_only: bool,
 }
 
 impl CredentialRules {
     pub(crate) fn new(sources: Vec<TokenSource>, max_token_len: usize) -> Self {
         Self {
+            authorization_only: sources == [TokenSource::AuthorizationHeader],
             sources: sources.into_boxed_slice(),
             max_token_len,
         }
@@ -63,6 +66,19 @@ impl CredentialRules {
 
     /// Finds the request's single credential, or says why there is none.
     pub(crate) fn extract<'a>(&self, parts: &'a Parts) -> Result<Credential<'a>, RejectionKind> {
+        if self.authorization_only {
+            // One source: nothing can be ambiguous across sources.
+            return match source::authorization(parts, self.max_token_len) {
+                Lookup::Absent => Err(RejectionKind::MissingCredentials),
+                Lookup::OtherScheme => Err(RejectionKind::UnsupportedScheme),
+                Lookup::Repeated => Err(RejectionKind::AmbiguousCredentials),
+                Lookup::Present(Err(_)) => Err(RejectionKind::MalformedToken),
+                Lookup::Present(Ok(token)) => Ok(Credential {
+                    token,
+                    from_query: false,
+                }),
+            };
+        }
         let mut found = None;
         let mut other_scheme = false;
         for source in &self.sources {

@@ -93,7 +93,7 @@ fn single_header<'a>(parts: &'a Parts, name: &HeaderName) -> Result<Option<&'a [
     }
 }
 
-fn authorization(parts: &Parts, max_token_len: usize) -> Lookup<'_> {
+pub(super) fn authorization(parts: &Parts, max_token_len: usize) -> Lookup<'_> {
     match single_header(parts, &AUTHORIZATION) {
         Ok(None) => Lookup::Absent,
         Err(()) => Lookup::Repeated,

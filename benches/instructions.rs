@@ -1,0 +1,176 @@
+//! Instruction counts per request, for callgrind: sends N identical
+//! requests through one service stack in-process (futures polled once with
+//! a no-op waker), so that `count(N) - count(0)` over N is the cost of one
+//! request, to within a few instructions from run to run (wall time on a
+//! shared VM moves by 2-3x; instruction counts do not).
+//!
+//! ```text
+//! bash benches/instructions.sh            # every stack, a table
+//! target/release/deps/instructions-* <stack> <n>   # one stack, under valgrind
+//! ```
+//!
+//! `cargo bench` runs it with no stack: it then checks every stack once
+//! and exits.
+
+#![allow(deprecated)] // tower-http's bearer layer, for comparison.
+
+mod common;
+
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::hint::black_box;
+use std::task::{Context, Poll};
+
+use common::{key_set, ready_now};
+use http::{Request, Response};
+use http_body_util::Empty;
+use tower::{Layer, Service};
+use tower_bearer_auth::{ApiKey, BearerAuthLayer, ScopeRequirement};
+use tower_http::validate_request::ValidateRequestHeaderLayer;
+
+type Body = Empty<bytes::Bytes>;
+
+/// Answers 200 at once.
+#[derive(Clone, Copy)]
+struct Ok200;
+
+impl Service<Request<()>> for Ok200 {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    // Not inlined, in any stack: the stacks differ by their layers only.
+    #[inline(never)]
+    fn call(&mut self, _request: Request<()>) -> Self::Future {
+        ready(Ok(Response::new(Empty::new())))
+    }
+}
+
+/// Inserts a principal into the extensions, then answers 200: the floor
+/// for any layer that hands handlers a principal.
+#[derive(Clone)]
+struct InsertPrincipal(ApiKey);
+
+impl Service<Request<()>> for InsertPrincipal {
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = Ready<Result<Response<Body>, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, mut request: Request<()>) -> Self::Future {
+        request.extensions_mut().insert(self.0.clone());
+        Ok200.call(request)
+    }
+}
+
+#[inline(never)]
+fn request(authorization: Option<&str>) -> Request<()> {
+    let mut builder = Request::builder().method("POST").uri("/v1/calls");
+    if let Some(value) = authorization {
+        builder = builder.header("authorization", value);
+    }
+    builder.body(()).expect("valid request")
+}
+
+/// Sends `n` requests made by `make` through `service`; each answer must
+/// have status `expected`. Not inlined, so that each stack's loop is
+/// compiled alike.
+#[inline(never)]
+fn run<S, B>(mut service: S, make: impl Fn() -> Request<()>, n: usize, expected: u16)
+where
+    S: Service<Request<()>, Response = Response<B>>,
+    S::Error: std::fmt::Debug,
+{
+    for _ in 0..n.max(1) {
+        ready_now(std::future::poll_fn(|cx| service.poll_ready(cx))).expect("ready");
+        let response = ready_now(service.call(make())).expect("response");
+        assert_eq!(response.status().as_u16(), expected);
+        black_box(response);
+    }
+}
+
+const STACKS: [&str; 8] = [
+    "bare",
+    "insert",
+    "trivial",
+    "key_store",
+    "tower_http",
+    "missing",
+    "tower_http_missing",
+    "forbidden",
+];
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (stacks, n): (Vec<&str>, usize) = match args.as_slice() {
+        [stack, n] if STACKS.contains(&stack.as_str()) => {
+            (vec![stack.as_str()], n.parse().expect("a count"))
+        }
+        // `cargo bench` (`--bench`) or nothing: check every stack once.
+        _ => (STACKS.to_vec(), 1),
+    };
+    let set = key_set(10_000);
+    let valid = format!("Bearer {}", set.valid[0]);
+    let principal = set.store.verify(&set.valid[0]).expect("valid key");
+    let trivial_principal = principal.clone();
+    for stack in stacks {
+        let with_key = || request(Some(&valid));
+        match stack {
+            "bare" => run(Ok200, with_key, n, 200),
+            "insert" => run(InsertPrincipal(principal.clone()), with_key, n, 200),
+            "trivial" => {
+                // A validator that returns a clone of a principal at once.
+                let key = trivial_principal.clone();
+                let layer = BearerAuthLayer::new(move |_: &str, _: &http::request::Parts| {
+                    ready(Ok::<ApiKey, tower_bearer_auth::ValidationError>(
+                        key.clone(),
+                    ))
+                });
+                run(layer.layer(Ok200), with_key, n, 200);
+            }
+            "key_store" => run(
+                BearerAuthLayer::new(set.store.clone()).layer(Ok200),
+                with_key,
+                n,
+                200,
+            ),
+            "tower_http" => run(
+                ValidateRequestHeaderLayer::bearer(&set.valid[0]).layer(Ok200),
+                with_key,
+                n,
+                200,
+            ),
+            "missing" => run(
+                BearerAuthLayer::new(set.store.clone()).layer(Ok200),
+                || request(None),
+                n,
+                401,
+            ),
+            "tower_http_missing" => run(
+                ValidateRequestHeaderLayer::bearer(&set.valid[0]).layer(Ok200),
+                || request(None),
+                n,
+                401,
+            ),
+            "forbidden" => {
+                let layer = BearerAuthLayer::builder(set.store.clone())
+                    .scope_policy(ScopeRequirement::all(["admin"]).expect("valid"))
+                    .build()
+                    .expect("valid config");
+                run(layer.layer(Ok200), with_key, n, 403);
+            }
+            _ => unreachable!("checked above"),
+        }
+    }
+    // Nothing is dropped after the requests: freeing the key set would
+    // consolidate the allocator's free lists, a cost that grows with N and
+    // is not the requests'.
+    std::process::exit(0);
+}

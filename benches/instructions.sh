@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Instructions per request for each stack of benches/instructions.rs, from
+# callgrind: count(N) - count(0), over N - 1 (the run for "0" sends one
+# request, so that first-use costs cancel out). Needs valgrind (Debian: valgrind).
+#
+#   bash benches/instructions.sh            # N = 20000
+#   N=5000 bash benches/instructions.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${N:-20000}"
+command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not installed (apt-get install valgrind)"; exit 1; }
+cargo bench --bench instructions --no-run --quiet 2>/dev/null
+bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+count() { # stack n -> total instructions
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$bin" "$1" "$2" >/dev/null 2>"$out/log"
+  grep -E '^summary:|^totals:' "$out/cg" | head -1 | awk '{print $2}'
+}
+
+declare -A per
+printf '%-20s %12s\n' stack "instr/request"
+for stack in bare insert trivial key_store tower_http missing tower_http_missing forbidden; do
+  zero=$(count "$stack" 0)
+  full=$(count "$stack" "$N")
+  per[$stack]=$(( (full - zero) / (N - 1) ))
+  printf '%-20s %12d\n' "$stack" "${per[$stack]}"
+done
+own=$(( (per[trivial] - per[bare]) - (per[insert] - per[bare]) ))
+theirs=$(( per[tower_http] - per[bare] ))
+echo
+echo "layer's own work: (trivial - bare) - (insert - bare) = $own"
+echo "tower-http's:     tower_http - bare                  = $theirs"
+awk -v a="$own" -v b="$theirs" 'BEGIN { printf "ratio: %.2f (target: at most 1.50)\n", a / b }'
