@@ -108,6 +108,9 @@ const STACKS: [&str; 8] = [
 ];
 
 fn main() {
+    if std::env::var_os("SIZES").is_some() {
+        print_sizes();
+    }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (stacks, n): (Vec<&str>, usize) = match args.as_slice() {
         [stack, n] if STACKS.contains(&stack.as_str()) => {
@@ -173,4 +176,30 @@ fn main() {
     // consolidate the allocator's free lists, a cost that grows with N and
     // is not the requests'.
     std::process::exit(0);
+}
+
+#[allow(dead_code)]
+fn print_sizes() {
+    type F = tower_bearer_auth::ResponseFuture<
+        Ok200,
+        tower_bearer_auth::KeyStore,
+        tower_bearer_auth::scope::AuthenticatedOnly,
+        (),
+    >;
+    eprintln!("ResponseFuture {}", std::mem::size_of::<F>());
+    eprintln!(
+        "Response<Bytes> {}",
+        std::mem::size_of::<Response<bytes::Bytes>>()
+    );
+    eprintln!("Response<Empty> {}", std::mem::size_of::<Response<Body>>());
+    eprintln!(
+        "Ready<Result<Response<Empty>>> {}",
+        std::mem::size_of::<Ready<Result<Response<Body>, Infallible>>>()
+    );
+    eprintln!(
+        "ValidationError {}",
+        std::mem::size_of::<tower_bearer_auth::ValidationError>()
+    );
+    eprintln!("Parts {}", std::mem::size_of::<http::request::Parts>());
+    eprintln!("ApiKey {}", std::mem::size_of::<ApiKey>());
 }

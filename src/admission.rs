@@ -8,16 +8,19 @@ use http::header::CACHE_CONTROL;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 
-use crate::credentials::CredentialRules;
+use crate::credentials::{CredentialRules, Origin};
 use crate::principal::Principal;
 use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
 use crate::scope::ScopePolicy;
 use crate::validator::{ValidationError, ValidationFailure};
 
-/// Everything a request needs from the layer's configuration: where to find
-/// the token, which scopes the request needs, and how to refuse it.
+/// Everything a request needs from the layer's configuration: the
+/// validator, where to find the token, which scopes the request needs, and
+/// how to refuse it. One `Arc` for all of it, so that a service clone (axum
+/// clones a route's service for every request) costs one reference count.
 #[derive(Debug)]
-pub(crate) struct Admission<Pol> {
+pub(crate) struct Admission<V, Pol> {
+    pub(crate) validator: V,
     pub(crate) credentials: CredentialRules,
     pub(crate) policy: Pol,
     pub(crate) renderer: Arc<RejectionRenderer>,
@@ -34,7 +37,7 @@ pub(crate) struct Refusal<P> {
     pub(crate) principal: Option<P>,
 }
 
-impl<Pol> Admission<Pol> {
+impl<V, Pol> Admission<V, Pol> {
     /// Decides a validated request: the scope check, then the principal goes
     /// into the extensions (and onto the current tracing span) and the
     /// credential is scrubbed. Returns the principal for the response when
@@ -43,7 +46,7 @@ impl<Pol> Admission<Pol> {
         &self,
         outcome: Result<P, ValidationError>,
         parts: &mut Parts,
-        from_query: bool,
+        origin: Origin,
     ) -> Result<Option<P>, Refusal<P>>
     where
         P: Principal,
@@ -76,7 +79,7 @@ impl<Pol> Admission<Pol> {
             });
         }
         record_on_span(&principal);
-        self.credentials.scrub(parts, from_query);
+        self.credentials.scrub(parts, origin);
         let for_response = self.principal_in_response.then(|| principal.clone());
         parts.extensions.insert(principal);
         Ok(for_response)

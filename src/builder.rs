@@ -180,15 +180,13 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
 
     /// The layer of a checked configuration.
     pub(crate) fn assemble(self) -> BearerAuthLayer<V, Pol> {
-        BearerAuthLayer::from_parts(
-            self.validator,
-            Admission {
-                credentials: CredentialRules::new(self.sources, self.max_token_len),
-                policy: self.policy,
-                renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
-                principal_in_response: self.principal_in_response,
-            },
-        )
+        BearerAuthLayer::from_admission(Admission {
+            validator: self.validator,
+            credentials: CredentialRules::new(self.sources, self.max_token_len),
+            policy: self.policy,
+            renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
+            principal_in_response: self.principal_in_response,
+        })
     }
 
     fn set_realm(&mut self, realm: &str) {

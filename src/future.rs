@@ -14,17 +14,18 @@ use tower_service::Service;
 
 use crate::admission::{self, Admission};
 use crate::body::ResponseBody;
+use crate::credentials::Origin;
 use crate::scope::ScopePolicy;
 use crate::validator::TokenValidator;
 
 /// A request whose validation is still pending: what the future needs to
 /// finish it once the validator answers.
-pub(crate) struct Deferred<S, Pol, ReqBody> {
+pub(crate) struct Deferred<S, V, Pol, ReqBody> {
     pub(crate) inner: S,
     pub(crate) parts: Parts,
     pub(crate) body: ReqBody,
-    pub(crate) admission: Arc<Admission<Pol>>,
-    pub(crate) from_query: bool,
+    pub(crate) admission: Arc<Admission<V, Pol>>,
+    pub(crate) origin: Origin,
 }
 
 pin_project! {
@@ -51,7 +52,7 @@ pin_project! {
             validation: V::Future,
             // Boxed: only asynchronous validations get here, and a small
             // future is cheaper to move for the synchronous ones.
-            deferred: Box<Deferred<S, Pol, ReqBody>>,
+            deferred: Box<Deferred<S, V, Pol, ReqBody>>,
         },
         Calling {
             #[pin]
@@ -72,7 +73,10 @@ where
     S: Service<Request<ReqBody>>,
     V: TokenValidator,
 {
-    pub(crate) fn validating(validation: V::Future, deferred: Deferred<S, Pol, ReqBody>) -> Self {
+    pub(crate) fn validating(
+        validation: V::Future,
+        deferred: Deferred<S, V, Pol, ReqBody>,
+    ) -> Self {
         Self {
             state: State::Validating {
                 validation,
@@ -126,14 +130,14 @@ where
                         mut parts,
                         body,
                         admission,
-                        from_query,
+                        origin,
                     } = *deferred;
-                    match admission.admit(outcome, &mut parts, from_query) {
+                    match admission.admit(outcome, &mut parts, origin) {
                         Ok(principal) => {
                             let future = inner.call(Request::from_parts(parts, body));
                             state.set(State::Calling {
                                 future,
-                                from_query,
+                                from_query: origin.from_query,
                                 principal,
                             });
                         }

@@ -35,8 +35,7 @@ use crate::validator::TokenValidator;
 /// ```
 #[must_use]
 pub struct BearerAuthLayer<V, Pol = AuthenticatedOnly> {
-    validator: V,
-    admission: Arc<Admission<Pol>>,
+    admission: Arc<Admission<V, Pol>>,
 }
 
 impl<V> BearerAuthLayer<V> {
@@ -54,16 +53,15 @@ impl<V> BearerAuthLayer<V> {
 }
 
 impl<V, Pol> BearerAuthLayer<V, Pol> {
-    pub(crate) fn from_parts(validator: V, admission: Admission<Pol>) -> Self {
+    pub(crate) fn from_admission(admission: Admission<V, Pol>) -> Self {
         Self {
-            validator,
             admission: Arc::new(admission),
         }
     }
 
     /// The validator.
     pub fn validator(&self) -> &V {
-        &self.validator
+        &self.admission.validator
     }
 
     /// A per-route scope check that shares this layer's realm and body
@@ -129,10 +127,9 @@ impl<V, Pol> BearerAuthLayer<V, Pol> {
     }
 }
 
-impl<V: Clone, Pol> Clone for BearerAuthLayer<V, Pol> {
+impl<V, Pol> Clone for BearerAuthLayer<V, Pol> {
     fn clone(&self) -> Self {
         Self {
-            validator: self.validator.clone(),
             admission: Arc::clone(&self.admission),
         }
     }
@@ -141,16 +138,15 @@ impl<V: Clone, Pol> Clone for BearerAuthLayer<V, Pol> {
 impl<V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuthLayer<V, Pol> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthLayer")
-            .field("validator", &self.validator)
             .field("admission", &self.admission)
             .finish()
     }
 }
 
-impl<S, V: Clone, Pol> Layer<S> for BearerAuthLayer<V, Pol> {
+impl<S, V, Pol> Layer<S> for BearerAuthLayer<V, Pol> {
     type Service = BearerAuth<S, V, Pol>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BearerAuth::new(inner, self.validator.clone(), Arc::clone(&self.admission))
+        BearerAuth::new(inner, Arc::clone(&self.admission))
     }
 }

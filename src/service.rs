@@ -1,5 +1,6 @@
 //! The [`Service`] that authenticates each request.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::mem;
@@ -12,6 +13,7 @@ use tower_service::Service;
 
 use crate::admission::{Admission, Refusal};
 use crate::body::ResponseBody;
+use crate::credentials::{COPIED_TOKEN, Credential, Origin};
 use crate::future::{Deferred, ResponseFuture};
 use crate::rejection::Rejection;
 use crate::scope::{AuthenticatedOnly, ScopePolicy};
@@ -26,17 +28,12 @@ use crate::validator::TokenValidator;
 /// validators alike: [`TokenValidator::Future`]).
 pub struct BearerAuth<S, V, Pol = AuthenticatedOnly> {
     inner: S,
-    validator: V,
-    admission: Arc<Admission<Pol>>,
+    admission: Arc<Admission<V, Pol>>,
 }
 
 impl<S, V, Pol> BearerAuth<S, V, Pol> {
-    pub(crate) fn new(inner: S, validator: V, admission: Arc<Admission<Pol>>) -> Self {
-        Self {
-            inner,
-            validator,
-            admission,
-        }
+    pub(crate) fn new(inner: S, admission: Arc<Admission<V, Pol>>) -> Self {
+        Self { inner, admission }
     }
 
     /// The inner service.
@@ -71,10 +68,25 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
-        let (mut validation, from_query) = match self.admission.credentials.extract(&parts) {
+        let mut copy = [0u8; COPIED_TOKEN];
+        let credential = match self
+            .admission
+            .credentials
+            .take_authorization(&mut parts, &mut copy)
+        {
+            Some(taken) => taken.map(|token| Credential {
+                token: Cow::Borrowed(token),
+                origin: Origin {
+                    from_query: false,
+                    marked: true,
+                },
+            }),
+            None => self.admission.credentials.extract(&parts),
+        };
+        let (mut validation, origin) = match credential {
             Ok(credential) => (
-                self.validator.validate(&credential.token, &parts),
-                credential.from_query,
+                self.admission.validator.validate(&credential.token, &parts),
+                credential.origin,
             ),
             Err(kind) => {
                 let refusal = Refusal::<V::Principal> {
@@ -89,10 +101,10 @@ where
         // decided here, and the ready inner service is called directly.
         let mut now = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
-            return match self.admission.admit(outcome, &mut parts, from_query) {
+            return match self.admission.admit(outcome, &mut parts, origin) {
                 Ok(principal) => ResponseFuture::calling(
                     self.inner.call(Request::from_parts(parts, body)),
-                    from_query,
+                    origin.from_query,
                     principal,
                 ),
                 Err(refusal) => ResponseFuture::rejected(self.admission.refuse(&refusal, &parts)),
@@ -110,17 +122,16 @@ where
                 parts,
                 body,
                 admission: Arc::clone(&self.admission),
-                from_query,
+                origin,
             },
         )
     }
 }
 
-impl<S: Clone, V: Clone, Pol> Clone for BearerAuth<S, V, Pol> {
+impl<S: Clone, V, Pol> Clone for BearerAuth<S, V, Pol> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            validator: self.validator.clone(),
             admission: Arc::clone(&self.admission),
         }
     }
@@ -130,7 +141,6 @@ impl<S: fmt::Debug, V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuth<S,
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuth")
             .field("inner", &self.inner)
-            .field("validator", &self.validator)
             .field("admission", &self.admission)
             .finish()
     }

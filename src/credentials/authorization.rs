@@ -13,9 +13,9 @@ use super::b64token::{self, TokenError};
 
 /// What an `Authorization` field value says about bearer credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum AuthorizationValue<'a> {
+pub(super) enum AuthorizationValue<T> {
     /// The `Bearer` scheme, with a token or the reason it is malformed.
-    Bearer(Result<&'a str, TokenError>),
+    Bearer(Result<T, TokenError>),
     /// Another scheme (`Basic ...`), or an empty value: no bearer credentials.
     NotBearer,
 }
@@ -29,7 +29,18 @@ const CASE_BITS: u64 = u64::from_le_bytes([0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0
 const FIRST_SEVEN: u64 = 0x00FF_FFFF_FFFF_FFFF;
 
 /// Parses one field value; `max_token_len` bounds the token, not the field.
-pub(super) fn parse(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_> {
+pub(super) fn parse(value: &[u8], max_token_len: usize) -> AuthorizationValue<&str> {
+    match parse_bytes(value, max_token_len) {
+        AuthorizationValue::Bearer(token) => AuthorizationValue::Bearer(
+            token.and_then(|token| std::str::from_utf8(token).map_err(|_| TokenError::InvalidByte)),
+        ),
+        AuthorizationValue::NotBearer => AuthorizationValue::NotBearer,
+    }
+}
+
+/// [`parse`], with the token left as bytes (checked against the grammar,
+/// so ASCII).
+pub(super) fn parse_bytes(value: &[u8], max_token_len: usize) -> AuthorizationValue<&[u8]> {
     // The usual form, `Bearer <token>` (any case) with one space and no
     // surrounding whitespace, in one word compare: the general path below
     // gives the same answer for it, with more steps.
@@ -38,13 +49,13 @@ pub(super) fn parse(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_
         && !matches!(head[7], b' ' | b'\t')
         && !matches!(value.last(), Some(b' ' | b'\t'))
     {
-        return AuthorizationValue::Bearer(b64token::validate(&value[7..], max_token_len));
+        return AuthorizationValue::Bearer(b64token::validate_bytes(&value[7..], max_token_len));
     }
     parse_general(value, max_token_len)
 }
 
 /// Any field value, step by step.
-fn parse_general(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_> {
+fn parse_general(value: &[u8], max_token_len: usize) -> AuthorizationValue<&[u8]> {
     let value = b64token::trim_ows(value);
     let scheme_end = value
         .iter()
@@ -62,7 +73,7 @@ fn parse_general(value: &[u8], max_token_len: usize) -> AuthorizationValue<'_> {
     if separator.contains(&b'\t') {
         return AuthorizationValue::Bearer(Err(TokenError::BadSeparator));
     }
-    AuthorizationValue::Bearer(b64token::validate(token, max_token_len))
+    AuthorizationValue::Bearer(b64token::validate_bytes(token, max_token_len))
 }
 
 /// Parses fuzzer bytes (the first byte is the length limit, the rest the
@@ -106,7 +117,7 @@ mod tests {
     use super::AuthorizationValue::{Bearer, NotBearer};
     use super::*;
 
-    fn p(value: &[u8]) -> AuthorizationValue<'_> {
+    fn p(value: &[u8]) -> AuthorizationValue<&str> {
         parse(value, 4096)
     }
 
@@ -130,8 +141,12 @@ mod tests {
             b"Bearer ",
             b"Bearer a",
         ] {
-            assert_eq!(parse(value, 4096), parse_general(value, 4096), "{value:?}");
-            assert_eq!(parse(value, 2), parse_general(value, 2), "{value:?}");
+            assert_eq!(
+                parse_bytes(value, 4096),
+                parse_general(value, 4096),
+                "{value:?}"
+            );
+            assert_eq!(parse_bytes(value, 2), parse_general(value, 2), "{value:?}");
         }
     }
 
@@ -258,7 +273,7 @@ mod tests {
             ) {
                 let mut value = head.into_bytes();
                 value.extend_from_slice(&bytes);
-                prop_assert_eq!(parse(&value, max), parse_general(&value, max));
+                prop_assert_eq!(parse_bytes(&value, max), parse_general(&value, max));
             }
 
             #[test]

@@ -45,21 +45,24 @@ const fn is_token_byte_branchless(b: u8) -> bool {
 }
 
 /// Whether every byte is a token byte: 16 at a time with no early exit
-/// (vectorized), then the rest.
+/// (vectorized); the last 16 bytes are checked as one more window (which
+/// may overlap the one before), so no byte is checked alone unless the
+/// token is shorter than 16.
 fn all_token_bytes(bytes: &[u8]) -> bool {
-    let mut chunks = bytes.chunks_exact(16);
-    let mut all = true;
-    for chunk in &mut chunks {
-        let mut in_chunk = true;
+    fn window(chunk: &[u8; 16]) -> bool {
+        let mut all = true;
         for &b in chunk {
-            in_chunk &= is_token_byte_branchless(b);
+            all &= is_token_byte_branchless(b);
         }
-        all &= in_chunk;
+        all
     }
+    let Some(last) = bytes.last_chunk::<16>() else {
+        return bytes.iter().all(|&b| TOKEN_BYTE[usize::from(b)]);
+    };
+    let (chunks, _) = bytes.as_chunks::<16>();
     chunks
-        .remainder()
         .iter()
-        .fold(all, |all, &b| all & TOKEN_BYTE[usize::from(b)])
+        .fold(window(last), |all, chunk| all & window(chunk))
 }
 
 const fn token_byte_table() -> [bool; 256] {
@@ -79,6 +82,13 @@ static TOKEN_BYTE: [bool; 256] = token_byte_table();
 /// returns it as a `&str` (the grammar is ASCII, so this cannot fail after
 /// the check). Padding `=` stays part of the token. One forward pass.
 pub(super) fn validate(bytes: &[u8], max_len: usize) -> Result<&str, TokenError> {
+    validate_bytes(bytes, max_len)
+        .and_then(|token| std::str::from_utf8(token).map_err(|_| TokenError::InvalidByte))
+}
+
+/// [`validate`] without the conversion to `&str` (for a caller that copies
+/// the token first and converts the copy).
+pub(super) fn validate_bytes(bytes: &[u8], max_len: usize) -> Result<&[u8], TokenError> {
     if bytes.is_empty() {
         return Err(TokenError::Empty);
     }
@@ -88,7 +98,7 @@ pub(super) fn validate(bytes: &[u8], max_len: usize) -> Result<&str, TokenError>
     // The common case, a token without padding, in one pass with no early
     // exit, which the compiler turns into SIMD compares.
     if all_token_bytes(bytes) {
-        return std::str::from_utf8(bytes).map_err(|_| TokenError::InvalidByte);
+        return Ok(bytes);
     }
     let body_len = bytes
         .iter()
@@ -100,7 +110,7 @@ pub(super) fn validate(bytes: &[u8], max_len: usize) -> Result<&str, TokenError>
             return Err(classify(bytes));
         }
     }
-    std::str::from_utf8(bytes).map_err(|_| TokenError::InvalidByte)
+    Ok(bytes)
 }
 
 /// Why a token is refused, once we know it is.

@@ -17,8 +17,10 @@ mod source;
 
 use std::borrow::Cow;
 
+use http::header::AUTHORIZATION;
 use http::request::Parts;
 
+use self::authorization::AuthorizationValue;
 use crate::rejection::RejectionKind;
 
 #[cfg(fuzzing)]
@@ -30,8 +32,21 @@ pub(crate) use self::source::TokenSource;
 #[derive(Debug)]
 pub(crate) struct Credential<'a> {
     pub(crate) token: Cow<'a, str>,
-    pub(crate) from_query: bool,
+    pub(crate) origin: Origin,
 }
+
+/// Where a credential came from, and what is left to scrub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// From the `access_token` query parameter.
+    pub(crate) from_query: bool,
+    /// Its header is marked sensitive already.
+    pub(crate) marked: bool,
+}
+
+/// Tokens up to this long are copied out of the `Authorization` header,
+/// so that the header is looked up once (read and marked sensitive).
+pub(crate) const COPIED_TOKEN: usize = 64;
 
 /// Where to look and how long a token may be.
 #[derive(Debug, Clone)]
@@ -55,13 +70,47 @@ impl CredentialRules {
     /// the headers the sources read are marked sensitive (not printed by
     /// `Debug`, not indexed by HPACK), and a token that came in the query is
     /// removed from the URI.
-    pub(crate) fn scrub(&self, parts: &mut Parts, from_query: bool) {
-        for source in &self.sources {
-            source.mark_sensitive(&mut parts.headers);
+    pub(crate) fn scrub(&self, parts: &mut Parts, origin: Origin) {
+        if !origin.marked {
+            for source in &self.sources {
+                source.mark_sensitive(&mut parts.headers);
+            }
         }
-        if from_query && let Some(stripped) = query::without_access_token(&parts.uri) {
+        if origin.from_query
+            && let Some(stripped) = query::without_access_token(&parts.uri)
+        {
             parts.uri = stripped;
         }
+    }
+
+    /// The default case in one header lookup: the `Authorization` header is
+    /// the only source and no field of the request is repeated (so neither
+    /// is it); the header is marked sensitive, and its token, when it is at
+    /// most [`COPIED_TOKEN`] bytes, copied into `copy`. `None` when this
+    /// does not apply: [`extract`](Self::extract) then decides.
+    pub(crate) fn take_authorization<'b>(
+        &self,
+        parts: &mut Parts,
+        copy: &'b mut [u8; COPIED_TOKEN],
+    ) -> Option<Result<&'b str, RejectionKind>> {
+        if !self.authorization_only || parts.headers.len() != parts.headers.keys_len() {
+            return None;
+        }
+        let Some(value) = parts.headers.get_mut(AUTHORIZATION) else {
+            return Some(Err(RejectionKind::MissingCredentials));
+        };
+        value.set_sensitive(true);
+        Some(
+            match authorization::parse_bytes(value.as_bytes(), self.max_token_len) {
+                AuthorizationValue::NotBearer => Err(RejectionKind::UnsupportedScheme),
+                AuthorizationValue::Bearer(Err(_)) => Err(RejectionKind::MalformedToken),
+                AuthorizationValue::Bearer(Ok(token)) => {
+                    let copied = copy.get_mut(..token.len())?;
+                    copied.copy_from_slice(token);
+                    std::str::from_utf8(copied).map_err(|_| RejectionKind::MalformedToken)
+                }
+            },
+        )
     }
 
     /// Finds the request's single credential, or says why there is none.
@@ -75,7 +124,10 @@ impl CredentialRules {
                 Lookup::Present(Err(_)) => Err(RejectionKind::MalformedToken),
                 Lookup::Present(Ok(token)) => Ok(Credential {
                     token,
-                    from_query: false,
+                    origin: Origin {
+                        from_query: false,
+                        marked: false,
+                    },
                 }),
             };
         }
@@ -98,7 +150,13 @@ impl CredentialRules {
             None if other_scheme => Err(RejectionKind::UnsupportedScheme),
             None => Err(RejectionKind::MissingCredentials),
             Some((Err(_), _)) => Err(RejectionKind::MalformedToken),
-            Some((Ok(token), from_query)) => Ok(Credential { token, from_query }),
+            Some((Ok(token), from_query)) => Ok(Credential {
+                token,
+                origin: Origin {
+                    from_query,
+                    marked: false,
+                },
+            }),
         }
     }
 }
@@ -212,7 +270,7 @@ mod tests {
             .expect("valid request")
             .into_parts()
             .0;
-        assert!(rules.extract(&parts).expect("credential").from_query);
+        assert!(rules.extract(&parts).expect("credential").origin.from_query);
     }
 
     mod properties {

@@ -31,9 +31,16 @@ use crate::rejection::RejectionRenderer;
 /// ```
 #[must_use]
 pub struct RateLimitLayer<P> {
-    limiter: RateLimiter,
-    renderer: Arc<RejectionRenderer>,
+    shared: Arc<Shared>,
     principal: PhantomData<fn() -> P>,
+}
+
+/// What every service of a layer shares, behind one `Arc` (axum clones a
+/// route's service for every request: one reference count, not two).
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub(super) limiter: RateLimiter,
+    pub(super) renderer: Arc<RejectionRenderer>,
 }
 
 impl<P> RateLimitLayer<P> {
@@ -45,23 +52,21 @@ impl<P> RateLimitLayer<P> {
 
     pub(crate) fn with_renderer(limiter: RateLimiter, renderer: Arc<RejectionRenderer>) -> Self {
         Self {
-            limiter,
-            renderer,
+            shared: Arc::new(Shared { limiter, renderer }),
             principal: PhantomData,
         }
     }
 
     /// The limiter.
     pub fn limiter(&self) -> &RateLimiter {
-        &self.limiter
+        &self.shared.limiter
     }
 }
 
 impl<P> Clone for RateLimitLayer<P> {
     fn clone(&self) -> Self {
         Self {
-            limiter: self.limiter.clone(),
-            renderer: Arc::clone(&self.renderer),
+            shared: Arc::clone(&self.shared),
             principal: PhantomData,
         }
     }
@@ -70,7 +75,7 @@ impl<P> Clone for RateLimitLayer<P> {
 impl<P> fmt::Debug for RateLimitLayer<P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimitLayer")
-            .field("limiter", &self.limiter)
+            .field("limiter", &self.shared.limiter)
             .field("principal", &std::any::type_name::<P>())
             .finish_non_exhaustive()
     }
@@ -80,6 +85,6 @@ impl<S, P> Layer<S> for RateLimitLayer<P> {
     type Service = RateLimit<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RateLimit::new(inner, self.limiter.clone(), Arc::clone(&self.renderer))
+        RateLimit::new(inner, Arc::clone(&self.shared))
     }
 }

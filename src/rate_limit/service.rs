@@ -10,25 +10,24 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
+use super::layer::Shared;
 use super::limiter::Check;
-use super::{RateLimitFuture, RateLimited, RateLimiter};
+use super::{RateLimitFuture, RateLimited};
 use crate::body::ResponseBody;
-use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
+use crate::rejection::{Rejection, RejectionKind};
 
 /// The service made by [`RateLimitLayer`](super::RateLimitLayer).
 pub struct RateLimit<S, P> {
     inner: S,
-    limiter: RateLimiter,
-    renderer: Arc<RejectionRenderer>,
+    shared: Arc<Shared>,
     principal: PhantomData<fn() -> P>,
 }
 
 impl<S, P> RateLimit<S, P> {
-    pub(super) fn new(inner: S, limiter: RateLimiter, renderer: Arc<RejectionRenderer>) -> Self {
+    pub(super) fn new(inner: S, shared: Arc<Shared>) -> Self {
         Self {
             inner,
-            limiter,
-            renderer,
+            shared,
             principal: PhantomData,
         }
     }
@@ -65,12 +64,12 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // Decide on the borrowed request: the passing path moves nothing.
         let check = match request.extensions().get::<P>() {
-            Some(principal) => self.limiter.check(principal),
+            Some(principal) => self.shared.limiter.check(principal),
             None => {
                 super::report::missing_principal(std::any::type_name::<P>());
                 let (parts, _) = request.into_parts();
                 let rejection = Rejection::new(RejectionKind::MissingCredentials);
-                let response = self.renderer.render(&rejection, &parts, None, None);
+                let response = self.shared.renderer.render(&rejection, &parts, None, None);
                 return RateLimitFuture::rejected(response);
             }
         };
@@ -82,7 +81,8 @@ where
             Check::Ready(verdict) => {
                 let (parts, _) = request.into_parts();
                 let subject = parts.extensions.get::<P>().and_then(|p| p.subject());
-                let response = super::future::refusal(&self.renderer, &parts, subject, verdict);
+                let response =
+                    super::future::refusal(&self.shared.renderer, &parts, subject, verdict);
                 RateLimitFuture::rejected(response)
             }
             Check::Pending(pending) => {
@@ -90,7 +90,7 @@ where
                 // inside the future; a clone takes its place here.
                 let clone = self.inner.clone();
                 let ready = std::mem::replace(&mut self.inner, clone);
-                RateLimitFuture::waiting(pending, ready, request, Arc::clone(&self.renderer))
+                RateLimitFuture::waiting(pending, ready, request, Arc::clone(&self.shared.renderer))
             }
         }
     }
@@ -100,8 +100,7 @@ impl<S: Clone, P> Clone for RateLimit<S, P> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
-            limiter: self.limiter.clone(),
-            renderer: Arc::clone(&self.renderer),
+            shared: Arc::clone(&self.shared),
             principal: PhantomData,
         }
     }
@@ -111,7 +110,7 @@ impl<S: fmt::Debug, P> fmt::Debug for RateLimit<S, P> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RateLimit")
             .field("inner", &self.inner)
-            .field("limiter", &self.limiter)
+            .field("limiter", &self.shared.limiter)
             .finish_non_exhaustive()
     }
 }
