@@ -45,9 +45,19 @@ fn cycle<'a>(tokens: &'a [String], i: &mut usize) -> &'a str {
     &tokens[*i]
 }
 
+/// The store sizes to measure: all of `SIZES`, or those listed in
+/// `BENCH_SIZES` (comma-separated, e.g. `BENCH_SIZES=1,10000`) to skip the
+/// large stores' setup.
+fn sizes() -> Vec<usize> {
+    std::env::var("BENCH_SIZES").map_or_else(
+        |_| SIZES.to_vec(),
+        |list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+    )
+}
+
 fn validators(c: &mut Criterion) {
     let parts: Parts = http::Request::new(()).into_parts().0;
-    for size in SIZES {
+    for size in sizes() {
         let set: KeySet = key_set(size);
         let plain_set: HashSet<String> = set.tokens.iter().cloned().collect();
         let plain_map: HashMap<String, ApiKey> = set
