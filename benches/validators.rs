@@ -51,7 +51,11 @@ fn cycle<'a>(tokens: &'a [String], i: &mut usize) -> &'a str {
 fn sizes() -> Vec<usize> {
     std::env::var("BENCH_SIZES").map_or_else(
         |_| SIZES.to_vec(),
-        |list| list.split(',').filter_map(|n| n.trim().parse().ok()).collect(),
+        |list| {
+            list.split(',')
+                .filter_map(|n| n.trim().parse().ok())
+                .collect()
+        },
     )
 }
 
