@@ -100,15 +100,17 @@ impl<V, Pol> BearerAuthLayer<V, Pol> {
     ///
     /// ```
     /// use axum::{Router, routing::get};
+    /// use tower::ServiceBuilder;
     /// use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
     /// use tower_bearer_auth::{BearerAuthLayer, KeyStore};
     ///
     /// let auth = BearerAuthLayer::new(KeyStore::new());
     /// let limiter = RateLimiter::builder().default_quota(Quota::new(100, 60)?).build();
+    /// // One `Router::layer` call for both: each call adds a boxed service
+    /// // that axum clones for every request.
     /// let app: Router = Router::new()
     ///     .route("/v1/profile", get(|| async { "ok" }))
-    ///     .layer(auth.rate_limit(limiter))
-    ///     .layer(auth);
+    ///     .layer(ServiceBuilder::new().layer(auth.clone()).layer(auth.rate_limit(limiter)));
     /// # Ok::<(), tower_bearer_auth::rate_limit::QuotaError>(())
     /// ```
     #[cfg(feature = "rate-limit")]

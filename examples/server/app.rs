@@ -6,7 +6,7 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use tonic::service::LayerExt;
-use tower::service_fn;
+use tower::{ServiceBuilder, service_fn};
 use tower_bearer_auth::admin::{self, AdminApi};
 use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
 use tower_bearer_auth::key_store::KeyAdmin;
@@ -63,9 +63,15 @@ where
             "/v1/calls",
             post(rest::place_call).route_layer(rest_auth.require_scope(write.clone())),
         )
-        // Inside the layer: counts authenticated keys only.
-        .layer(rest_auth.rate_limit(limiter.clone()))
-        .layer(rest_auth.clone())
+        // One `layer` call for both: each `Router::layer` call wraps every
+        // route in one more boxed service that axum clones per request.
+        // The rate limit inside the authentication: counts authenticated
+        // keys only.
+        .layer(
+            ServiceBuilder::new()
+                .layer(rest_auth.clone())
+                .layer(rest_auth.rate_limit(limiter.clone())),
+        )
         .with_state(health.clone());
 
     // gRPC: methods get their scopes from the layer's table (tonic
