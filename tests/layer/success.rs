@@ -24,6 +24,59 @@ async fn a_valid_key_reaches_the_inner_service_with_its_principal() {
 }
 
 #[tokio::test]
+async fn the_header_is_marked_sensitive_on_every_path_to_the_token() {
+    // The one-lookup path (no repeated field), a request with a repeated
+    // field elsewhere (the general path), and a token too long to be copied
+    // (the general path again).
+    let fixture = fixture();
+    let long = format!("{}{}", fixture.full, "A".repeat(100));
+    let store = fixture.store.clone();
+    let long_validator = move |token: &str, _: &http::request::Parts| {
+        let token = token
+            .strip_suffix(&"A".repeat(100))
+            .unwrap_or(token)
+            .to_owned();
+        std::future::ready(store.verify(&token))
+    };
+    let mut repeated = get_with_auth(&format!("Bearer {}", fixture.full));
+    repeated
+        .headers_mut()
+        .append("accept", http::HeaderValue::from_static("text/plain"));
+    repeated
+        .headers_mut()
+        .append("accept", http::HeaderValue::from_static("application/json"));
+    for (name, response) in [
+        (
+            "one lookup",
+            BearerAuthLayer::new(fixture.store.clone())
+                .layer(Echo::default())
+                .oneshot(get_with_auth(&format!("Bearer {}", fixture.full)))
+                .await,
+        ),
+        (
+            "a repeated field",
+            BearerAuthLayer::new(fixture.store.clone())
+                .layer(Echo::default())
+                .oneshot(repeated)
+                .await,
+        ),
+        (
+            "a long token",
+            BearerAuthLayer::new(long_validator)
+                .layer(Echo::default())
+                .oneshot(get_with_auth(&format!("Bearer {long}")))
+                .await,
+        ),
+    ]
+    .map(|(name, response)| (name, response.expect("infallible")))
+    {
+        let (parts, body) = collect(response).await;
+        assert_eq!(parts.status, StatusCode::OK, "{name}");
+        assert_eq!(body, "hello Production Dialer sensitive=true", "{name}");
+    }
+}
+
+#[tokio::test]
 async fn the_scheme_is_case_insensitive_and_spaces_may_repeat() {
     let fixture = fixture();
     for value in [
