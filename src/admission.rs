@@ -112,9 +112,22 @@ fn record_on_span<P: Principal>(principal: &P) {
     if !tracing::dispatcher::has_been_set() {
         return;
     }
-    if let Some(subject) = principal.subject() {
-        tracing::Span::current().record("principal", subject);
-    }
+    // What `Span::current().record(..)` does, without cloning the span (a
+    // reference count up and down in the subscriber) and only when the
+    // current span declares the field.
+    tracing::dispatcher::get_default(|dispatch| {
+        let Some((id, metadata)) = dispatch.current_span().into_inner() else {
+            return;
+        };
+        let Some(field) = metadata.fields().field("principal") else {
+            return;
+        };
+        if let Some(subject) = principal.subject() {
+            let values = [(&field, Some(&subject as &dyn tracing::field::Value))];
+            let values = metadata.fields().value_set(&values);
+            dispatch.record(&id, &tracing::span::Record::new(&values));
+        }
+    });
 }
 
 #[cfg(not(feature = "tracing"))]
