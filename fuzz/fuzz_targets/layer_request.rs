@@ -1,6 +1,8 @@
-//! A whole request through `BearerAuthLayer` + `KeyStore`, every token
-//! source enabled, with arbitrary header bytes: never a panic, never a pass
-//! without the known key, always a well-formed rejection otherwise.
+//! A whole request through `BearerAuthLayer` + `KeyStore`, with every token
+//! source enabled and with the default configuration (the `Authorization`
+//! header only: the one-lookup path), with arbitrary header bytes: never a
+//! panic, never a pass without the known key, always a well-formed
+//! rejection otherwise.
 
 #![no_main]
 
@@ -18,17 +20,19 @@ use tower_bearer_auth::{BearerAuthLayer, KeyStore};
 use tower_layer::Layer;
 use tower_service::Service;
 
-fn layer() -> &'static BearerAuthLayer<KeyStore> {
-    static LAYER: OnceLock<BearerAuthLayer<KeyStore>> = OnceLock::new();
-    LAYER.get_or_init(request_input::layer)
+fn layers() -> &'static [BearerAuthLayer<KeyStore>; 2] {
+    static LAYERS: OnceLock<[BearerAuthLayer<KeyStore>; 2]> = OnceLock::new();
+    LAYERS.get_or_init(|| [request_input::layer(), request_input::default_layer()])
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut service = layer().layer(request_input::Inner);
-    let request = request_input::request(data);
-    let mut future = pin!(service.call(request));
-    let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
-        panic!("a synchronous validator answers at once");
-    };
-    request_input::check_response(&response);
+    for layer in layers() {
+        let mut service = layer.layer(request_input::Inner);
+        let request = request_input::request(data);
+        let mut future = pin!(service.call(request));
+        let Poll::Ready(Ok(response)) = future.as_mut().poll(&mut Context::from_waker(Waker::noop())) else {
+            panic!("a synchronous validator answers at once");
+        };
+        request_input::check_response(&response);
+    }
 });

@@ -1,6 +1,7 @@
 //! The fuzz corpus as regression tests: every input kept in
-//! `tests/fuzz_corpus/` is run through the layer with the same decoding and
-//! the same checks as the `layer_request` fuzz target (shared in
+//! `tests/fuzz_corpus/` is run through the layer, with every token source
+//! and with the default configuration, with the same decoding and the same
+//! checks as the `layer_request` fuzz target (shared in
 //! `tests/support/fuzz_input.rs`). The parser's own corpus is replayed by a
 //! unit test in `src/credentials/authorization.rs`.
 
@@ -34,7 +35,7 @@ fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
 
 #[tokio::test]
 async fn every_corpus_input_gets_a_well_formed_answer() {
-    let layer = request_input::layer();
+    let layers = [request_input::layer(), request_input::default_layer()];
     let inputs = corpus("layer_request");
     assert!(
         inputs.len() >= 20,
@@ -42,7 +43,10 @@ async fn every_corpus_input_gets_a_well_formed_answer() {
         inputs.len()
     );
     let mut passed = 0;
-    for (name, data) in &inputs {
+    for ((name, data), layer) in inputs
+        .iter()
+        .flat_map(|input| layers.iter().map(move |layer| (input, layer)))
+    {
         let response = layer
             .layer(request_input::Inner)
             .oneshot(request_input::request(data))

@@ -87,6 +87,22 @@ pub fn check<B>(response: &Response<B>, reached_inner: bool, known_key_seen: boo
 
 /// The layer under test: a store holding the known key, every token source.
 pub fn layer() -> BearerAuthLayer<KeyStore> {
+    BearerAuthLayer::builder(known_store())
+        .accept_header("x-api-key")
+        .accept_cookie("api_key")
+        .accept_query_parameter()
+        .max_token_len(64)
+        .build()
+        .expect("valid config")
+}
+
+/// The default configuration (the `Authorization` header only, tokens up
+/// to 4096 bytes): the one-lookup path, and past 64 bytes the general one.
+pub fn default_layer() -> BearerAuthLayer<KeyStore> {
+    BearerAuthLayer::new(known_store())
+}
+
+fn known_store() -> KeyStore {
     let store = KeyStore::new();
     store
         .insert(KeyEntry::new(
@@ -95,13 +111,7 @@ pub fn layer() -> BearerAuthLayer<KeyStore> {
             TokenDigest::of(KNOWN_TOKEN),
         ))
         .expect("insert");
-    BearerAuthLayer::builder(store)
-        .accept_header("x-api-key")
-        .accept_cookie("api_key")
-        .accept_query_parameter()
-        .max_token_len(64)
-        .build()
-        .expect("valid config")
+    store
 }
 
 /// The inner service: answers 200 and records whether it saw the known key.
