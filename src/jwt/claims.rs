@@ -196,58 +196,39 @@ fn scopes(value: Option<ScopeValue>) -> Result<ScopeSet, ClaimsProblem> {
     }
 }
 
-fn principal<C>(
-    sub: Option<String>,
-    iss: Option<String>,
-    exp: Option<u64>,
-    scope: Option<ScopeValue>,
-    scp: Option<ScopeValue>,
-    from: ScopeClaim,
-    custom: C,
-) -> Result<JwtClaims<C>, ClaimsProblem> {
-    let exp = exp.ok_or(ClaimsProblem::NoExpiry)?;
-    let chosen = match from {
-        ScopeClaim::ScopeOrScp => scope.or(scp),
-        ScopeClaim::Scope => scope,
-        ScopeClaim::Scp => scp,
-    };
-    Ok(JwtClaims {
-        subject: sub,
-        scopes: scopes(chosen)?,
-        issuer: iss,
-        expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(exp),
-        custom,
-    })
+impl BasicClaims {
+    /// The principal of these registered claims and the application's own.
+    pub(super) fn into_claims<C>(
+        self,
+        from: ScopeClaim,
+        custom: C,
+    ) -> Result<JwtClaims<C>, ClaimsProblem> {
+        let exp = self.exp.ok_or(ClaimsProblem::NoExpiry)?;
+        let chosen = match from {
+            ScopeClaim::ScopeOrScp => self.scope.or(self.scp),
+            ScopeClaim::Scope => self.scope,
+            ScopeClaim::Scp => self.scp,
+        };
+        Ok(JwtClaims {
+            subject: self.sub,
+            scopes: scopes(chosen)?,
+            issuer: self.iss,
+            expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(exp),
+            custom,
+        })
+    }
 }
 
 impl<C> RawClaims<C> {
     pub(super) fn into_claims(self, from: ScopeClaim) -> Result<JwtClaims<C>, ClaimsProblem> {
-        principal(
-            self.sub,
-            self.iss,
-            self.exp,
-            self.scope,
-            self.scp,
-            from,
-            self.custom,
-        )
-    }
-}
-
-impl BasicClaims {
-    pub(super) fn into_claims(
-        self,
-        from: ScopeClaim,
-    ) -> Result<JwtClaims<NoCustomClaims>, ClaimsProblem> {
-        principal(
-            self.sub,
-            self.iss,
-            self.exp,
-            self.scope,
-            self.scp,
-            from,
-            NoCustomClaims,
-        )
+        let registered = BasicClaims {
+            sub: self.sub,
+            iss: self.iss,
+            exp: self.exp,
+            scope: self.scope,
+            scp: self.scp,
+        };
+        registered.into_claims(from, self.custom)
     }
 }
 

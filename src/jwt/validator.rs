@@ -371,7 +371,7 @@ impl<C: CustomClaims> JwtValidator<C> {
             let claims = jsonwebtoken::decode::<BasicClaims>(token, &key.decoding, validation)
                 .map_err(|e| refusal(e.kind()))?
                 .claims
-                .into_claims(scope_claim)
+                .into_claims(scope_claim, NoCustomClaims)
                 .map_err(problem)?;
             // `C` is `NoCustomClaims` here: the same type, seen through
             // `Any` (no allocation).

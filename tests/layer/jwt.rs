@@ -21,13 +21,12 @@ use tower_bearer_auth::{ApiKey, BearerAuthLayer, RejectionKind, ScopeRequirement
 use crate::support::jwt::{
     AUDIENCE, EC_PUBLIC, ED_PUBLIC, ISSUER, RSA_PUBLIC, Signer, claims, now,
 };
-use crate::support::{as_grpc, collect, fixture, get_with_auth, header};
+use crate::support::{
+    EXPIRED_CHALLENGE, INVALID_CHALLENGE, MALFORMED_CHALLENGE, as_grpc, collect, fixture,
+    get_with_auth, header,
+};
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-
-const EXPIRED: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token has expired""#;
-const INVALID: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is invalid or has been revoked""#;
-const MALFORMED: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is malformed""#;
 
 /// What a request got, and whether it reached the inner service.
 struct Answer {
@@ -176,11 +175,11 @@ async fn the_rfc_examples_verify_with_their_published_keys() {
         // The signature verifies, so the claims are read: `exp` is in 2011.
         let answer = send(&layer, bearer(&token)).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(answer.challenge, EXPIRED, "{name}");
+        assert_eq!(answer.challenge, EXPIRED_CHALLENGE, "{name}");
         // One character of the signature changed: refused as invalid, not
         // as expired (the signature is checked first).
         let answer = send(&layer, bearer(&tampered(&token))).await;
-        assert_eq!(answer.challenge, INVALID, "{name} tampered");
+        assert_eq!(answer.challenge, INVALID_CHALLENGE, "{name} tampered");
         assert_eq!(answer.kind, Some(RejectionKind::InvalidToken), "{name}");
     }
 
@@ -192,9 +191,9 @@ async fn the_rfc_examples_verify_with_their_published_keys() {
     );
     // The signature verifies; the payload is not a claims set.
     let answer = send(&layer, bearer(RFC8037_EDDSA)).await;
-    assert_eq!(answer.challenge, MALFORMED);
+    assert_eq!(answer.challenge, MALFORMED_CHALLENGE);
     let answer = send(&layer, bearer(&tampered(RFC8037_EDDSA))).await;
-    assert_eq!(answer.challenge, INVALID, "RFC 8037 tampered");
+    assert_eq!(answer.challenge, INVALID_CHALLENGE, "RFC 8037 tampered");
 }
 
 #[tokio::test]
@@ -261,7 +260,7 @@ async fn expired_tokens_say_so_like_expired_keys_within_the_leeway_they_pass() {
     expired["exp"] = json!(now() - 120);
     let answer = send(&layer, bearer(&signer.sign(&expired))).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.challenge, EXPIRED);
+    assert_eq!(answer.challenge, EXPIRED_CHALLENGE);
     assert_eq!(
         answer.body,
         r#"{"error":{"code":"unauthorized","message":"The bearer token has expired"}}"#
@@ -306,7 +305,7 @@ async fn claims_that_do_not_fit_are_401_invalid() {
     ] {
         let answer = send(&layer, bearer(&signer.sign(&claims))).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{name}");
-        assert_eq!(answer.challenge, INVALID, "{name}");
+        assert_eq!(answer.challenge, INVALID_CHALLENGE, "{name}");
         assert_eq!(answer.kind, Some(RejectionKind::InvalidToken), "{name}");
     }
     // The audience in a list with others is fine.
@@ -333,7 +332,7 @@ async fn truncated_and_oversized_tokens_are_refused() {
         let answer = send(&layer, bearer(cut)).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{name}");
         assert!(
-            answer.challenge == INVALID || answer.challenge == MALFORMED,
+            answer.challenge == INVALID_CHALLENGE || answer.challenge == MALFORMED_CHALLENGE,
             "{name}: {}",
             answer.challenge
         );
@@ -344,7 +343,7 @@ async fn truncated_and_oversized_tokens_are_refused() {
     big["padding"] = json!("x".repeat(4_096));
     let answer = send(&layer, bearer(&signer.sign(&big))).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.challenge, MALFORMED);
+    assert_eq!(answer.challenge, MALFORMED_CHALLENGE);
     assert_eq!(answer.kind, Some(RejectionKind::MalformedToken));
 }
 
@@ -381,7 +380,7 @@ async fn an_rsa_public_key_is_never_an_hmac_secret() {
     ));
     let answer = send(&layer, bearer(&forged)).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.challenge, INVALID);
+    assert_eq!(answer.challenge, INVALID_CHALLENGE);
     // And the genuine RS256 token passes on the same layer.
     let genuine = Signer::rsa("").sign(&claims("profile:read"));
     assert_eq!(send(&layer, bearer(&genuine)).await.status, StatusCode::OK);
@@ -409,7 +408,7 @@ async fn an_algorithm_outside_the_allow_list_is_refused_even_with_the_right_key(
     signer.alg = Algorithm::RS512;
     let answer = send(&layer, bearer(&signer.sign(&claims("")))).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(answer.challenge, INVALID);
+    assert_eq!(answer.challenge, INVALID_CHALLENGE);
 }
 
 #[tokio::test]
@@ -480,14 +479,18 @@ async fn one_route_takes_a_key_or_a_jwt() {
         (StatusCode::OK, "jwt user-42 profile:read")
     );
     for (name, token, challenge) in [
-        ("revoked key", fixture.revoked.clone(), INVALID),
-        ("expired key", fixture.expired.clone(), EXPIRED),
+        ("revoked key", fixture.revoked.clone(), INVALID_CHALLENGE),
+        ("expired key", fixture.expired.clone(), EXPIRED_CHALLENGE),
         (
             "forged JWT",
             tampered(&signer.sign(&claims("profile:read"))),
-            INVALID,
+            INVALID_CHALLENGE,
         ),
-        ("anything else", "not-a-key-nor-a-jwt".to_owned(), INVALID),
+        (
+            "anything else",
+            "not-a-key-nor-a-jwt".to_owned(),
+            INVALID_CHALLENGE,
+        ),
     ] {
         let answer = send(&layer, bearer(&token)).await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{name}");

@@ -3,7 +3,10 @@
 
 use std::future::ready;
 
-use crate::support::{Echo, as_grpc, collect, fixture, get_anonymous, get_with_auth, header};
+use crate::support::{
+    Echo, INVALID_CHALLENGE, MALFORMED_CHALLENGE, as_grpc, collect, fixture, get_anonymous,
+    get_with_auth, header,
+};
 use http::request::Parts;
 use http::{Method, Request, StatusCode};
 use tower::{Layer, ServiceExt};
@@ -12,9 +15,6 @@ use tower_bearer_auth::scope::ScopePolicy;
 use tower_bearer_auth::{
     ApiKey, BearerAuthLayer, KeyStore, RejectionKind, ScopeRequirement, ScopeSet, ValidationError,
 };
-
-const INVALID: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is invalid or has been revoked""#;
-const MALFORMED: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is malformed""#;
 
 struct Refusal {
     status: StatusCode,
@@ -96,7 +96,7 @@ async fn malformed_tokens_get_invalid_token() {
     ] {
         let r = refuse(&layer, get_with_auth(value)).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{value}");
-        assert_eq!(r.challenge, MALFORMED, "{value}");
+        assert_eq!(r.challenge, MALFORMED_CHALLENGE, "{value}");
         assert_eq!(
             r.body,
             r#"{"error":{"code":"unauthorized","message":"The bearer token is malformed"}}"#
@@ -115,7 +115,7 @@ async fn non_utf8_header_bytes_are_malformed_not_a_panic() {
             .expect("obs-text is a valid header value"),
     );
     let r = refuse(&layer, request).await;
-    assert_eq!(r.challenge, MALFORMED);
+    assert_eq!(r.challenge, MALFORMED_CHALLENGE);
 }
 
 #[tokio::test]
@@ -133,7 +133,7 @@ async fn unknown_and_revoked_keys_are_indistinguishable() {
     .await;
     for r in [&unknown, &revoked] {
         assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(r.challenge, INVALID);
+        assert_eq!(r.challenge, INVALID_CHALLENGE);
         assert_eq!(r.kind, Some(RejectionKind::InvalidToken));
     }
     assert_eq!(unknown.body, revoked.body);

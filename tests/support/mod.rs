@@ -20,6 +20,13 @@ use http_body_util::{BodyExt, Full};
 use tower::Service;
 use tower_bearer_auth::{ApiKey, KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
+/// The challenge of a 401 for an expired token (realm `api`).
+pub const EXPIRED_CHALLENGE: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token has expired""#;
+/// The challenge of a 401 for an invalid, unknown or revoked token.
+pub const INVALID_CHALLENGE: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is invalid or has been revoked""#;
+/// The challenge of a 401 for a malformed token.
+pub const MALFORMED_CHALLENGE: &str = r#"Bearer realm="api", error="invalid_token", error_description="The bearer token is malformed""#;
+
 /// A store with one key in each interesting state, and their tokens.
 pub struct Fixture {
     pub store: KeyStore,
