@@ -16,6 +16,54 @@
 
 mod common;
 
+/// The demo server's composition, in-process: a public route and the same
+/// handler behind the layer (and the rate limit), in one axum router.
+mod axum_app {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use http::Request;
+    use tower::ServiceBuilder;
+    use tower_bearer_auth::rate_limit::RateLimiter;
+    use tower_bearer_auth::{BearerAuthLayer, KeyStore};
+
+    async fn handler() -> &'static str {
+        "ok"
+    }
+
+    /// `stack`: `axum_public`, `axum_auth` (the layer alone) or
+    /// `axum_auth_rate_limit` (the layer and the rate limit in one
+    /// `Router::layer` call, as the demo composes them).
+    pub(crate) fn router(store: &KeyStore, stack: &str) -> Router {
+        let auth = BearerAuthLayer::new(store.clone());
+        let protected = Router::new().route("/v1/ping", get(handler));
+        let protected = if stack == "axum_auth_rate_limit" {
+            protected.layer(
+                ServiceBuilder::new()
+                    .layer(auth.clone())
+                    .layer(auth.rate_limit(RateLimiter::new())),
+            )
+        } else {
+            protected.layer(auth)
+        };
+        // `with_state` turns each handler into a route once, as serving
+        // does (otherwise axum converts the handler on every request).
+        Router::new()
+            .route("/health", get(handler))
+            .merge(protected)
+            .with_state(())
+    }
+
+    #[inline(never)]
+    pub(crate) fn request(path: &str, authorization: &str) -> Request<Body> {
+        Request::builder()
+            .uri(path)
+            .header("authorization", authorization)
+            .body(Body::empty())
+            .expect("valid request")
+    }
+}
+
 use std::convert::Infallible;
 use std::future::{Ready, ready};
 use std::hint::black_box;
@@ -83,9 +131,9 @@ fn request(authorization: Option<&str>) -> Request<()> {
 /// have status `expected`. Not inlined, so that each stack's loop is
 /// compiled alike.
 #[inline(never)]
-fn run<S, B>(mut service: S, make: impl Fn() -> Request<()>, n: usize, expected: u16)
+fn run<S, R, B>(mut service: S, make: impl Fn() -> Request<R>, n: usize, expected: u16)
 where
-    S: Service<Request<()>, Response = Response<B>>,
+    S: Service<Request<R>, Response = Response<B>>,
     S::Error: std::fmt::Debug,
 {
     for _ in 0..n.max(1) {
@@ -96,7 +144,7 @@ where
     }
 }
 
-const STACKS: [&str; 8] = [
+const STACKS: [&str; 11] = [
     "bare",
     "insert",
     "trivial",
@@ -105,6 +153,9 @@ const STACKS: [&str; 8] = [
     "missing",
     "tower_http_missing",
     "forbidden",
+    "axum_public",
+    "axum_auth",
+    "axum_auth_rate_limit",
 ];
 
 fn main() {
@@ -168,6 +219,16 @@ fn main() {
                     .build()
                     .expect("valid config");
                 run(layer.layer(Ok200), with_key, n, 403);
+            }
+            "axum_public" | "axum_auth" | "axum_auth_rate_limit" => {
+                let router = axum_app::router(&set.store, stack);
+                let path = if stack == "axum_public" {
+                    "/health"
+                } else {
+                    "/v1/ping"
+                };
+                let make = || axum_app::request(path, &valid);
+                run(router, make, n, 200);
             }
             _ => unreachable!("checked above"),
         }
