@@ -45,9 +45,10 @@ where
     // REST: any valid key passes the layer; routes add their scopes with
     // per-route layers. The request log (outside the layer) names the key
     // that passed, from the response extensions.
+    let log_requests = request_log::enabled();
     let rest_auth = BearerAuthLayer::builder(keys.clone())
         .realm(realm)
-        .principal_in_response(true)
+        .principal_in_response(log_requests)
         .build()?;
     // Unknown paths need a key too, so that nobody without one can tell
     // which paths exist; with one, they get a 404 (or gRPC 12).
@@ -86,7 +87,7 @@ where
     let grpc_auth = BearerAuthLayer::builder(keys)
         .realm(realm)
         .scope_policy(grpc_scopes)
-        .principal_in_response(true)
+        .principal_in_response(log_requests)
         .build()?;
     let (_reporter, grpc_health) = tonic_health::server::health_reporter();
     let profiles = grpc_auth
@@ -100,7 +101,7 @@ where
     // log names the admin key that asked); the portal page holds no data.
     let admin_api = AdminApi::new(admin).router(&rest_auth);
 
-    Ok(Router::new()
+    let app = Router::new()
         .route("/health", get(rest::health))
         .with_state(health)
         .merge(rest)
@@ -109,6 +110,10 @@ where
         .merge(grpc)
         // Replaces tonic's own fallback, which would answer every unknown
         // path, REST ones included, with an unauthenticated gRPC 12.
-        .fallback_service(unknown)
-        .layer(from_fn(request_log::log_request)))
+        .fallback_service(unknown);
+    Ok(if log_requests {
+        app.layer(from_fn(request_log::log_request))
+    } else {
+        app
+    })
 }

@@ -10,6 +10,15 @@ use tower_bearer_auth::RejectionKind;
 
 use crate::jwt::{Who, caller_id};
 
+/// Whether request lines are logged at all (`RUST_LOG` at `info` for this
+/// target), decided once when the router is built: when they are not, the
+/// router has no logging layer and the authentication layers put no
+/// principal in the responses, so a server started with `RUST_LOG=warn`
+/// does no per-request work for a line it would not write.
+pub(crate) fn enabled() -> bool {
+    tracing::enabled!(tracing::Level::INFO)
+}
+
 /// Outermost: logs method, path, status, outcome, the key id and duration.
 /// The outcome is the rejection kind the layer put in the response
 /// extensions, or `passed` (authenticated or public); the key id (or
