@@ -110,6 +110,28 @@ async fn rust_log_is_respected_and_sigterm_stops_the_server() {
         send(&client, request).await.0.status,
         StatusCode::UNAUTHORIZED
     );
+    // Without request lines the router has no log layer and the layer puts
+    // no principal in the response; the handler still gets its caller.
+    let token = server
+        .stdout
+        .text()
+        .split_whitespace()
+        .find(|word| word.starts_with("sk_"))
+        .expect("the demo token is printed")
+        .to_owned();
+    let request = Request::get(server.url("/v1/profile"))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .expect("valid request");
+    let (parts, body) = send(&client, request).await;
+    assert_eq!(parts.status, StatusCode::OK);
+    let profile: serde_json::Value = serde_json::from_slice(&body).expect("JSON");
+    assert!(
+        profile["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("key_")),
+        "{profile}"
+    );
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
         server.stderr.count("request"),
