@@ -10,6 +10,10 @@ use http::{HeaderMap, HeaderValue};
 
 use crate::credentials::{CredentialRules, Origin};
 use crate::principal::Principal;
+#[cfg(feature = "rate-limit")]
+use crate::rate_limit::inline::{self, InlineLimit, Limit};
+#[cfg(feature = "rate-limit")]
+use crate::rate_limit::limiter::Verdict;
 use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
 use crate::scope::ScopePolicy;
 use crate::validator::{ValidationError, ValidationFailure};
@@ -27,7 +31,44 @@ pub(crate) struct Admission<V, Pol> {
     /// Put a clone of the principal in the response extensions too, for
     /// layers outside this one.
     pub(crate) principal_in_response: bool,
+    /// The rate limit this layer applies itself, if any.
+    #[cfg(feature = "rate-limit")]
+    pub(crate) limit: Option<InlineLimit>,
 }
+
+/// A request that passed: the principal for the response (when the layer
+/// exposes it), and where it stands with the layer's rate limit.
+pub(crate) struct Admitted<P> {
+    pub(crate) for_response: Option<P>,
+    pub(crate) rate: RateState,
+}
+
+/// Where an admitted request stands with the layer's own rate limit.
+pub(crate) enum RateState {
+    /// Not limited: no limiter, or no quota for this principal.
+    Unlimited,
+    /// Passes; the answer carries this `RateLimit` field.
+    #[cfg(feature = "rate-limit")]
+    Pass(HeaderValue),
+    /// Redis decides.
+    #[cfg(feature = "rate-limit")]
+    Wait(PendingVerdict),
+}
+
+/// Redis's rate-limit verdict, to come.
+#[cfg(feature = "rate-limit")]
+pub(crate) use crate::rate_limit::limiter::PendingVerdict;
+
+/// Without the `rate-limit` feature no verdict is ever pending.
+#[cfg(not(feature = "rate-limit"))]
+pub(crate) enum PendingVerdict {}
+
+/// The `RateLimit` field a passing answer gets (none without the feature).
+#[cfg(feature = "rate-limit")]
+pub(crate) type RateField = Option<HeaderValue>;
+/// The `RateLimit` field a passing answer gets (none without the feature).
+#[cfg(not(feature = "rate-limit"))]
+pub(crate) type RateField = ();
 
 /// Why an admission failed: the rejection, the validator's error (logged as
 /// the cause of a 503), and who was refused (named in a 403's log event).
@@ -35,19 +76,44 @@ pub(crate) struct Refusal<P> {
     pub(crate) rejection: Rejection,
     pub(crate) cause: Option<ValidationError>,
     pub(crate) principal: Option<P>,
+    /// A 429's verdict, whose fields the answer carries (boxed: refusals
+    /// travel in a `Result` whose size the passing path pays for too).
+    #[cfg(feature = "rate-limit")]
+    pub(crate) verdict: Option<Box<Verdict>>,
+}
+
+impl<P> Refusal<P> {
+    /// The refusal carrying a 429's fields.
+    #[cfg(feature = "rate-limit")]
+    fn with_verdict(mut self, verdict: Verdict) -> Self {
+        self.verdict = Some(Box::new(verdict));
+        self
+    }
+
+    /// A refusal with only a rejection.
+    pub(crate) fn new(rejection: Rejection) -> Self {
+        Self {
+            rejection,
+            cause: None,
+            principal: None,
+            #[cfg(feature = "rate-limit")]
+            verdict: None,
+        }
+    }
 }
 
 impl<V, Pol> Admission<V, Pol> {
-    /// Decides a validated request: the scope check, then the principal goes
-    /// into the extensions (and onto the current tracing span) and the
-    /// credential is scrubbed. Returns the principal for the response when
-    /// the layer is configured to expose it.
+    /// Decides a validated request: the scope check, the layer's own rate
+    /// limit, then the principal goes into the extensions (and onto the
+    /// current tracing span) and the credential is scrubbed. Returns the
+    /// principal for the response when the layer is configured to expose
+    /// it, and the rate-limit state.
     pub(crate) fn admit<P>(
         &self,
         outcome: Result<P, ValidationError>,
         parts: &mut Parts,
         origin: Origin,
-    ) -> Result<Option<P>, Refusal<P>>
+    ) -> Result<Admitted<P>, Refusal<P>>
     where
         P: Principal,
         Pol: ScopePolicy<P>,
@@ -66,30 +132,62 @@ impl<V, Pol> Admission<V, Pol> {
                 }
             };
             Refusal {
-                rejection,
                 cause: Some(error),
-                principal: None,
+                ..Refusal::new(rejection)
             }
         })?;
         if let Err(required) = self.policy.authorize(parts, &principal) {
             return Err(Refusal {
-                rejection: Rejection::insufficient_scope(required),
-                cause: None,
                 principal: Some(principal),
+                ..Refusal::new(Rejection::insufficient_scope(required))
             });
         }
+        #[cfg(feature = "rate-limit")]
+        let rate = match &self.limit {
+            None => RateState::Unlimited,
+            Some(limit) => match limit.check(&principal) {
+                Some(Limit::Unlimited) => RateState::Unlimited,
+                Some(Limit::Pass(field)) => RateState::Pass(field),
+                Some(Limit::Wait(verdict)) => RateState::Wait(verdict),
+                Some(Limit::Refuse(verdict)) => {
+                    return Err(over_quota(Some(principal), verdict));
+                }
+                // Not the principal type the limiter was built for: the
+                // layer's types rule this out; if it happened, fail closed.
+                None => {
+                    return Err(Refusal::new(Rejection::new(
+                        RejectionKind::ValidatorUnavailable,
+                    )));
+                }
+            },
+        };
+        #[cfg(not(feature = "rate-limit"))]
+        let rate = RateState::Unlimited;
         record_on_span(&principal);
         self.credentials.scrub(parts, origin);
         let for_response = self.principal_in_response.then(|| principal.clone());
         parts.extensions.insert(principal);
-        Ok(for_response)
+        Ok(Admitted { for_response, rate })
+    }
+
+    /// The 429 for a verdict Redis gave later (the request was admitted
+    /// meanwhile; `parts` hold its principal, named in the log event).
+    #[cfg(feature = "rate-limit")]
+    pub(crate) fn refuse_late<P: Principal>(
+        &self,
+        verdict: Verdict,
+        parts: &Parts,
+    ) -> http::Response<bytes::Bytes> {
+        let principal = parts.extensions.get::<P>().cloned();
+        let refusal = over_quota(principal, verdict);
+        self.refuse(refusal, parts)
     }
 
     /// The response refusing a request, with the validator's error (if any)
     /// logged as its cause.
     pub(crate) fn refuse<P: Principal>(
         &self,
-        refusal: &Refusal<P>,
+        refusal: Refusal<P>,
         parts: &Parts,
     ) -> http::Response<bytes::Bytes> {
         let cause = refusal
@@ -97,9 +195,27 @@ impl<V, Pol> Admission<V, Pol> {
             .as_ref()
             .map(|error| error as &(dyn std::error::Error + 'static));
         let subject = refusal.principal.as_ref().and_then(Principal::subject);
-        self.renderer
-            .render(&refusal.rejection, parts, cause, subject)
+        #[allow(unused_mut)]
+        let mut response = self
+            .renderer
+            .render(&refusal.rejection, parts, cause, subject);
+        #[cfg(feature = "rate-limit")]
+        if let Some(verdict) = refusal.verdict {
+            inline::add_refusal_fields(response.headers_mut(), *verdict);
+        }
+        response
     }
+}
+
+/// The 429 refusal of `principal` (named in its log event) for `verdict`.
+#[cfg(feature = "rate-limit")]
+#[cold]
+fn over_quota<P>(principal: Option<P>, verdict: Verdict) -> Refusal<P> {
+    Refusal {
+        principal,
+        ..Refusal::new(inline::rejection(&verdict))
+    }
+    .with_verdict(verdict)
 }
 
 /// Records the principal's subject (a key id, never a token) as the field
@@ -132,6 +248,19 @@ fn record_on_span<P: Principal>(principal: &P) {
 
 #[cfg(not(feature = "tracing"))]
 fn record_on_span<P: Principal>(_principal: &P) {}
+
+/// Adds the `RateLimit` field of the layer's own rate limit, if any, to a
+/// passing answer.
+#[cfg(feature = "rate-limit")]
+pub(crate) fn add_rate_field(headers: &mut HeaderMap, rate: &mut RateField) {
+    if let Some(field) = rate.take() {
+        inline::add_state(headers, field);
+    }
+}
+
+/// Without the `rate-limit` feature there is no field to add.
+#[cfg(not(feature = "rate-limit"))]
+pub(crate) fn add_rate_field(_headers: &mut HeaderMap, _rate: &mut RateField) {}
 
 /// RFC 6750 §2.3: a response to a request authenticated through the URI
 /// should not be cached by shared caches. Keeps a stricter directive the

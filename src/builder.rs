@@ -10,8 +10,14 @@ use crate::admission::Admission;
 use crate::credentials::{CredentialRules, TokenSource};
 use crate::error::ConfigError;
 use crate::layer::BearerAuthLayer;
+#[cfg(feature = "rate-limit")]
+use crate::rate_limit::inline::InlineLimit;
+#[cfg(feature = "rate-limit")]
+use crate::rate_limit::{RateLimited, RateLimiter};
 use crate::rejection::{self, ApiErrorJson, RejectionFormat, RejectionRenderer};
 use crate::scope::AuthenticatedOnly;
+#[cfg(feature = "rate-limit")]
+use crate::validator::TokenValidator;
 
 /// The realm of a layer that is not given one.
 const DEFAULT_REALM: &str = "api";
@@ -50,6 +56,8 @@ pub struct BearerAuthBuilder<V, Pol = AuthenticatedOnly> {
     sources: Vec<TokenSource>,
     format: Arc<dyn RejectionFormat>,
     principal_in_response: bool,
+    #[cfg(feature = "rate-limit")]
+    limit: Option<InlineLimit>,
     error: Option<ConfigError>,
 }
 
@@ -63,6 +71,8 @@ impl<V> BearerAuthBuilder<V> {
             sources: vec![TokenSource::AuthorizationHeader],
             format: Arc::new(ApiErrorJson),
             principal_in_response: false,
+            #[cfg(feature = "rate-limit")]
+            limit: None,
             error: None,
         };
         builder.set_realm(DEFAULT_REALM);
@@ -142,6 +152,8 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
             sources: self.sources,
             format: self.format,
             principal_in_response: self.principal_in_response,
+            #[cfg(feature = "rate-limit")]
+            limit: self.limit,
             error: self.error,
         }
     }
@@ -149,6 +161,40 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
     /// The body format of HTTP rejections (default: [`ApiErrorJson`]).
     pub fn rejection_format(mut self, format: impl RejectionFormat) -> Self {
         self.format = Arc::new(format);
+        self
+    }
+
+    /// Limits the rate of each authenticated principal with `limiter`, in
+    /// this layer itself: the same quotas, 429s and `RateLimit` fields as
+    /// [`BearerAuthLayer::rate_limit`](crate::BearerAuthLayer::rate_limit)'s
+    /// separate layer inside this one, decided right after the scope check,
+    /// so that a request goes through one service, one future and one
+    /// response body wrapper instead of two (see `BENCHMARKS.md` for what
+    /// that saves). Give clones of one limiter to every layer that should
+    /// share the quotas (REST and gRPC).
+    ///
+    /// ```
+    /// use axum::{Router, routing::get};
+    /// use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+    /// use tower_bearer_auth::{BearerAuthLayer, KeyStore};
+    ///
+    /// let limiter = RateLimiter::builder().default_quota(Quota::new(100, 60)?).build();
+    /// let auth = BearerAuthLayer::builder(KeyStore::new())
+    ///     .rate_limiter(limiter)
+    ///     .build()?;
+    /// let app: Router = Router::new()
+    ///     .route("/v1/profile", get(|| async { "ok" }))
+    ///     .layer(auth);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "rate-limit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "rate-limit")))]
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self
+    where
+        V: TokenValidator,
+        V::Principal: RateLimited,
+    {
+        self.limit = Some(InlineLimit::new::<V::Principal>(limiter));
         self
     }
 
@@ -186,6 +232,8 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
             policy: self.policy,
             renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
             principal_in_response: self.principal_in_response,
+            #[cfg(feature = "rate-limit")]
+            limit: self.limit,
         })
     }
 

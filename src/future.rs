@@ -12,7 +12,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::admission::{self, Admission};
+use crate::admission::{self, Admission, Admitted, PendingVerdict, RateField, RateState};
 use crate::body::ResponseBody;
 use crate::credentials::Origin;
 use crate::scope::ScopePolicy;
@@ -54,12 +54,22 @@ pin_project! {
             // future is cheaper to move for the synchronous ones.
             deferred: Box<Deferred<S, V, Pol, ReqBody>>,
         },
+        // The layer's own rate limit waits for Redis's verdict (boxed, as
+        // for an asynchronous validation: only this path pays for it).
+        // Uninhabited without the `rate-limit` feature.
+        Limiting {
+            verdict: PendingVerdict,
+            deferred: Box<Deferred<S, V, Pol, ReqBody>>,
+            principal: Option<V::Principal>,
+        },
         Calling {
             #[pin]
             future: S::Future,
             from_query: bool,
             // For the response extensions, when the layer exposes it.
             principal: Option<V::Principal>,
+            // The layer's own rate limit's `RateLimit` field.
+            rate: RateField,
         },
         Rejected {
             response: Response<Bytes>,
@@ -89,11 +99,30 @@ where
         future: S::Future,
         from_query: bool,
         principal: Option<V::Principal>,
+        rate: RateField,
     ) -> Self {
         Self {
             state: State::Calling {
                 future,
                 from_query,
+                principal,
+                rate,
+            },
+        }
+    }
+
+    /// Waits for Redis's rate-limit verdict before calling `deferred`'s
+    /// service (or answering 429).
+    #[cfg(feature = "rate-limit")]
+    pub(crate) fn limiting(
+        verdict: PendingVerdict,
+        deferred: Deferred<S, V, Pol, ReqBody>,
+        principal: Option<V::Principal>,
+    ) -> Self {
+        Self {
+            state: State::Limiting {
+                verdict,
+                deferred: Box::new(deferred),
                 principal,
             },
         }
@@ -133,29 +162,91 @@ where
                         origin,
                     } = *deferred;
                     match admission.admit(outcome, &mut parts, origin) {
-                        Ok(principal) => {
-                            let future = inner.call(Request::from_parts(parts, body));
-                            state.set(State::Calling {
-                                future,
-                                from_query: origin.from_query,
-                                principal,
-                            });
-                        }
+                        Ok(Admitted { for_response, rate }) => match rate {
+                            RateState::Unlimited => {
+                                let future = inner.call(Request::from_parts(parts, body));
+                                state.set(State::Calling {
+                                    future,
+                                    from_query: origin.from_query,
+                                    principal: for_response,
+                                    rate: RateField::default(),
+                                });
+                            }
+                            #[cfg(feature = "rate-limit")]
+                            RateState::Pass(field) => {
+                                let future = inner.call(Request::from_parts(parts, body));
+                                state.set(State::Calling {
+                                    future,
+                                    from_query: origin.from_query,
+                                    principal: for_response,
+                                    rate: Some(field),
+                                });
+                            }
+                            #[cfg(feature = "rate-limit")]
+                            RateState::Wait(verdict) => {
+                                let deferred = Deferred {
+                                    inner,
+                                    parts,
+                                    body,
+                                    admission,
+                                    origin,
+                                };
+                                state.set(State::Limiting {
+                                    verdict,
+                                    deferred: Box::new(deferred),
+                                    principal: for_response,
+                                });
+                            }
+                        },
                         Err(refusal) => {
-                            let response = admission.refuse(&refusal, &parts);
+                            let response = admission.refuse(refusal, &parts);
                             return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
                         }
                     }
                 }
+                #[cfg(feature = "rate-limit")]
+                StateProj::Limiting { verdict, .. } => {
+                    let verdict = ready!(verdict.as_mut().poll(cx));
+                    let StateTaken::Limiting {
+                        deferred,
+                        principal,
+                        ..
+                    } = state.as_mut().project_replace(State::Done)
+                    else {
+                        unreachable!("the state was Limiting")
+                    };
+                    let Deferred {
+                        mut inner,
+                        parts,
+                        body,
+                        admission,
+                        origin,
+                    } = *deferred;
+                    if !verdict.decision.allowed {
+                        let response = admission.refuse_late::<V::Principal>(verdict, &parts);
+                        return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                    }
+                    let future = inner.call(Request::from_parts(parts, body));
+                    state.set(State::Calling {
+                        future,
+                        from_query: origin.from_query,
+                        principal,
+                        rate: Some(verdict.state),
+                    });
+                }
+                #[cfg(not(feature = "rate-limit"))]
+                StateProj::Limiting { verdict, .. } => match *verdict {},
                 StateProj::Calling {
                     future,
                     from_query,
                     principal,
+                    rate,
                 } => {
                     let mut response = ready!(future.poll(cx))?;
                     if *from_query {
                         admission::keep_private(response.headers_mut());
                     }
+                    admission::add_rate_field(response.headers_mut(), rate);
                     if let Some(principal) = principal.take() {
                         response.extensions_mut().insert(principal);
                     }

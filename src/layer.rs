@@ -96,7 +96,10 @@ impl<V, Pol> BearerAuthLayer<V, Pol> {
     /// A [`RateLimitLayer`](crate::rate_limit::RateLimitLayer) for this
     /// layer's principals, answering 429s in this layer's body format. Put
     /// it *inside* this layer (it counts the authenticated principal); give
-    /// the same `limiter` to every layer that should share the quotas.
+    /// the same `limiter` to every layer that should share the quotas. To
+    /// limit every request this layer admits, giving the limiter to the
+    /// layer itself is cheaper (one service and one future per request
+    /// instead of two): [`BearerAuthBuilder::rate_limiter`](crate::BearerAuthBuilder::rate_limiter).
     ///
     /// ```
     /// use axum::{Router, routing::get};

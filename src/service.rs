@@ -11,7 +11,7 @@ use std::task::{Context, Poll, Waker};
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::admission::{Admission, Refusal};
+use crate::admission::{Admission, Admitted, RateField, RateState, Refusal};
 use crate::body::ResponseBody;
 use crate::credentials::{COPIED_TOKEN, Credential, Origin};
 use crate::future::{Deferred, ResponseFuture};
@@ -89,12 +89,8 @@ where
                 credential.origin,
             ),
             Err(kind) => {
-                let refusal = Refusal::<V::Principal> {
-                    rejection: Rejection::new(kind),
-                    cause: None,
-                    principal: None,
-                };
-                return ResponseFuture::rejected(self.admission.refuse(&refusal, &parts));
+                let refusal = Refusal::<V::Principal>::new(Rejection::new(kind));
+                return ResponseFuture::rejected(self.admission.refuse(refusal, &parts));
             }
         };
         // See `TokenValidator::Future`: a validator that answers at once is
@@ -102,29 +98,56 @@ where
         let mut now = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
             return match self.admission.admit(outcome, &mut parts, origin) {
-                Ok(principal) => ResponseFuture::calling(
-                    self.inner.call(Request::from_parts(parts, body)),
-                    origin.from_query,
-                    principal,
-                ),
-                Err(refusal) => ResponseFuture::rejected(self.admission.refuse(&refusal, &parts)),
+                Ok(Admitted { for_response, rate }) => match rate {
+                    RateState::Unlimited => ResponseFuture::calling(
+                        self.inner.call(Request::from_parts(parts, body)),
+                        origin.from_query,
+                        for_response,
+                        RateField::default(),
+                    ),
+                    #[cfg(feature = "rate-limit")]
+                    RateState::Pass(field) => ResponseFuture::calling(
+                        self.inner.call(Request::from_parts(parts, body)),
+                        origin.from_query,
+                        for_response,
+                        Some(field),
+                    ),
+                    #[cfg(feature = "rate-limit")]
+                    RateState::Wait(verdict) => ResponseFuture::limiting(
+                        verdict,
+                        Deferred {
+                            inner: self.take_ready(),
+                            parts,
+                            body,
+                            admission: Arc::clone(&self.admission),
+                            origin,
+                        },
+                        for_response,
+                    ),
+                },
+                Err(refusal) => ResponseFuture::rejected(self.admission.refuse(refusal, &parts)),
             };
         }
-        // The validator answers later: move the service that was polled
-        // ready into the future, and keep a fresh clone for the next
-        // `poll_ready` (tower-service: "Be careful when cloning inner services").
-        let ready_inner = self.inner.clone();
-        let inner = mem::replace(&mut self.inner, ready_inner);
         ResponseFuture::validating(
             validation,
             Deferred {
-                inner,
+                inner: self.take_ready(),
                 parts,
                 body,
                 admission: Arc::clone(&self.admission),
                 origin,
             },
         )
+    }
+}
+
+impl<S: Clone, V, Pol> BearerAuth<S, V, Pol> {
+    /// The answer comes later: the service that was polled ready moves into
+    /// the future, and a fresh clone takes its place for the next
+    /// `poll_ready` (tower-service: "Be careful when cloning inner services").
+    fn take_ready(&mut self) -> S {
+        let ready_inner = self.inner.clone();
+        mem::replace(&mut self.inner, ready_inner)
     }
 }
 

@@ -7,7 +7,6 @@ use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -16,11 +15,10 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::RateLimited;
-use super::headers;
 use super::limiter::{PendingVerdict, Verdict};
 use crate::Principal;
 use crate::body::ResponseBody;
-use crate::rejection::{Rejection, RejectionRenderer};
+use crate::rejection::RejectionRenderer;
 
 pin_project! {
     /// The response future of [`RateLimit`](super::RateLimit).
@@ -111,11 +109,8 @@ pub(super) fn refusal(
     subject: Option<&str>,
     verdict: Verdict,
 ) -> Response<Bytes> {
-    let rejection = Rejection::rate_limited(Duration::from_nanos(verdict.decision.wait));
-    let mut response = renderer.render(&rejection, parts, None, subject);
-    let headers = response.headers_mut();
-    headers.insert(&headers::RATELIMIT_POLICY, verdict.policy_value());
-    headers.insert(&headers::RATELIMIT, verdict.state);
+    let mut response = renderer.render(&super::inline::rejection(&verdict), parts, None, subject);
+    super::inline::add_refusal_fields(response.headers_mut(), verdict);
     response
 }
 
@@ -160,9 +155,7 @@ where
                     if let Some(verdict) = verdict.take() {
                         // Passing answers carry where the key stands; the
                         // policy itself comes with a 429.
-                        response
-                            .headers_mut()
-                            .insert(&headers::RATELIMIT, verdict.state);
+                        super::inline::add_state(response.headers_mut(), verdict.state);
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }

@@ -1,16 +1,21 @@
-//! Per-key rate limits: a layer that goes inside
-//! [`BearerAuthLayer`](crate::BearerAuthLayer) and limits each
-//! authenticated key (feature `rate-limit`), and the [`Quota`] a key's
-//! record may carry (always).
+//! Per-key rate limits (feature `rate-limit`): a [`RateLimiter`] given to
+//! [`BearerAuthLayer`](crate::BearerAuthLayer) itself
+//! ([`BearerAuthBuilder::rate_limiter`](crate::BearerAuthBuilder::rate_limiter)),
+//! or a separate [`RateLimitLayer`] inside it; the same quotas and answers
+//! either way. The [`Quota`] a key's record may carry exists always.
 //!
 //! ```
 //! use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 //! use tower_bearer_auth::{BearerAuthLayer, KeyStore};
 //!
-//! let auth = BearerAuthLayer::new(KeyStore::new());
 //! let limiter = RateLimiter::builder().default_quota(Quota::new(100, 60)?).build();
-//! let rate_limit = auth.rate_limit(limiter); // inside `auth`
-//! # Ok::<(), tower_bearer_auth::rate_limit::QuotaError>(())
+//! let auth = BearerAuthLayer::builder(KeyStore::new())
+//!     .rate_limiter(limiter.clone())
+//!     .build()?;
+//! // Or, as a layer of its own inside a layer without a limiter:
+//! let plain = BearerAuthLayer::new(KeyStore::new());
+//! let rate_limit = plain.rate_limit(limiter);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # What it does
@@ -59,9 +64,11 @@ mod gcra;
 #[cfg(feature = "rate-limit")]
 mod headers;
 #[cfg(feature = "rate-limit")]
+pub(crate) mod inline;
+#[cfg(feature = "rate-limit")]
 mod layer;
 #[cfg(feature = "rate-limit")]
-mod limiter;
+pub(crate) mod limiter;
 #[cfg(feature = "rate-limit")]
 mod local;
 mod quota;

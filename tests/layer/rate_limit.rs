@@ -1,7 +1,9 @@
-//! The rate-limit layer inside `BearerAuthLayer`, in-process: exactly the
-//! burst passes, the 429 (HTTP and gRPC) and its headers, the `RateLimit`
-//! fields on passing answers, which quota applies, an honest `Retry-After`,
-//! other keys untouched, concurrency, a misplaced layer, and a validator
+//! Rate limits in-process, both ways of applying them: the rate-limit layer
+//! inside `BearerAuthLayer`, and the limiter given to `BearerAuthLayer`
+//! itself (`BearerAuthBuilder::rate_limiter`). For each: exactly the burst
+//! passes, the 429 (HTTP and gRPC) and its headers, the `RateLimit` fields
+//! on passing answers, which quota applies, an honest `Retry-After`, other
+//! keys untouched, concurrency. Then a misplaced layer, and a validator
 //! that refuses for its rate itself.
 
 use std::future::ready;
@@ -9,8 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::request::Parts;
 use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use tower::util::{BoxCloneService, MapResponseLayer};
 use tower::{Layer, Service, ServiceExt};
 use tower_bearer_auth::rate_limit::{Quota, RateLimitLayer, RateLimiter};
 use tower_bearer_auth::{
@@ -30,6 +36,48 @@ fn key(store: &KeyStore, own: Option<Quota>) -> String {
 
 fn quota(requests: u32, per_seconds: u32) -> Quota {
     Quota::new(requests, per_seconds).expect("valid quota")
+}
+
+/// How the limiter is applied.
+#[derive(Debug, Clone, Copy)]
+enum How {
+    /// `auth.rate_limit(limiter)`, a layer inside `auth`.
+    Layer,
+    /// `BearerAuthBuilder::rate_limiter(limiter)`, in `auth` itself.
+    InAuth,
+}
+
+const BOTH: [How; 2] = [How::Layer, How::InAuth];
+
+type Limited = BoxCloneService<
+    Request<()>,
+    http::Response<UnsyncBoxBody<Bytes, std::convert::Infallible>>,
+    std::convert::Infallible,
+>;
+
+/// `echo` behind authentication with `store` and `limiter`, applied `how`.
+fn limited(store: &KeyStore, limiter: RateLimiter, echo: Echo, how: How) -> Limited {
+    let builder = BearerAuthLayer::builder(store.clone()).realm("api");
+    match how {
+        How::Layer => {
+            let auth = builder.build().expect("valid");
+            let service = auth.layer(auth.rate_limit(limiter).layer(echo));
+            BoxCloneService::new(MapResponseLayer::new(boxed).layer(service))
+        }
+        How::InAuth => {
+            let auth = builder.rate_limiter(limiter).build().expect("valid");
+            BoxCloneService::new(MapResponseLayer::new(boxed).layer(auth.layer(echo)))
+        }
+    }
+}
+
+fn boxed<B>(
+    response: http::Response<B>,
+) -> http::Response<UnsyncBoxBody<Bytes, std::convert::Infallible>>
+where
+    B: http_body::Body<Data = Bytes, Error = std::convert::Infallible> + Send + 'static,
+{
+    response.map(BodyExt::boxed_unsync)
 }
 
 struct Answer {
@@ -61,14 +109,16 @@ where
 
 #[tokio::test]
 async fn exactly_the_burst_passes_then_429_with_every_field() {
+    for how in BOTH {
+        exactly_the_burst_passes_then_429(how).await;
+    }
+}
+
+async fn exactly_the_burst_passes_then_429(how: How) {
     let store = KeyStore::new();
     let bearer = key(&store, Some(quota(5, 60)));
-    let auth = BearerAuthLayer::builder(store)
-        .realm("api")
-        .build()
-        .expect("valid");
     let echo = Echo::default();
-    let mut service = auth.layer(auth.rate_limit(RateLimiter::new()).layer(echo.clone()));
+    let mut service = limited(&store, RateLimiter::new(), echo.clone(), how);
 
     for left in (0..5).rev() {
         let answer = send(&mut service, get_with_auth(&bearer)).await;
@@ -120,10 +170,15 @@ async fn exactly_the_burst_passes_then_429_with_every_field() {
 
 #[tokio::test]
 async fn grpc_calls_get_resource_exhausted_trailers_only() {
+    for how in BOTH {
+        grpc_resource_exhausted(how).await;
+    }
+}
+
+async fn grpc_resource_exhausted(how: How) {
     let store = KeyStore::new();
     let bearer = key(&store, Some(quota(1, 60)));
-    let auth = BearerAuthLayer::new(store);
-    let mut service = auth.layer(auth.rate_limit(RateLimiter::new()).layer(Echo::default()));
+    let mut service = limited(&store, RateLimiter::new(), Echo::default(), how);
     assert_eq!(
         send(&mut service, as_grpc(get_with_auth(&bearer)))
             .await
@@ -148,14 +203,19 @@ async fn grpc_calls_get_resource_exhausted_trailers_only() {
 
 #[tokio::test]
 async fn the_key_quota_wins_then_the_default_then_no_limit() {
+    for how in BOTH {
+        which_quota_applies(how).await;
+    }
+}
+
+async fn which_quota_applies(how: How) {
     let store = KeyStore::new();
     let own = key(&store, Some(quota(2, 10)));
     let plain = key(&store, None);
-    let auth = BearerAuthLayer::new(store.clone());
 
     // With a default: keys without a quota get it.
     let limiter = RateLimiter::builder().default_quota(quota(3, 30)).build();
-    let mut service = auth.layer(auth.rate_limit(limiter.clone()).layer(Echo::default()));
+    let mut service = limited(&store, limiter.clone(), Echo::default(), how);
     let answer = send(&mut service, get_with_auth(&own)).await;
     assert_eq!(header(&answer.parts, "ratelimit"), r#""key";r=1;t=5"#);
     let answer = send(&mut service, get_with_auth(&plain)).await;
@@ -172,7 +232,7 @@ async fn the_key_quota_wins_then_the_default_then_no_limit() {
     assert_eq!(limiter.default_quota(), Some(quota(3, 30)));
 
     // Without: keys without a quota are not limited and get no fields.
-    let mut unlimited = auth.layer(auth.rate_limit(RateLimiter::new()).layer(Echo::default()));
+    let mut unlimited = limited(&store, RateLimiter::new(), Echo::default(), how);
     for _ in 0..20 {
         let answer = send(&mut unlimited, get_with_auth(&plain)).await;
         assert_eq!(answer.status, StatusCode::OK);
@@ -182,12 +242,17 @@ async fn the_key_quota_wins_then_the_default_then_no_limit() {
 
 #[tokio::test]
 async fn one_key_over_its_quota_leaves_the_others_alone() {
+    for how in BOTH {
+        others_untouched(how).await;
+    }
+}
+
+async fn others_untouched(how: How) {
     let store = KeyStore::new();
     let noisy = key(&store, None);
     let others: Vec<String> = (0..20).map(|_| key(&store, None)).collect();
-    let auth = BearerAuthLayer::new(store);
     let limiter = RateLimiter::builder().default_quota(quota(3, 60)).build();
-    let mut service = auth.layer(auth.rate_limit(limiter).layer(Echo::default()));
+    let mut service = limited(&store, limiter, Echo::default(), how);
     let noisy_passed = {
         let mut passed = 0;
         for _ in 0..50 {
@@ -210,10 +275,15 @@ async fn one_key_over_its_quota_leaves_the_others_alone() {
 
 #[tokio::test]
 async fn a_retry_at_retry_after_passes() {
+    for how in BOTH {
+        retry_at_retry_after(how).await;
+    }
+}
+
+async fn retry_at_retry_after(how: How) {
     let store = KeyStore::new();
     let bearer = key(&store, Some(quota(2, 1)));
-    let auth = BearerAuthLayer::new(store);
-    let mut service = auth.layer(auth.rate_limit(RateLimiter::new()).layer(Echo::default()));
+    let mut service = limited(&store, RateLimiter::new(), Echo::default(), how);
     for _ in 0..2 {
         assert_eq!(
             send(&mut service, get_with_auth(&bearer)).await.status,
@@ -237,10 +307,15 @@ async fn a_retry_at_retry_after_passes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_concurrent_clients_get_exactly_the_quota() {
+    for how in BOTH {
+        eight_clients(how).await;
+    }
+}
+
+async fn eight_clients(how: How) {
     let store = KeyStore::new();
     let bearer = key(&store, Some(quota(100, 60)));
-    let auth = BearerAuthLayer::new(store);
-    let service = auth.layer(auth.rate_limit(RateLimiter::new()).layer(Echo::default()));
+    let service = limited(&store, RateLimiter::new(), Echo::default(), how);
     let passed = Arc::new(AtomicUsize::new(0));
     let refused = Arc::new(AtomicUsize::new(0));
     let until = Instant::now() + Duration::from_millis(500);
@@ -268,7 +343,7 @@ async fn eight_concurrent_clients_get_exactly_the_quota() {
         passed.load(Ordering::Relaxed),
         refused.load(Ordering::Relaxed),
     );
-    println!("8 clients, 0.5 s, quota 100/60s: {passed} passed, {refused} refused");
+    println!("{how:?}: 8 clients, 0.5 s, quota 100/60s: {passed} passed, {refused} refused");
     assert_eq!(passed, 100);
     assert!(refused > 100);
 }
@@ -309,4 +384,41 @@ async fn a_validator_that_limits_rates_itself_gets_the_same_answers() {
     .await;
     assert_eq!(header(&grpc.parts, "grpc-status"), "8");
     assert_eq!(echo.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_asynchronous_validator_is_limited_once_it_answers() {
+    // The validation finishes in the response future; the limit is decided
+    // there, after it.
+    let store = KeyStore::new();
+    let bearer = key(&store, Some(quota(2, 60)));
+    let validator = move |token: &str, _: &Parts| {
+        let (store, token) = (store.clone(), token.to_owned());
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            store.verify(&token)
+        }) as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+    };
+    let echo = Echo::default();
+    let mut service = BearerAuthLayer::builder(validator)
+        .rate_limiter(RateLimiter::new())
+        .build()
+        .expect("valid")
+        .layer(echo.clone());
+    for left in [1, 0] {
+        let answer = send(&mut service, get_with_auth(&bearer)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(
+            header(&answer.parts, "ratelimit"),
+            format!(r#""key";r={left};t=30"#)
+        );
+    }
+    let refused = send(&mut service, get_with_auth(&bearer)).await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&refused.parts, "retry-after"), "30");
+    assert_eq!(
+        header(&refused.parts, "ratelimit-policy"),
+        r#""key";q=2;w=60"#
+    );
+    assert_eq!(echo.calls(), 2);
 }

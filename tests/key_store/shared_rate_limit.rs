@@ -1,0 +1,94 @@
+//! The limiter given to `BearerAuthLayer` itself, on Redis: the request
+//! waits for Redis's verdict inside the layer's own future (the path the
+//! in-memory limiter never takes), then passes with its `RateLimit` field or
+//! gets the 429 with every field, and the state is in Redis.
+
+use std::time::Duration;
+
+use tower::{Layer, Service, ServiceExt};
+use tower_bearer_auth::BearerAuthLayer;
+use tower_bearer_auth::key_store::RedisKeyAdmin;
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+
+use crate::shared_store::{NAMESPACE, new_key, replica};
+use crate::support::redis::{RedisServer, command_calls};
+use crate::support::{Echo, collect, get_with_auth, header};
+
+async fn send<S, B>(service: &mut S, bearer: &str) -> (http::response::Parts, bytes::Bytes)
+where
+    S: Service<http::Request<()>, Response = http::Response<B>, Error = std::convert::Infallible>,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let response = ServiceExt::<http::Request<()>>::ready(service)
+        .await
+        .expect("ready")
+        .call(get_with_auth(bearer))
+        .await
+        .expect("infallible");
+    collect(response).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_layer_waits_for_redis_then_passes_or_answers_429() {
+    let Some(redis) = RedisServer::start("inline-rate-limit") else {
+        return;
+    };
+    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+        .await
+        .expect("connect");
+    let (entry, token) = new_key("Dialer");
+    let id = entry.id().to_owned();
+    let quota = Quota::new(3, 60).expect("valid quota");
+    admin
+        .insert(entry.with_rate_limit(Some(quota)))
+        .await
+        .expect("insert");
+    let store = replica(&redis.url(), Duration::from_secs(5), true).await;
+    let limiter = RateLimiter::builder().redis(&store).build();
+    let auth = BearerAuthLayer::builder(store)
+        .rate_limiter(limiter)
+        .build()
+        .expect("valid");
+    let echo = Echo::default();
+    let mut service = auth.layer(echo.clone());
+    let bearer = format!("Bearer {token}");
+    let before = command_calls(&redis.client()).await;
+
+    for left in (0..3).rev() {
+        let (parts, _) = send(&mut service, &bearer).await;
+        assert_eq!(parts.status, http::StatusCode::OK);
+        assert_eq!(
+            header(&parts, "ratelimit"),
+            format!(r#""key";r={left};t=20"#)
+        );
+    }
+    let (parts, body) = send(&mut service, &bearer).await;
+    assert_eq!(parts.status, http::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&parts, "retry-after"), "20");
+    assert_eq!(header(&parts, "ratelimit-policy"), r#""key";q=3;w=60"#);
+    assert_eq!(header(&parts, "ratelimit"), r#""key";r=0;t=20"#);
+    assert!(
+        String::from_utf8_lossy(&body).contains(r#""code":"rate_limited""#),
+        "{body:?}"
+    );
+    assert_eq!(
+        echo.calls(),
+        3,
+        "the refused request never reached the service"
+    );
+
+    // Redis decided: the script ran for every request (the first call also
+    // meets NOSCRIPT and runs again after loading it), and the state is there.
+    let after = command_calls(&redis.client()).await;
+    let scripts = |calls: &std::collections::HashMap<String, u64>| {
+        calls.get("evalsha").copied().unwrap_or(0) + calls.get("eval").copied().unwrap_or(0)
+    };
+    assert!(scripts(&after) - scripts(&before) >= 4, "{after:?}");
+    let mut con = redis.client().get_connection().expect("connect");
+    let state: Option<String> = redis::cmd("GET")
+        .arg(format!("{{tba:{NAMESPACE}}}:rl:{id}"))
+        .query(&mut con)
+        .expect("GET");
+    assert!(state.is_some(), "the key's GCRA state is in Redis");
+}
