@@ -6,7 +6,7 @@ use axum::Router;
 use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use tonic::service::LayerExt;
-use tower::{ServiceBuilder, service_fn};
+use tower::service_fn;
 use tower_bearer_auth::admin::{self, AdminApi};
 use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
 use tower_bearer_auth::key_store::KeyAdmin;
@@ -50,6 +50,14 @@ where
         .realm(realm)
         .principal_in_response(log_requests)
         .build()?;
+    // The API routes: the same layer with the rate limit in it (one
+    // service, one future per request; the admin API and unknown paths
+    // are authenticated but not counted).
+    let rest_limited = BearerAuthLayer::builder(keys.clone())
+        .realm(realm)
+        .principal_in_response(log_requests)
+        .rate_limiter(limiter.clone())
+        .build()?;
     // Unknown paths need a key too, so that nobody without one can tell
     // which paths exist; with one, they get a 404 (or gRPC 12).
     let unknown = rest_auth.layer(service_fn(rest::not_found));
@@ -64,15 +72,7 @@ where
             "/v1/calls",
             post(rest::place_call).route_layer(rest_auth.require_scope(write.clone())),
         )
-        // One `layer` call for both: each `Router::layer` call wraps every
-        // route in one more boxed service that axum clones per request.
-        // The rate limit inside the authentication: counts authenticated
-        // keys only.
-        .layer(
-            ServiceBuilder::new()
-                .layer(rest_auth.clone())
-                .layer(rest_auth.rate_limit(limiter.clone())),
-        )
+        .layer(rest_limited)
         .with_state(health.clone());
 
     // gRPC: methods get their scopes from the layer's table (tonic
@@ -84,18 +84,18 @@ where
     let grpc_scopes = ScopeTable::new(Unlisted::Forbidden)
         .grpc_method("demo.v1.Profiles", "GetProfile", read)?
         .grpc_method("demo.v1.Profiles", "PlaceCall", write)?;
+    // One limiter for both layers: one quota per key for REST and gRPC.
     let grpc_auth = BearerAuthLayer::builder(keys)
         .realm(realm)
         .scope_policy(grpc_scopes)
         .principal_in_response(log_requests)
+        .rate_limiter(limiter)
         .build()?;
     let (_reporter, grpc_health) = tonic_health::server::health_reporter();
-    let profiles = grpc_auth
-        .rate_limit(limiter)
-        .named_layer(ProfilesServer::new(ProfilesService));
-    let grpc = tonic::service::Routes::new(grpc_auth.named_layer(profiles))
-        .add_service(grpc_health)
-        .into_axum_router();
+    let grpc =
+        tonic::service::Routes::new(grpc_auth.named_layer(ProfilesServer::new(ProfilesService)))
+            .add_service(grpc_health)
+            .into_axum_router();
 
     // The admin API needs `keys:admin` through the same layer (the request
     // log names the admin key that asked); the portal page holds no data.
