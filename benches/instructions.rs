@@ -31,20 +31,26 @@ mod axum_app {
         "ok"
     }
 
-    /// `stack`: `axum_public`, `axum_auth` (the layer alone) or
-    /// `axum_auth_rate_limit` (the layer and the rate limit in one
-    /// `Router::layer` call, as the demo composes them).
+    /// `stack`: `axum_public`, `axum_auth` (the layer alone),
+    /// `axum_auth_rate_limit` (the layer and the rate-limit layer in one
+    /// `Router::layer` call) or `axum_auth_limiter` (the limiter in the
+    /// layer itself, as the demo does).
     pub(crate) fn router(store: &KeyStore, stack: &str) -> Router {
         let auth = BearerAuthLayer::new(store.clone());
         let protected = Router::new().route("/v1/ping", get(handler));
-        let protected = if stack == "axum_auth_rate_limit" {
-            protected.layer(
+        let protected = match stack {
+            "axum_auth_rate_limit" => protected.layer(
                 ServiceBuilder::new()
                     .layer(auth.clone())
                     .layer(auth.rate_limit(RateLimiter::new())),
-            )
-        } else {
-            protected.layer(auth)
+            ),
+            "axum_auth_limiter" => protected.layer(
+                BearerAuthLayer::builder(store.clone())
+                    .rate_limiter(RateLimiter::new())
+                    .build()
+                    .expect("valid"),
+            ),
+            _ => protected.layer(auth),
         };
         // `with_state` turns each handler into a route once, as serving
         // does (otherwise axum converts the handler on every request).
@@ -144,7 +150,7 @@ where
     }
 }
 
-const STACKS: [&str; 11] = [
+const STACKS: [&str; 12] = [
     "bare",
     "insert",
     "trivial",
@@ -156,6 +162,7 @@ const STACKS: [&str; 11] = [
     "axum_public",
     "axum_auth",
     "axum_auth_rate_limit",
+    "axum_auth_limiter",
 ];
 
 fn main() {
@@ -220,7 +227,7 @@ fn main() {
                     .expect("valid config");
                 run(layer.layer(Ok200), with_key, n, 403);
             }
-            "axum_public" | "axum_auth" | "axum_auth_rate_limit" => {
+            "axum_public" | "axum_auth" | "axum_auth_rate_limit" | "axum_auth_limiter" => {
                 let router = axum_app::router(&set.store, stack);
                 let path = if stack == "axum_public" {
                     "/health"

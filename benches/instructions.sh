@@ -21,7 +21,7 @@ count() { # stack n -> total instructions
 
 declare -A per
 printf '%-20s %12s\n' stack "instr/request"
-for stack in bare insert trivial key_store tower_http missing tower_http_missing forbidden axum_public axum_auth axum_auth_rate_limit; do
+for stack in bare insert trivial key_store tower_http missing tower_http_missing forbidden axum_public axum_auth axum_auth_rate_limit axum_auth_limiter; do
   zero=$(count "$stack" 0)
   full=$(count "$stack" "$N")
   per[$stack]=$(( (full - zero) / (N - 1) ))
