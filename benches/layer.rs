@@ -174,7 +174,19 @@ fn layer(c: &mut Criterion) {
     bench_service(
         &mut group,
         "bearer_auth_key_store_10k_rate_limit_local/valid",
-        ours.layer(ours.rate_limit(generous).layer(Ok200)),
+        ours.layer(ours.rate_limit(generous.clone()).layer(Ok200)),
+        || request(Some(&valid), false),
+        200,
+    );
+    // The same limiter given to the layer itself.
+    bench_service(
+        &mut group,
+        "bearer_auth_key_store_10k_rate_limiter_in_layer/valid",
+        BearerAuthLayer::builder(set.store.clone())
+            .rate_limiter(generous.clone())
+            .build()
+            .expect("valid")
+            .layer(Ok200),
         || request(Some(&valid), false),
         200,
     );
