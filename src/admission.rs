@@ -55,6 +55,20 @@ pub(crate) enum RateState {
     Wait(PendingVerdict),
 }
 
+impl RateState {
+    /// The `RateLimit` field of a passing answer, or Redis's verdict still
+    /// to come.
+    pub(crate) fn field(self) -> Result<RateField, PendingVerdict> {
+        match self {
+            Self::Unlimited => Ok(RateField::default()),
+            #[cfg(feature = "rate-limit")]
+            Self::Pass(field) => Ok(Some(field)),
+            #[cfg(feature = "rate-limit")]
+            Self::Wait(verdict) => Err(verdict),
+        }
+    }
+}
+
 /// Redis's rate-limit verdict, to come.
 #[cfg(feature = "rate-limit")]
 pub(crate) use crate::rate_limit::limiter::PendingVerdict;

@@ -12,7 +12,7 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::admission::{self, Admission, Admitted, PendingVerdict, RateField, RateState};
+use crate::admission::{self, Admission, Admitted, PendingVerdict, RateField};
 use crate::body::ResponseBody;
 use crate::credentials::Origin;
 use crate::scope::ScopePolicy;
@@ -113,7 +113,6 @@ where
 
     /// Waits for Redis's rate-limit verdict before calling `deferred`'s
     /// service (or answering 429).
-    #[cfg(feature = "rate-limit")]
     pub(crate) fn limiting(
         verdict: PendingVerdict,
         deferred: Deferred<S, V, Pol, ReqBody>,
@@ -162,42 +161,33 @@ where
                         origin,
                     } = *deferred;
                     match admission.admit(outcome, &mut parts, origin) {
-                        Ok(Admitted { for_response, rate }) => match rate {
-                            RateState::Unlimited => {
-                                let future = inner.call(Request::from_parts(parts, body));
-                                state.set(State::Calling {
-                                    future,
-                                    from_query: origin.from_query,
-                                    principal: for_response,
-                                    rate: RateField::default(),
-                                });
-                            }
-                            #[cfg(feature = "rate-limit")]
-                            RateState::Pass(field) => {
-                                let future = inner.call(Request::from_parts(parts, body));
-                                state.set(State::Calling {
-                                    future,
-                                    from_query: origin.from_query,
-                                    principal: for_response,
-                                    rate: Some(field),
-                                });
-                            }
-                            #[cfg(feature = "rate-limit")]
-                            RateState::Wait(verdict) => {
-                                let deferred = Deferred {
-                                    inner,
-                                    parts,
-                                    body,
-                                    admission,
-                                    origin,
-                                };
-                                state.set(State::Limiting {
-                                    verdict,
-                                    deferred: Box::new(deferred),
-                                    principal: for_response,
-                                });
-                            }
-                        },
+                        Ok(Admitted { for_response, rate }) => {
+                            let field = match rate.field() {
+                                Ok(field) => field,
+                                Err(verdict) => {
+                                    let deferred = Deferred {
+                                        inner,
+                                        parts,
+                                        body,
+                                        admission,
+                                        origin,
+                                    };
+                                    state.set(State::Limiting {
+                                        verdict,
+                                        deferred: Box::new(deferred),
+                                        principal: for_response,
+                                    });
+                                    continue;
+                                }
+                            };
+                            let future = inner.call(Request::from_parts(parts, body));
+                            state.set(State::Calling {
+                                future,
+                                from_query: origin.from_query,
+                                principal: for_response,
+                                rate: field,
+                            });
+                        }
                         Err(refusal) => {
                             let response = admission.refuse(refusal, &parts);
                             return Poll::Ready(Ok(response.map(ResponseBody::rejection)));

@@ -8,10 +8,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use http::request::Parts;
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::admission::{Admission, Admitted, RateField, RateState, Refusal};
+use crate::admission::{Admission, Admitted, Refusal};
 use crate::body::ResponseBody;
 use crate::credentials::{COPIED_TOKEN, Credential, Origin};
 use crate::future::{Deferred, ResponseFuture};
@@ -98,56 +99,47 @@ where
         let mut now = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
             return match self.admission.admit(outcome, &mut parts, origin) {
-                Ok(Admitted { for_response, rate }) => match rate {
-                    RateState::Unlimited => ResponseFuture::calling(
+                Ok(Admitted { for_response, rate }) => {
+                    let field = match rate.field() {
+                        Ok(field) => field,
+                        Err(verdict) => {
+                            let deferred = self.defer(parts, body, origin);
+                            return ResponseFuture::limiting(verdict, deferred, for_response);
+                        }
+                    };
+                    ResponseFuture::calling(
                         self.inner.call(Request::from_parts(parts, body)),
                         origin.from_query,
                         for_response,
-                        RateField::default(),
-                    ),
-                    #[cfg(feature = "rate-limit")]
-                    RateState::Pass(field) => ResponseFuture::calling(
-                        self.inner.call(Request::from_parts(parts, body)),
-                        origin.from_query,
-                        for_response,
-                        Some(field),
-                    ),
-                    #[cfg(feature = "rate-limit")]
-                    RateState::Wait(verdict) => ResponseFuture::limiting(
-                        verdict,
-                        Deferred {
-                            inner: self.take_ready(),
-                            parts,
-                            body,
-                            admission: Arc::clone(&self.admission),
-                            origin,
-                        },
-                        for_response,
-                    ),
-                },
+                        field,
+                    )
+                }
                 Err(refusal) => ResponseFuture::rejected(self.admission.refuse(refusal, &parts)),
             };
         }
-        ResponseFuture::validating(
-            validation,
-            Deferred {
-                inner: self.take_ready(),
-                parts,
-                body,
-                admission: Arc::clone(&self.admission),
-                origin,
-            },
-        )
+        ResponseFuture::validating(validation, self.defer(parts, body, origin))
     }
 }
 
 impl<S: Clone, V, Pol> BearerAuth<S, V, Pol> {
     /// The answer comes later: the service that was polled ready moves into
-    /// the future, and a fresh clone takes its place for the next
-    /// `poll_ready` (tower-service: "Be careful when cloning inner services").
-    fn take_ready(&mut self) -> S {
+    /// the future with the request, and a fresh clone takes its place for
+    /// the next `poll_ready` (tower-service: "Be careful when cloning inner
+    /// services").
+    fn defer<ReqBody>(
+        &mut self,
+        parts: Parts,
+        body: ReqBody,
+        origin: Origin,
+    ) -> Deferred<S, V, Pol, ReqBody> {
         let ready_inner = self.inner.clone();
-        mem::replace(&mut self.inner, ready_inner)
+        Deferred {
+            inner: mem::replace(&mut self.inner, ready_inner),
+            parts,
+            body,
+            admission: Arc::clone(&self.admission),
+            origin,
+        }
     }
 }
 
