@@ -117,9 +117,9 @@ impl<P> Refusal<P> {
 }
 
 impl<V, Pol> Admission<V, Pol> {
-    /// Decides a validated request: the scope check, the layer's own rate
-    /// limit, then the principal goes into the extensions (and onto the
-    /// current tracing span) and the credential is scrubbed. Returns the
+    /// Decides a validated request: the scope check, the principal onto the
+    /// current tracing span, the layer's own rate limit, then the principal
+    /// goes into the extensions and the credential is scrubbed. Returns the
     /// principal for the response when the layer is configured to expose
     /// it, and the rate-limit state.
     pub(crate) fn admit<P>(
@@ -156,6 +156,8 @@ impl<V, Pol> Admission<V, Pol> {
                 ..Refusal::new(Rejection::insufficient_scope(required))
             });
         }
+        // On the span before the rate limit, so that a 429 names the key too.
+        record_on_span(&principal);
         #[cfg(feature = "rate-limit")]
         let rate = match &self.limit {
             None => RateState::Unlimited,
@@ -177,7 +179,6 @@ impl<V, Pol> Admission<V, Pol> {
         };
         #[cfg(not(feature = "rate-limit"))]
         let rate = RateState::Unlimited;
-        record_on_span(&principal);
         self.credentials.scrub(parts, origin);
         let for_response = self.principal_in_response.then(|| principal.clone());
         parts.extensions.insert(principal);

@@ -206,4 +206,27 @@ async fn the_key_id_is_recorded_on_the_current_span() {
     let values = recorded.0.lock().expect("lock").clone();
     assert_eq!(values, vec![key.id().to_owned()]);
     assert!(!values.iter().any(|value| value.contains(&fixture.full)));
+
+    // A request the layer's own rate limit refuses names its key too.
+    let exhausted = tower_bearer_auth::rate_limit::RateLimiter::builder()
+        .default_quota(tower_bearer_auth::rate_limit::Quota::new(1, 3_600).expect("valid"))
+        .build();
+    let limited = BearerAuthLayer::builder(fixture.store.clone())
+        .rate_limiter(exhausted)
+        .build()
+        .expect("valid config");
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let span = tracing::info_span!("request", principal = tracing::field::Empty);
+        let _entered = span.enter();
+        let response = limited
+            .layer(Echo::default())
+            .oneshot(get_with_auth(&format!("Bearer {}", fixture.full)))
+            .await
+            .expect("infallible");
+        statuses.push(response.status());
+    }
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::TOO_MANY_REQUESTS]);
+    let values = recorded.0.lock().expect("lock").clone();
+    assert_eq!(values, vec![key.id().to_owned(); 3]);
 }
