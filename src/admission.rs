@@ -11,9 +11,9 @@ use http::{HeaderMap, HeaderValue};
 use crate::credentials::{CredentialRules, Origin};
 use crate::principal::Principal;
 #[cfg(feature = "rate-limit")]
-use crate::rate_limit::inline::{self, InlineLimit, Limit};
+use crate::rate_limit::inline::{self, InlineLimit};
 #[cfg(feature = "rate-limit")]
-use crate::rate_limit::limiter::Verdict;
+use crate::rate_limit::limiter::{Check, Verdict};
 use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
 use crate::scope::ScopePolicy;
 use crate::validator::{ValidationError, ValidationFailure};
@@ -162,12 +162,12 @@ impl<V, Pol> Admission<V, Pol> {
         let rate = match &self.limit {
             None => RateState::Unlimited,
             Some(limit) => match limit.check(&principal) {
-                Some(Limit::Unlimited) => RateState::Unlimited,
-                Some(Limit::Pass(field)) => RateState::Pass(field),
-                Some(Limit::Wait(verdict)) => RateState::Wait(verdict),
-                Some(Limit::Refuse(verdict)) => {
-                    return Err(over_quota(Some(principal), verdict));
+                Some(Check::Unlimited) => RateState::Unlimited,
+                Some(Check::Ready(verdict)) if verdict.decision.allowed => {
+                    RateState::Pass(verdict.state)
                 }
+                Some(Check::Ready(verdict)) => return Err(over_quota(Some(principal), verdict)),
+                Some(Check::Pending(verdict)) => RateState::Wait(verdict),
                 // Not the principal type the limiter was built for: the
                 // layer's types rule this out; if it happened, fail closed.
                 None => {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue};
 
 use super::headers;
-use super::limiter::{Check, PendingVerdict, Verdict};
+use super::limiter::{Check, Verdict};
 use super::{RateLimited, RateLimiter};
 use crate::rejection::Rejection;
 
@@ -21,18 +21,6 @@ use crate::rejection::Rejection;
 pub(crate) struct InlineLimit {
     limiter: RateLimiter,
     check: fn(&RateLimiter, &dyn Any) -> Option<Check>,
-}
-
-/// What the limiter said about an admitted request.
-pub(crate) enum Limit {
-    /// No quota applies: the request passes, with no field.
-    Unlimited,
-    /// The request passes; its answer carries this `RateLimit` field.
-    Pass(HeaderValue),
-    /// Over the quota: answered 429 with these fields.
-    Refuse(Verdict),
-    /// Redis decides.
-    Wait(PendingVerdict),
 }
 
 impl InlineLimit {
@@ -47,23 +35,8 @@ impl InlineLimit {
     /// The limiter's answer for `principal`; `None` only if `principal` is
     /// not of the type the layer was built for, which the layer's types
     /// rule out (the caller then fails closed).
-    pub(crate) fn check(&self, principal: &dyn Any) -> Option<Limit> {
-        (self.check)(&self.limiter, principal).map(|check| match check {
-            Check::Unlimited => Limit::Unlimited,
-            Check::Ready(verdict) => Limit::decided(verdict),
-            Check::Pending(pending) => Limit::Wait(pending),
-        })
-    }
-}
-
-impl Limit {
-    /// A decided verdict: pass with its field, or refuse.
-    pub(crate) fn decided(verdict: Verdict) -> Self {
-        if verdict.decision.allowed {
-            Self::Pass(verdict.state)
-        } else {
-            Self::Refuse(verdict)
-        }
+    pub(crate) fn check(&self, principal: &dyn Any) -> Option<Check> {
+        (self.check)(&self.limiter, principal)
     }
 }
 
