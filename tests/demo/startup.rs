@@ -9,15 +9,22 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 
+/// The in-memory demo key the server printed on stdout.
+fn printed_demo_token(server: &DemoServer) -> String {
+    server
+        .stdout
+        .text()
+        .split_whitespace()
+        .find(|word| word.starts_with("sk_"))
+        .expect("the demo token is printed")
+        .to_owned()
+}
+
 #[tokio::test]
 async fn without_keys_a_demo_key_is_printed_once_and_works() {
     let server = DemoServer::start(&[]);
     let stdout = server.stdout.text();
-    let token = stdout
-        .split_whitespace()
-        .find(|word| word.starts_with("sk_"))
-        .expect("the demo token is printed")
-        .to_owned();
+    let token = printed_demo_token(&server);
     let curl = stdout
         .lines()
         .find(|line| line.contains("curl"))
@@ -112,13 +119,7 @@ async fn rust_log_is_respected_and_sigterm_stops_the_server() {
     );
     // Without request lines the router has no log layer and the layer puts
     // no principal in the response; the handler still gets its caller.
-    let token = server
-        .stdout
-        .text()
-        .split_whitespace()
-        .find(|word| word.starts_with("sk_"))
-        .expect("the demo token is printed")
-        .to_owned();
+    let token = printed_demo_token(&server);
     let request = Request::get(server.url("/v1/profile"))
         .header("authorization", format!("Bearer {token}"))
         .body(Full::new(Bytes::new()))
