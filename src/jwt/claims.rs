@@ -35,6 +35,10 @@ pub struct JwtClaims<C = NoCustomClaims> {
     issuer: Option<String>,
     expires_at: SystemTime,
     custom: C,
+    /// What the rate limit counts this token under (see
+    /// [`rate_limit_key`](crate::rate_limit::RateLimited::rate_limit_key)).
+    #[cfg(feature = "rate-limit")]
+    limit_key: Box<str>,
 }
 
 impl<C> JwtClaims<C> {
@@ -82,10 +86,36 @@ impl<C: Clone + Send + Sync + 'static> Principal for JwtClaims<C> {
 
 #[cfg(feature = "rate-limit")]
 impl<C: Clone + Send + Sync + 'static> crate::rate_limit::RateLimited for JwtClaims<C> {
-    /// The subject; tokens without one share one quota (`""`).
+    /// `jwt/<length of iss>/<iss>/<sub>`: one quota per subject of an
+    /// issuer. A token without `sub` is counted under its own hash,
+    /// `jwt-token/<32 hex digits>`, never in a bucket shared with other
+    /// tokens. Both hold a `/`, which no API key id can: a JWT never shares
+    /// an API key's quota, and the length keeps `iss` and `sub` apart.
     fn rate_limit_key(&self) -> &str {
-        self.subject.as_deref().unwrap_or_default()
+        &self.limit_key
     }
+}
+
+/// The rate-limit key of a token with these `iss` and `sub` (see
+/// [`JwtClaims::rate_limit_key`](crate::rate_limit::RateLimited::rate_limit_key)).
+#[cfg(feature = "rate-limit")]
+fn limit_key(issuer: Option<&str>, subject: Option<&str>, token: &str) -> Box<str> {
+    use sha2::Digest;
+    use std::fmt::Write;
+    let mut key = String::new();
+    match subject {
+        Some(subject) => {
+            let issuer = issuer.unwrap_or_default();
+            let _ = write!(key, "jwt/{}/{issuer}/{subject}", issuer.len());
+        }
+        None => {
+            key.push_str("jwt-token/");
+            for byte in &sha2::Sha256::digest(token.as_bytes())[..16] {
+                let _ = write!(key, "{byte:02x}");
+            }
+        }
+    }
+    key.into_boxed_str()
 }
 
 /// No custom claims (the default): whatever else the token carries is
@@ -155,11 +185,84 @@ impl<'de> Deserialize<'de> for ScopeValue {
     }
 }
 
+/// `exp` read as the JOSE library reads it before we do: a whole number,
+/// or a finite non-negative number below 2^64, rounded (so that a token
+/// the library accepts is never refused here as malformed); anything else
+/// is absent here, and the library has refused it already.
+fn numeric_date<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<u64>, D::Error> {
+    struct Visitor;
+
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<u64>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a NumericDate")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Option<u64>, E> {
+            Ok(Some(value))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Option<u64>, E> {
+            Ok(u64::try_from(value).ok())
+        }
+
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "range checked first, as the JOSE library does"
+        )]
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Option<u64>, E> {
+            Ok(
+                (value.is_finite() && value >= 0.0 && value < u64::MAX as f64)
+                    .then(|| value.round() as u64),
+            )
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Option<u64>, E> {
+            Ok(None)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Option<u64>, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Option<u64>, A::Error> {
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {}
+            Ok(None)
+        }
+    }
+
+    deserializer.deserialize_any(Visitor)
+}
+
 /// The registered claims the validator reads, and the custom ones.
 #[derive(Deserialize)]
 pub(super) struct RawClaims<C> {
     sub: Option<String>,
     iss: Option<String>,
+    #[serde(default, deserialize_with = "numeric_date")]
     exp: Option<u64>,
     scope: Option<ScopeValue>,
     scp: Option<ScopeValue>,
@@ -172,6 +275,7 @@ pub(super) struct RawClaims<C> {
 pub(super) struct BasicClaims {
     sub: Option<String>,
     iss: Option<String>,
+    #[serde(default, deserialize_with = "numeric_date")]
     exp: Option<u64>,
     scope: Option<ScopeValue>,
     scp: Option<ScopeValue>,
@@ -184,6 +288,8 @@ pub(super) enum ClaimsProblem {
     BadScope,
     /// No `exp` (the library checks it too; this is defense in depth).
     NoExpiry,
+    /// An `exp` past what a `SystemTime` holds (2^63 seconds and more).
+    ExpiryOutOfRange,
 }
 
 fn scopes(value: Option<ScopeValue>) -> Result<ScopeSet, ClaimsProblem> {
@@ -198,29 +304,43 @@ fn scopes(value: Option<ScopeValue>) -> Result<ScopeSet, ClaimsProblem> {
 
 impl BasicClaims {
     /// The principal of these registered claims and the application's own.
+    /// The principal of these registered claims and the application's own,
+    /// for `token` (its hash is the rate-limit key when there is no `sub`).
     pub(super) fn into_claims<C>(
         self,
         from: ScopeClaim,
         custom: C,
+        token: &str,
     ) -> Result<JwtClaims<C>, ClaimsProblem> {
         let exp = self.exp.ok_or(ClaimsProblem::NoExpiry)?;
+        let expires_at = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(exp))
+            .ok_or(ClaimsProblem::ExpiryOutOfRange)?;
         let chosen = match from {
             ScopeClaim::ScopeOrScp => self.scope.or(self.scp),
             ScopeClaim::Scope => self.scope,
             ScopeClaim::Scp => self.scp,
         };
+        #[cfg(not(feature = "rate-limit"))]
+        let _ = token;
         Ok(JwtClaims {
+            #[cfg(feature = "rate-limit")]
+            limit_key: limit_key(self.iss.as_deref(), self.sub.as_deref(), token),
             subject: self.sub,
             scopes: scopes(chosen)?,
             issuer: self.iss,
-            expires_at: SystemTime::UNIX_EPOCH + Duration::from_secs(exp),
+            expires_at,
             custom,
         })
     }
 }
 
 impl<C> RawClaims<C> {
-    pub(super) fn into_claims(self, from: ScopeClaim) -> Result<JwtClaims<C>, ClaimsProblem> {
+    pub(super) fn into_claims(
+        self,
+        from: ScopeClaim,
+        token: &str,
+    ) -> Result<JwtClaims<C>, ClaimsProblem> {
         let registered = BasicClaims {
             sub: self.sub,
             iss: self.iss,
@@ -228,7 +348,7 @@ impl<C> RawClaims<C> {
             scope: self.scope,
             scp: self.scp,
         };
-        registered.into_claims(from, self.custom)
+        registered.into_claims(from, self.custom, token)
     }
 }
 

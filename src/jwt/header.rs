@@ -15,12 +15,21 @@ use serde::Deserialize;
 /// costs its zeroing on every token).
 const STACK_HEADER: usize = 144;
 
-/// `alg` and `kid` of a JWS header.
+/// `alg` and `kid` of a JWS header, and whether it has `crit`.
 #[derive(Deserialize)]
 pub(super) struct Peeked<'a> {
     pub(super) alg: Algorithm,
     #[serde(borrow, default)]
     pub(super) kid: Option<Cow<'a, str>>,
+    /// Whether the header names critical extensions (RFC 7515 §4.1.11),
+    /// whatever the value: the validator implements none.
+    #[serde(default, deserialize_with = "present")]
+    pub(super) crit: bool,
+}
+
+/// `true` for a member that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
 }
 
 /// The header segment: the part before the first dot (short, so found at
@@ -74,6 +83,20 @@ mod tests {
         assert_eq!(
             peek(&format!("{header}.e30.")),
             Some((Algorithm::HS256, None))
+        );
+    }
+
+    #[test]
+    fn crit_is_seen_whatever_its_value() {
+        for crit in [r#"["b64"]"#, r#"["exp"]"#, "[]", "null", r#""b64""#] {
+            let header = segment(&format!(r#"{{"alg":"HS256","crit":{crit}}}"#));
+            let seen = with_header(&format!("{header}.e30.c2ln"), |h| h.crit);
+            assert_eq!(seen, Some(true), "{crit}");
+        }
+        let header = segment(r#"{"alg":"HS256"}"#);
+        assert_eq!(
+            with_header(&format!("{header}.e30.c2ln"), |h| h.crit),
+            Some(false)
         );
     }
 

@@ -24,6 +24,9 @@ use crate::{TokenValidator, ValidationError};
 /// How long a request waits for a refetch asked for by an unknown `kid`.
 const REFETCH_WAIT: Duration = Duration::from_secs(3);
 
+/// The largest leeway a validator takes: one day.
+const MAX_LEEWAY_SECONDS: u64 = 86_400;
+
 /// With no `kid` in the token, at most this many keys are tried.
 const MAX_TRIES_WITHOUT_KID: usize = 4;
 
@@ -81,6 +84,13 @@ pub enum JwtConfigError {
         /// The key's `kid`, if any.
         kid: Option<String>,
     },
+    /// The leeway is over a day (the most this validator allows: a
+    /// larger one makes `exp` meaningless, and overflows the library's
+    /// arithmetic near `u64::MAX`).
+    LeewayTooLarge {
+        /// The leeway asked for, in seconds.
+        seconds: u64,
+    },
     /// The refresh thread could not start.
     Thread {
         /// Why.
@@ -95,6 +105,12 @@ impl fmt::Display for JwtConfigError {
             Self::NoKeys => f.write_str("a JWT validator needs keys or a JWKS"),
             Self::KeyFitsNoAlgorithm { kid } => {
                 write!(f, "JWT key {kid:?} verifies none of the allowed algorithms")
+            }
+            Self::LeewayTooLarge { seconds } => {
+                write!(
+                    f,
+                    "a JWT leeway of {seconds} s is over the maximum of {MAX_LEEWAY_SECONDS} s"
+                )
             }
             Self::Thread { problem } => write!(f, "cannot start the JWKS thread: {problem}"),
         }
@@ -181,7 +197,8 @@ impl<C> JwtValidatorBuilder<C> {
         self
     }
 
-    /// Clock skew allowed on `exp` and `nbf` (default 30 s).
+    /// Clock skew allowed on `exp` and `nbf` (default 30 s, at most a day:
+    /// [`build`](Self::build) refuses more).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -239,13 +256,18 @@ impl<C> JwtValidatorBuilder<C> {
     /// # Errors
     ///
     /// [`JwtConfigError`] for an empty allow-list, no keys, a static key
-    /// that fits no allowed algorithm, or no thread.
+    /// that fits no allowed algorithm, a leeway over a day, or no thread.
     pub fn build(self) -> Result<JwtValidator<C>, JwtConfigError> {
         // Selects the RustCrypto backend for the process, whatever other
         // crates enable (with both backends on, jsonwebtoken cannot pick).
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
         if self.algorithms.is_empty() {
             return Err(JwtConfigError::NoAlgorithms);
+        }
+        if self.leeway.as_secs() > MAX_LEEWAY_SECONDS {
+            return Err(JwtConfigError::LeewayTooLarge {
+                seconds: self.leeway.as_secs(),
+            });
         }
         for key in &self.keys {
             if !self.algorithms.iter().any(|alg| key.verifies(*alg)) {
@@ -273,14 +295,21 @@ impl<C> JwtValidatorBuilder<C> {
                 let mut validation = Validation::new(alg);
                 validation.leeway = self.leeway.as_secs();
                 validation.validate_nbf = true;
-                validation.set_required_spec_claims(&["exp"]);
+                // A configured issuer or audience is a required claim: a
+                // token without it is refused, not waved through.
+                let mut required = vec!["exp"];
                 if let Some(issuer) = &self.issuer {
                     validation.set_issuer(&[issuer]);
+                    required.push("iss");
                 }
                 match &self.audience {
-                    Some(audience) => validation.set_audience(&[audience]),
+                    Some(audience) => {
+                        validation.set_audience(&[audience]);
+                        required.push("aud");
+                    }
                     None => validation.validate_aud = false,
                 }
+                validation.set_required_spec_claims(&required);
                 (alg, validation)
             })
             .collect();
@@ -325,6 +354,12 @@ impl<C: CustomClaims> JwtValidator<C> {
     }
 
     fn check_with(&self, token: &str, header: &Peeked<'_>, set: &KeySet) -> Outcome<C> {
+        // RFC 7515 §4.1.11: a header naming critical extensions must be
+        // refused unless each is understood; this validator implements
+        // none (not `b64` either), so any `crit` is refused, before any key.
+        if header.crit {
+            return Outcome::Done(Err(ValidationError::invalid()));
+        }
         // The allow-list first: `none` and anything not allowed never reach
         // a key.
         let Some((_, validation)) = self
@@ -371,7 +406,7 @@ impl<C: CustomClaims> JwtValidator<C> {
             let claims = jsonwebtoken::decode::<BasicClaims>(token, &key.decoding, validation)
                 .map_err(|e| refusal(e.kind()))?
                 .claims
-                .into_claims(scope_claim, NoCustomClaims)
+                .into_claims(scope_claim, NoCustomClaims, token)
                 .map_err(problem)?;
             // `C` is `NoCustomClaims` here: the same type, seen through
             // `Any` (no allocation).
@@ -384,7 +419,7 @@ impl<C: CustomClaims> JwtValidator<C> {
             jsonwebtoken::decode::<RawClaims<C>>(token, &key.decoding, validation)
                 .map_err(|e| refusal(e.kind()))?
                 .claims
-                .into_claims(scope_claim)
+                .into_claims(scope_claim, token)
                 .map_err(problem)?
         };
         Ok(claims)
@@ -406,7 +441,9 @@ fn unusable(reason: Unusable) -> ValidationError {
 
 fn problem(problem: ClaimsProblem) -> ValidationError {
     match problem {
-        ClaimsProblem::BadScope | ClaimsProblem::NoExpiry => ValidationError::invalid(),
+        ClaimsProblem::BadScope | ClaimsProblem::NoExpiry | ClaimsProblem::ExpiryOutOfRange => {
+            ValidationError::invalid()
+        }
     }
 }
 

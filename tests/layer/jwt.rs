@@ -318,6 +318,110 @@ async fn claims_that_do_not_fit_are_401_invalid() {
 }
 
 #[tokio::test]
+async fn a_configured_issuer_or_audience_is_a_required_claim() {
+    let (layer, signer) = hs256();
+    for missing in ["iss", "aud"] {
+        let mut without = claims("");
+        without.as_object_mut().expect("object").remove(missing);
+        let answer = send(&layer, bearer(&signer.sign(&without))).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "no {missing}");
+        assert_eq!(answer.challenge, INVALID_CHALLENGE, "no {missing}");
+        assert_eq!(
+            answer.kind,
+            Some(RejectionKind::InvalidToken),
+            "no {missing}"
+        );
+    }
+    // Without the configuration, neither is required.
+    let open = BearerAuthLayer::new(
+        JwtValidator::builder([Algorithm::HS256])
+            .key(JwtKey::hmac(SECRET))
+            .build()
+            .expect("valid validator"),
+    );
+    let bare = json!({"sub": "user-42", "exp": now() + 3_600});
+    assert_eq!(
+        send(&open, bearer(&signer.sign(&bare))).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn every_claim_number_is_accepted_or_refused_by_rule_never_a_panic() {
+    let (layer, signer) = hs256();
+    let later = now() + 3_600;
+    let earlier = now() - 60;
+    #[allow(clippy::cast_precision_loss, reason = "a float claim on purpose")]
+    let cases: Vec<(&str, Value, StatusCode)> = vec![
+        ("exp", json!(1_u64 << 63), StatusCode::UNAUTHORIZED),
+        ("exp", json!(u64::MAX), StatusCode::UNAUTHORIZED),
+        ("exp", json!(i64::MAX), StatusCode::OK),
+        ("exp", json!(1e300), StatusCode::UNAUTHORIZED),
+        ("exp", json!(-1), StatusCode::UNAUTHORIZED),
+        ("exp", json!(i64::MIN), StatusCode::UNAUTHORIZED),
+        ("exp", json!(later as f64 + 0.5), StatusCode::OK),
+        ("exp", json!(later.to_string()), StatusCode::UNAUTHORIZED),
+        ("exp", json!(null), StatusCode::UNAUTHORIZED),
+        ("exp", json!([later]), StatusCode::UNAUTHORIZED),
+        ("nbf", json!(u64::MAX), StatusCode::UNAUTHORIZED),
+        ("nbf", json!(1_u64 << 63), StatusCode::UNAUTHORIZED),
+        ("nbf", json!(-1), StatusCode::UNAUTHORIZED),
+        ("nbf", json!(earlier as f64 + 0.25), StatusCode::OK),
+        ("nbf", json!(earlier.to_string()), StatusCode::UNAUTHORIZED),
+        ("nbf", json!(0), StatusCode::OK),
+        // `iat` is not a check of this validator: any value passes.
+        ("iat", json!(u64::MAX), StatusCode::OK),
+        ("iat", json!(-1), StatusCode::OK),
+        ("iat", json!(1.5), StatusCode::OK),
+        ("iat", json!("yesterday"), StatusCode::OK),
+    ];
+    for (claim, value, expected) in cases {
+        let mut token_claims = claims("");
+        token_claims[claim] = value.clone();
+        let answer = send(&layer, bearer(&signer.sign(&token_claims))).await;
+        println!("{claim} = {value}: {}", answer.status);
+        assert_eq!(answer.status, expected, "{claim} = {value}");
+        if expected == StatusCode::UNAUTHORIZED {
+            // Invalid, or malformed where the value breaks the library's
+            // claim reading (an array): 401 `invalid_token` either way.
+            assert!(
+                [INVALID_CHALLENGE, MALFORMED_CHALLENGE].contains(&answer.challenge.as_str()),
+                "{claim} = {value}: {}",
+                answer.challenge
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_header_naming_critical_extensions_is_refused() {
+    let (layer, signer) = hs256();
+    for crit in [&["b64"][..], &["exp"], &["http://example.com/ext"]] {
+        let token = signer.sign_with_crit(&claims(""), crit);
+        let answer = send(&layer, bearer(&token)).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{crit:?}");
+        assert_eq!(answer.challenge, INVALID_CHALLENGE, "{crit:?}");
+    }
+    // The same token without `crit` passes: only `crit` refused it.
+    assert_eq!(
+        send(&layer, bearer(&signer.sign(&claims("")))).await.status,
+        StatusCode::OK
+    );
+}
+
+#[test]
+fn a_leeway_over_a_day_is_refused() {
+    let built = JwtValidator::builder([Algorithm::HS256])
+        .key(JwtKey::hmac(SECRET))
+        .leeway(std::time::Duration::MAX)
+        .build();
+    assert!(matches!(
+        built,
+        Err(JwtConfigError::LeewayTooLarge { seconds: u64::MAX })
+    ));
+}
+
+#[tokio::test]
 async fn truncated_and_oversized_tokens_are_refused() {
     let (layer, signer) = hs256();
     let token = signer.sign(&claims(""));
@@ -503,6 +607,94 @@ async fn one_route_takes_a_key_or_a_jwt() {
     ));
     let answer = send(&keys_only, bearer(&signer.sign(&claims("profile:read")))).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_jwt_never_shares_a_rate_limit_bucket_with_a_key_or_another_token() {
+    use tower_bearer_auth::KeyEntry;
+    use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+
+    let store = tower_bearer_auth::KeyStore::new();
+    let key = tower_bearer_auth::KeyGenerator::new()
+        .generate()
+        .expect("random source");
+    store
+        .insert(KeyEntry::new(key.id(), "Dialer", key.digest()))
+        .expect("insert");
+    let limiter = RateLimiter::builder()
+        .default_quota(Quota::new(1, 3_600).expect("valid quota"))
+        .build();
+    let layer = BearerAuthLayer::builder(KeyOrJwt::new(
+        store,
+        Some(validator(&[Algorithm::HS256], JwtKey::hmac(SECRET))),
+    ))
+    .rate_limiter(limiter)
+    .build()
+    .expect("valid layer");
+    let signer = Signer::hmac(SECRET, "");
+
+    // The key spends its one request.
+    let api_key = key.token().expose().to_owned();
+    assert_eq!(send(&layer, bearer(&api_key)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&layer, bearer(&api_key)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // A JWT whose subject is the key's id has a bucket of its own.
+    let mut same_name = claims("");
+    same_name["sub"] = json!(key.id());
+    let token = signer.sign(&same_name);
+    assert_eq!(send(&layer, bearer(&token)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&layer, bearer(&token)).await.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the same subject twice shares its own bucket"
+    );
+    // Tokens without `sub` are each counted under their own hash: two
+    // tokens pass once each, and a second use of one is over its quota.
+    let mut first = claims("");
+    first.as_object_mut().expect("object").remove("sub");
+    let mut second = first.clone();
+    second["jti"] = json!("another token");
+    let (first, second) = (signer.sign(&first), signer.sign(&second));
+    assert_eq!(send(&layer, bearer(&first)).await.status, StatusCode::OK);
+    assert_eq!(send(&layer, bearer(&second)).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&layer, bearer(&first)).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // An issuer and subject never run together: `iss` "a/b" + `sub` "c"
+    // and `iss` "a" + `sub` "b/c" are two buckets.
+    let issuer_layer = |issuer: &str| {
+        BearerAuthLayer::builder(
+            JwtValidator::builder([Algorithm::HS256])
+                .key(JwtKey::hmac(SECRET))
+                .issuer(issuer)
+                .build()
+                .expect("valid validator"),
+        )
+    };
+    let shared = RateLimiter::builder()
+        .default_quota(Quota::new(1, 3_600).expect("valid quota"))
+        .build();
+    let one = issuer_layer("a/b")
+        .rate_limiter(shared.clone())
+        .build()
+        .expect("valid layer");
+    let two = issuer_layer("a")
+        .rate_limiter(shared)
+        .build()
+        .expect("valid layer");
+    let token =
+        |iss: &str, sub: &str| signer.sign(&json!({"iss": iss, "sub": sub, "exp": now() + 3_600}));
+    assert_eq!(
+        send(&one, bearer(&token("a/b", "c"))).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&two, bearer(&token("a", "b/c"))).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]

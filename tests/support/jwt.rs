@@ -85,6 +85,14 @@ impl Signer {
         jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
     }
 
+    /// A token whose header names `crit` extensions (RFC 7515 §4.1.11).
+    pub fn sign_with_crit(&self, claims: &Value, crit: &[&str]) -> String {
+        let mut header = Header::new(self.alg);
+        header.kid = self.kid.clone();
+        header.crit = Some(crit.iter().map(|name| (*name).to_owned()).collect());
+        jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
+    }
+
     /// The public JWK of the key, with its `kid` and `alg`.
     pub fn jwk(&self) -> Value {
         let mut jwk = Jwk::from_encoding_key(&self.key, self.alg).expect("public JWK");
