@@ -104,7 +104,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 fn parse_time(text: &str) -> Result<SystemTime, String> {
     let probe = serde_json::json!({"keys": [{
         "id": "probe",
-        "label": "",
+        "label": "probe",
         "hash": format!("sha256:{}", "0".repeat(64)),
         "created_at": text,
     }]});

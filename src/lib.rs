@@ -112,6 +112,10 @@
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
 
+// First: the macros are visible to the modules declared after them.
+#[macro_use]
+mod macros;
+
 #[cfg(feature = "admin")]
 #[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
@@ -158,7 +162,7 @@ pub use self::key_store::{ApiKey, KeyEntry, KeyGenerator, KeyStore};
 #[doc(inline)]
 pub use self::layer::BearerAuthLayer;
 #[doc(inline)]
-pub use self::principal::Principal;
+pub use self::principal::{CredentialKind, Principal};
 #[doc(inline)]
 pub use self::rejection::RejectionKind;
 #[doc(inline)]

@@ -37,6 +37,37 @@ pub trait Principal: Clone + Send + Sync + 'static {
     fn subject(&self) -> Option<&str> {
         None
     }
+
+    /// What kind of credential authenticated the principal. The admin API
+    /// lets only [`CredentialKind::ApiKey`] administer unless the
+    /// application names more. Default: [`CredentialKind::Other`].
+    fn credential(&self) -> CredentialKind {
+        CredentialKind::Other
+    }
+}
+
+/// What kind of credential a [`Principal`] came from.
+///
+/// ```
+/// use tower_bearer_auth::{CredentialKind, KeyEntry, KeyGenerator, KeyStore, Principal};
+///
+/// let store = KeyStore::new();
+/// let key = KeyGenerator::new().generate()?;
+/// store.insert(KeyEntry::new(key.id(), "Staging Server", key.digest()))?;
+/// let principal = store.verify(key.token().expose())?;
+/// assert_eq!(principal.credential(), CredentialKind::ApiKey);
+/// assert_eq!(().credential(), CredentialKind::Other);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CredentialKind {
+    /// An API key of a key store ([`ApiKey`](crate::ApiKey)).
+    ApiKey,
+    /// A JWT access token (`JwtClaims`, feature `jwt`).
+    Jwt,
+    /// Anything else: an application's own principal.
+    Other,
 }
 
 /// A principal with no identity and no scopes, for validators that only say

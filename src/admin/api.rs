@@ -5,11 +5,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use http::request::Parts;
 
 use super::handlers::{self, Api};
 use crate::key_store::{KeyAdmin, KeyGenerator};
+use crate::principal::{CredentialKind, Principal};
 use crate::scope::{ScopePolicy, ScopeRequirement};
-use crate::{BearerAuthLayer, Principal, TokenValidator};
+use crate::{BearerAuthLayer, TokenValidator};
 
 /// The scope every admin endpoint requires.
 const ADMIN_SCOPE: &str = "keys:admin";
@@ -34,6 +36,7 @@ const ADMIN_SCOPE: &str = "keys:admin";
 pub struct AdminApi<A> {
     admin: A,
     generator: KeyGenerator,
+    administrators: Vec<CredentialKind>,
 }
 
 impl<A: KeyAdmin> AdminApi<A> {
@@ -42,7 +45,29 @@ impl<A: KeyAdmin> AdminApi<A> {
         Self {
             admin,
             generator: KeyGenerator::new(),
+            administrators: vec![CredentialKind::ApiKey],
         }
+    }
+
+    /// Which kinds of credential may administer keys, given the scope
+    /// `keys:admin` (default: API keys only). A JWT, or an application's
+    /// own principal, holding `keys:admin` gets 403 `forbidden` on every
+    /// admin route unless its kind is named here: an identity provider's
+    /// scope should not mint permanent keys unless the application says
+    /// so.
+    ///
+    /// ```
+    /// use tower_bearer_auth::admin::AdminApi;
+    /// use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+    /// use tower_bearer_auth::{CredentialKind, KeyStore};
+    ///
+    /// // Keys and the identity provider's JWTs with `keys:admin`.
+    /// let api = AdminApi::new(EmbeddedKeyAdmin::new(KeyStore::new()))
+    ///     .administered_by([CredentialKind::ApiKey, CredentialKind::Jwt]);
+    /// ```
+    pub fn administered_by(mut self, kinds: impl IntoIterator<Item = CredentialKind>) -> Self {
+        self.administrators = kinds.into_iter().collect();
+        self
     }
 
     /// How new keys are generated (their prefix).
@@ -52,8 +77,9 @@ impl<A: KeyAdmin> AdminApi<A> {
     }
 
     /// The routes under `/admin/v1/keys`, behind `auth` (the application's
-    /// own layer, so its realm, body format and validator apply) and the
-    /// scope `keys:admin`.
+    /// own layer, so its realm, body format and validator apply), the
+    /// scope `keys:admin` and a credential of a kind allowed by
+    /// [`administered_by`](Self::administered_by).
     pub fn router<V, Pol>(self, auth: &BearerAuthLayer<V, Pol>) -> Router
     where
         V: TokenValidator + Clone + Send + Sync + 'static,
@@ -66,8 +92,20 @@ impl<A: KeyAdmin> AdminApi<A> {
             principal: PhantomData::<fn() -> V::Principal>,
         });
         // A valid scope by construction.
-        let admins_only = ScopeRequirement::all([ADMIN_SCOPE])
+        let admin_scope = ScopeRequirement::all([ADMIN_SCOPE])
             .unwrap_or_else(|_| unreachable!("`keys:admin` is a valid scope"));
+        let administrators = self.administrators;
+        // One 403 for both: the scope missing, or a credential that may not
+        // administer whatever scopes it holds.
+        let admins_only = move |_: &Parts, principal: &V::Principal| {
+            if administrators.contains(&principal.credential())
+                && admin_scope.is_satisfied_by(principal)
+            {
+                Ok(())
+            } else {
+                Err(admin_scope.scopes().clone())
+            }
+        };
         routes::<A, V::Principal>()
             .with_state(state)
             .route_layer(auth.require_scope(admins_only))

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::request::{self, BodyRule};
 use super::view::{self, Problem};
 use crate::Principal;
-use crate::key_store::{GeneratedKey, KeyAdmin, KeyEntry, KeyGenerator};
+use crate::key_store::{AdminError, GeneratedKey, KeyAdmin, KeyEntry, KeyGenerator};
 
 /// What every handler shares: the key set and how keys are made. `P` is
 /// the principal type the layer puts in requests (for the acting key's id).
@@ -193,9 +193,12 @@ pub(super) async fn revoke<A: KeyAdmin, P: Principal>(
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
-/// `POST /admin/v1/keys/{id}/rotate`: a new key with the old one's label,
-/// scopes, expiry and rate limit; the old one expires `grace_seconds` from now (0:
-/// revoked at once). The new token is in this answer only.
+/// `POST /admin/v1/keys/{id}/rotate`: a new key, with a new id, with the
+/// old one's label, scopes, expiry and rate limit; the old one expires
+/// `grace_seconds` from now (0: revoked at once). The new token is in this
+/// answer only. A key is rotated once: the old key names its successor
+/// (`rotated_to`), the new one its predecessor (`rotated_from`), and a
+/// second rotation of the same key is 409 `conflict`, however many race.
 pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
     State(api): Shared<A, P>,
     Path(id): Path<String>,
@@ -206,22 +209,26 @@ pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
     request::only(&object, &["grace_seconds"])?;
     let grace = request::grace_seconds(object.get("grace_seconds"))?;
     let old = api.admin.entry(&id).await?.ok_or_else(Problem::not_found)?;
-    if old.is_revoked() {
-        return Err(Problem::conflict("a revoked key cannot be rotated"));
-    }
+    rotatable(&old)?;
     let key = api.generate()?;
     let mut fresh = KeyEntry::new(key.id(), old.label(), key.digest())
         .with_scopes(old.scopes().clone())
         .with_hint(key.hint())
-        .with_rate_limit(old.rate_limit());
+        .with_rate_limit(old.rate_limit())
+        .with_rotated_from(id.as_str());
     if let Some(expires_at) = old.expires_at() {
         fresh = fresh.with_expiry(expires_at);
     }
     api.admin.insert(fresh.clone()).await?;
     let grace_end = SystemTime::now() + Duration::from_secs(grace);
+    // The old key names its successor in the same compare-and-set that
+    // retires it: of concurrent rotations, one finds no successor yet and
+    // wins; the others find one and are refused.
     let retired = api
         .admin
         .update(&id, |entry| {
+            rotatable(&entry).map_err(|_| AdminError::Conflict { id: id.clone() })?;
+            let entry = entry.with_rotated_to(fresh.id());
             Ok(if grace == 0 {
                 entry.with_revoked(true)
             } else {
@@ -240,7 +247,10 @@ pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
                     "admin: rotation failed, and its unshown new key could not be removed"
                 );
             }
-            return Err(refusal.into());
+            return Err(match refusal {
+                AdminError::Conflict { .. } => Problem::conflict(ROTATED_ALREADY),
+                other => other.into(),
+            });
         }
     };
     let by = acting::<P>(&parts.extensions);
@@ -254,6 +264,21 @@ pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
             "previous": view::key(&previous),
         }),
     ))
+}
+
+/// Why a second rotation is refused.
+const ROTATED_ALREADY: &str =
+    "this key was rotated already (see its `rotated_to`); rotate its successor instead";
+
+/// A key may be rotated when it is not revoked and has no successor yet.
+fn rotatable(entry: &KeyEntry) -> Result<(), Problem> {
+    if entry.rotated_to().is_some() {
+        Err(Problem::conflict(ROTATED_ALREADY))
+    } else if entry.is_revoked() {
+        Err(Problem::conflict("a revoked key cannot be rotated"))
+    } else {
+        Ok(())
+    }
 }
 
 /// `DELETE /admin/v1/keys/{id}`: the key is gone (it fails like a revoked

@@ -2,6 +2,7 @@
 //! queries. Problems name the field, never repeat the value: a token pasted
 //! into the wrong field must not come back in an answer.
 
+use std::cell::Cell;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -10,16 +11,12 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
 use super::view::Problem;
-use crate::key_store::parse_quota;
-use crate::key_store::rfc3339;
+use crate::key_store::{LABEL_RULE, is_valid_label, parse_quota, rfc3339, shown_field_name};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
 /// The largest request body accepted.
 const MAX_BODY: usize = 64 * 1024;
-
-/// The longest label the API accepts.
-const MAX_LABEL: usize = 128;
 
 /// The longest rotation grace period: 7 days.
 const MAX_GRACE_SECONDS: u64 = 604_800;
@@ -61,14 +58,120 @@ pub(super) async fn object(
     if !json_type {
         return Err(Problem::not_json());
     }
-    match serde_json::from_slice::<Value>(&bytes) {
+    match json_without_repeats(&bytes) {
         Ok(Value::Object(object)) => Ok(object),
         Ok(_) => Err(Problem::invalid("the request body must be a JSON object")),
-        Err(error) => Err(Problem::invalid(format!(
+        Err(Unreadable::Repeated(name)) => Err(Problem::invalid(match shown_field_name(&name) {
+            Some(name) => format!("the field `{name}` appears more than once in the request body"),
+            None => "a field appears more than once in the request body".to_owned(),
+        })),
+        Err(Unreadable::Syntax(error)) => Err(Problem::invalid(format!(
             "the request body is not JSON (line {}, column {})",
             error.line(),
             error.column()
         ))),
+    }
+}
+
+/// Why a body is not a JSON value this API reads.
+enum Unreadable {
+    /// An object has a member name twice (at any depth): which one was
+    /// meant cannot be known, so the body is refused rather than read as
+    /// the last one (what `serde_json::Value` does).
+    Repeated(String),
+    Syntax(serde_json::Error),
+}
+
+/// The body as a JSON value, refusing repeated member names.
+fn json_without_repeats(bytes: &[u8]) -> Result<Value, Unreadable> {
+    use serde::de::DeserializeSeed;
+
+    let repeated = Cell::new(None);
+    let mut reader = serde_json::Deserializer::from_slice(bytes);
+    let value = NoRepeats {
+        repeated: &repeated,
+    }
+    .deserialize(&mut reader)
+    .and_then(|value| reader.end().map(|()| value));
+    match (value, repeated.take()) {
+        (Ok(value), _) => Ok(value),
+        (Err(_), Some(name)) => Err(Unreadable::Repeated(name)),
+        (Err(error), None) => Err(Unreadable::Syntax(error)),
+    }
+}
+
+/// Reads a JSON value as `serde_json::Value` does, but for objects with a
+/// member name twice: it fails, leaving the name in `repeated`.
+struct NoRepeats<'a> {
+    repeated: &'a Cell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoRepeats<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoRepeats<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(NoRepeats {
+            repeated: self.repeated,
+        })? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let value = map.next_value_seed(NoRepeats {
+                repeated: self.repeated,
+            })?;
+            if object.contains_key(&name) {
+                self.repeated.set(Some(name));
+                return Err(serde::de::Error::custom("a member name is repeated"));
+            }
+            object.insert(name, value);
+        }
+        Ok(Value::Object(object))
     }
 }
 
@@ -84,31 +187,22 @@ pub(super) fn only(object: &Map<String, Value>, allowed: &[&str]) -> Result<(), 
     }
 }
 
-/// A field name from the request, quoted when it is a plain short name,
-/// withheld otherwise.
+/// "unknown field `x`", or "an unknown field" for a name not to repeat
+/// (the key model's rule: [`shown_field_name`]).
 fn field_name(name: &str) -> String {
-    let plain =
-        (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    if plain {
-        format!("unknown field `{name}`")
-    } else {
-        "an unknown field".to_owned()
+    match shown_field_name(name) {
+        Some(name) => format!("unknown field `{name}`"),
+        None => "an unknown field".to_owned(),
     }
 }
 
-/// `label`: 1 to 128 characters, no control characters.
+/// `label`: the key model's rule ([`LABEL_RULE`]).
 pub(super) fn label(value: &Value) -> Result<String, Problem> {
     match value {
-        Value::String(label)
-            if !label.trim().is_empty()
-                && label.chars().count() <= MAX_LABEL
-                && !label.chars().any(char::is_control) =>
-        {
-            Ok(label.clone())
-        }
-        _ => Err(Problem::invalid(
-            "`label` must be a string of 1 to 128 characters without control characters",
-        )),
+        Value::String(label) if is_valid_label(label) => Ok(label.clone()),
+        _ => Err(Problem::invalid(format!(
+            "`label` must be a string of {LABEL_RULE}"
+        ))),
     }
 }
 
@@ -188,7 +282,15 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
         if pair.is_empty() {
             continue;
         }
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        // Values arrive percent-encoded (`encodeURIComponent`): a cursor
+        // holding `:` comes as `%3A`, and must be compared decoded.
+        let value = percent_decoded(raw).ok_or_else(|| {
+            Problem::invalid(match shown_field_name(name) {
+                Some(name) => format!("`{name}` is not valid percent-encoded UTF-8"),
+                None => "a parameter is not valid percent-encoded UTF-8".to_owned(),
+            })
+        })?;
         match name {
             "limit" => {
                 query.limit = value
@@ -199,10 +301,10 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
                         Problem::invalid("`limit` must be a whole number from 1 to 1000")
                     })?;
             }
-            "cursor" if !value.is_empty() => query.cursor = Some(value.to_owned()),
+            "cursor" if !value.is_empty() => query.cursor = Some(value),
             "cursor" => {}
             "include_revoked" => {
-                query.include_revoked = match value {
+                query.include_revoked = match value.as_str() {
                     "true" => true,
                     "false" => false,
                     _ => return Err(Problem::invalid("`include_revoked` must be true or false")),
@@ -217,6 +319,25 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
         }
     }
     Ok(query)
+}
+
+/// `%XX` sequences decoded (a query value); `None` for a bad sequence or
+/// bytes that are not UTF-8.
+fn percent_decoded(raw: &str) -> Option<String> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while let Some(&byte) = bytes.get(at) {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(bytes.get(at + 1..at + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            out.push(byte);
+            at += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -243,6 +364,14 @@ mod tests {
                 .cursor
                 .is_none()
         );
+        assert_eq!(
+            list_query(Some("cursor=key%3Ab.c%2D"))
+                .expect("encoded")
+                .cursor
+                .as_deref(),
+            Some("key:b.c-")
+        );
+        assert_eq!(list_query(Some("limit=%31%30")).expect("encoded").limit, 10);
         for bad in [
             "limit=0",
             "limit=1001",
@@ -250,9 +379,46 @@ mod tests {
             "limit=-1",
             "include_revoked=1",
             "x=1",
+            "cursor=%zz",
+            "cursor=%4",
+            "cursor=%FF",
         ] {
             assert!(list_query(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_repeated_member_name_is_refused_at_any_depth() {
+        for body in [
+            r#"{"label":"a","label":"b"}"#,
+            r#"{"rate_limit":{"requests":1,"requests":2,"per_seconds":1}}"#,
+            r#"{"scopes":[{"x":1,"x":1}]}"#,
+        ] {
+            assert!(
+                matches!(
+                    json_without_repeats(body.as_bytes()),
+                    Err(Unreadable::Repeated(_))
+                ),
+                "{body}"
+            );
+        }
+        let Err(Unreadable::Repeated(name)) =
+            json_without_repeats(br#"{"a":{"b":1},"label":"x","label":"y"}"#)
+        else {
+            panic!("repeated");
+        };
+        assert_eq!(name, "label");
+        let read = json_without_repeats(
+            br#"{"label":"a","scopes":["x","x"],"n":-1,"f":1.5,"t":true,"z":null,"o":{"label":1}}"#,
+        );
+        assert!(
+            matches!(read, Ok(Value::Object(_))),
+            "names repeat only across objects"
+        );
+        assert!(matches!(
+            json_without_repeats(b"{\"a\":1} x"),
+            Err(Unreadable::Syntax(_))
+        ));
     }
 
     #[test]

@@ -29,6 +29,10 @@ pub(super) fn key(entry: &KeyEntry) -> Value {
             "requests": quota.requests(),
             "per_seconds": quota.per_seconds(),
         })),
+        // The rotation lineage: the key this one replaced, and the one
+        // that replaced it.
+        "rotated_from": entry.rotated_from(),
+        "rotated_to": entry.rotated_to(),
     })
 }
 

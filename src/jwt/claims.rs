@@ -82,6 +82,10 @@ impl<C: Clone + Send + Sync + 'static> Principal for JwtClaims<C> {
     fn subject(&self) -> Option<&str> {
         self.subject.as_deref()
     }
+
+    fn credential(&self) -> crate::principal::CredentialKind {
+        crate::principal::CredentialKind::Jwt
+    }
 }
 
 #[cfg(feature = "rate-limit")]

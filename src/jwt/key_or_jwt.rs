@@ -81,6 +81,13 @@ impl<K: Principal, J: Principal> Principal for Caller<K, J> {
             Self::Jwt(claims) => claims.subject(),
         }
     }
+
+    fn credential(&self) -> crate::principal::CredentialKind {
+        match self {
+            Self::Key(key) => key.credential(),
+            Self::Jwt(claims) => claims.credential(),
+        }
+    }
 }
 
 #[cfg(feature = "rate-limit")]

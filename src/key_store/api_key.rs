@@ -65,7 +65,7 @@ impl ApiKey {
     /// The key's metadata (empty if none).
     #[must_use]
     pub fn metadata(&self) -> &Metadata {
-        self.0.metadata.as_deref().unwrap_or(&NO_METADATA)
+        self.0.metadata().unwrap_or(&NO_METADATA)
     }
 }
 
@@ -77,6 +77,10 @@ impl Principal for ApiKey {
     /// The key's id.
     fn subject(&self) -> Option<&str> {
         Some(self.0.id())
+    }
+
+    fn credential(&self) -> crate::principal::CredentialKind {
+        crate::principal::CredentialKind::ApiKey
     }
 }
 

@@ -34,6 +34,8 @@ pub struct KeyEntry {
     pub(crate) hint: Option<String>,
     pub(crate) last_used_at: Option<SystemTime>,
     pub(crate) rate_limit: Option<Quota>,
+    pub(crate) rotated_from: Option<String>,
+    pub(crate) rotated_to: Option<String>,
 }
 
 impl KeyEntry {
@@ -51,7 +53,24 @@ impl KeyEntry {
             hint: None,
             last_used_at: None,
             rate_limit: None,
+            rotated_from: None,
+            rotated_to: None,
         }
+    }
+
+    /// The key this one was rotated from (its predecessor's id).
+    #[must_use]
+    pub fn with_rotated_from(mut self, id: impl Into<String>) -> Self {
+        self.rotated_from = Some(id.into());
+        self
+    }
+
+    /// The key this one was rotated to (its successor's id): a key is
+    /// rotated once, and this says to which.
+    #[must_use]
+    pub fn with_rotated_to(mut self, id: impl Into<String>) -> Self {
+        self.rotated_to = Some(id.into());
+        self
     }
 
     /// The key's own rate limit (the rate-limit layer's default applies to
@@ -195,6 +214,18 @@ impl KeyEntry {
         self.rate_limit
     }
 
+    /// The id of the key this one was rotated from, if it was.
+    #[must_use]
+    pub fn rotated_from(&self) -> Option<&str> {
+        self.rotated_from.as_deref()
+    }
+
+    /// The id of the key this one was rotated to, if it was.
+    #[must_use]
+    pub fn rotated_to(&self) -> Option<&str> {
+        self.rotated_to.as_deref()
+    }
+
     pub(crate) fn from_record(record: &KeyRecord, revoked: bool) -> Self {
         Self {
             id: record.id().to_owned(),
@@ -203,24 +234,36 @@ impl KeyEntry {
             scopes: ScopeSet::clone(&record.scopes),
             created_at: record.created_at(),
             expires_at: record.expires_at(),
-            metadata: record.metadata.as_deref().cloned().unwrap_or_default(),
+            metadata: record.metadata().cloned().unwrap_or_default(),
             revoked,
             hint: record.hint().map(str::to_owned),
             last_used_at: record.last_used_at(),
             rate_limit: record.rate_limit,
+            rotated_from: record.rotated_from().map(str::to_owned),
+            rotated_to: record.rotated_to().map(str::to_owned),
         }
     }
 
-    /// Checks the entry on its own: an id of 1 to 128 characters from
-    /// `A-Z a-z 0-9 _ - . :`, and a label of at most 256 bytes without
-    /// control characters.
+    /// Checks the entry on its own: the id and the ids of its lineage
+    /// ([`ID_RULE`]), the label ([`LABEL_RULE`]) and the hint
+    /// ([`HINT_RULE`]). The one place these rules are decided: the keys
+    /// file, the admin API and the shared store all call it.
     pub(crate) fn validate(&self) -> Result<(), KeyStoreError> {
-        if !is_valid_id(&self.id) {
-            return Err(KeyStoreError::InvalidId {
-                id: self.id.escape_debug().to_string(),
-            });
+        for id in [
+            Some(&self.id),
+            self.rotated_from.as_ref(),
+            self.rotated_to.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            if !is_valid_id(id) {
+                return Err(KeyStoreError::InvalidId {
+                    id: id.escape_debug().to_string(),
+                });
+            }
         }
-        if self.label.len() > 256 || self.label.chars().any(char::is_control) {
+        if !is_valid_label(&self.label) {
             return Err(KeyStoreError::InvalidLabel {
                 id: self.id.clone(),
             });
@@ -238,16 +281,64 @@ impl KeyEntry {
     }
 }
 
-/// Whether `hint` is a valid hint: 1 to 32 characters from `A-Z a-z 0-9 _`.
+/// A key id's rule, as error messages state it.
+pub(crate) const ID_RULE: &str =
+    "1 to 128 characters from A-Z a-z 0-9 _ - . : (but not \".\" or \"..\")";
+
+/// A label's rule, as error messages state it.
+pub(crate) const LABEL_RULE: &str =
+    "1 to 128 characters, not only spaces, without control characters";
+
+/// A hint's rule, as error messages state it.
+pub(crate) const HINT_RULE: &str = "1 to 32 characters from A-Z a-z 0-9 _";
+
+/// The longest label, in characters.
+const MAX_LABEL_CHARS: usize = 128;
+
+/// Whether `hint` is a valid hint ([`HINT_RULE`]).
 pub(crate) fn is_valid_hint(hint: &str) -> bool {
     (1..=32).contains(&hint.len()) && hint.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
-/// Whether `id` is a valid key id: 1 to 128 characters from
-/// `A-Z a-z 0-9 _ - . :`.
+/// Whether `label` is a valid label ([`LABEL_RULE`]).
+pub(crate) fn is_valid_label(label: &str) -> bool {
+    !label.trim().is_empty()
+        && label.chars().nth(MAX_LABEL_CHARS).is_none()
+        && !label.chars().any(char::is_control)
+}
+
+/// Whether `id` is a valid key id ([`ID_RULE`]). `.` and `..` are not:
+/// as a URL path segment (`/admin/v1/keys/{id}`) clients and proxies
+/// rewrite them, so such a key could not be managed.
 pub(crate) fn is_valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
+        && id != "."
+        && id != ".."
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_rule_each_for_ids_labels_and_hints() {
+        for id in ["key_a", "a", "a:b", "...", "a.b", &"x".repeat(128)] {
+            assert!(is_valid_id(id), "{id}");
+        }
+        for id in ["", ".", "..", "a/b", "a b", "é", &"x".repeat(129)] {
+            assert!(!is_valid_id(id), "{id}");
+        }
+        for label in ["Staging Server", "x", &"é".repeat(128)] {
+            assert!(is_valid_label(label), "{label}");
+        }
+        for label in ["", "   ", "a\nb", "tab\t", &"x".repeat(129)] {
+            assert!(!is_valid_label(label), "{label:?}");
+        }
+        assert!(is_valid_hint("ais_0j8g"));
+        assert!(!is_valid_hint(""));
+        assert!(!is_valid_hint("a-b"));
+    }
 }

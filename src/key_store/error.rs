@@ -2,16 +2,20 @@
 
 use std::fmt;
 
+use super::entry::{HINT_RULE, ID_RULE, LABEL_RULE};
+
 /// Why a key store update was refused. A refused update changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum KeyStoreError {
-    /// An id must be 1 to 128 characters from `A-Z a-z 0-9 _ - . :`.
+    /// An id must be 1 to 128 characters from `A-Z a-z 0-9 _ - . :`, and
+    /// not `.` or `..` (also for the ids of a key's rotation lineage).
     InvalidId {
         /// The offending id, escaped.
         id: String,
     },
-    /// A label must be at most 256 bytes, without control characters.
+    /// A label must be 1 to 128 characters, not only spaces, without
+    /// control characters.
     InvalidLabel {
         /// The id of the key with the bad label.
         id: String,
@@ -43,18 +47,9 @@ pub enum KeyStoreError {
 impl fmt::Display for KeyStoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidId { id } => write!(
-                f,
-                "invalid key id \"{id}\": use 1 to 128 characters from A-Z a-z 0-9 _ - . :"
-            ),
-            Self::InvalidLabel { id } => write!(
-                f,
-                "key \"{id}\": label must be at most 256 bytes without control characters"
-            ),
-            Self::InvalidHint { id } => write!(
-                f,
-                "key \"{id}\": hint must be 1 to 32 characters from A-Z a-z 0-9 _"
-            ),
+            Self::InvalidId { id } => write!(f, "invalid key id \"{id}\": use {ID_RULE}"),
+            Self::InvalidLabel { id } => write!(f, "key \"{id}\": label must be {LABEL_RULE}"),
+            Self::InvalidHint { id } => write!(f, "key \"{id}\": hint must be {HINT_RULE}"),
             Self::DuplicateId { id } => write!(f, "key id \"{id}\" is used twice"),
             Self::DuplicateDigest { id, existing } => {
                 write!(f, "key \"{id}\" has the same hash as key \"{existing}\"")

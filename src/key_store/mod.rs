@@ -59,12 +59,14 @@ pub use self::admin::{ChangesHeld, EmbeddedKeyAdmin, KeyAdmin};
 pub use self::api_key::ApiKey;
 pub use self::digest::TokenDigest;
 pub use self::entry::KeyEntry;
+#[cfg(feature = "admin")]
+pub(crate) use self::entry::{LABEL_RULE, is_valid_label};
 pub use self::error::KeyStoreError;
 pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
-#[cfg(feature = "admin")]
-pub(crate) use self::keys_file::parse_quota;
 #[cfg(feature = "keys-file")]
 pub use self::keys_file::{KeysFile, KeysFileError, Reload, ReloadOutcome, ReloadStatus};
+#[cfg(feature = "admin")]
+pub(crate) use self::keys_file::{parse_quota, shown_field_name};
 pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};
 pub use self::record::Metadata;
 #[cfg(all(feature = "admin", feature = "redis"))]

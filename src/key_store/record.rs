@@ -26,7 +26,9 @@ pub(crate) struct KeyRecord {
     /// The id, the label, then the hint.
     text: Box<str>,
     pub(crate) scopes: Arc<ScopeSet>,
-    pub(crate) metadata: Option<Box<Metadata>>,
+    /// Metadata and rotation lineage, which few keys have: boxed, so that
+    /// a plain key pays one pointer for both.
+    extra: Option<Box<Extra>>,
     times: PackedTimes,
     /// Minutes since the Unix epoch when a request last used the key; 0:
     /// never. Written on the request path, without a lock, at most once a
@@ -36,6 +38,14 @@ pub(crate) struct KeyRecord {
     pub(crate) rate_limit: Option<Quota>,
     id_len: u8,
     hint_len: u8,
+}
+
+/// What few keys have: metadata, and the keys it was rotated from or to.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Extra {
+    metadata: Metadata,
+    rotated_from: Option<String>,
+    rotated_to: Option<String>,
 }
 
 impl KeyRecord {
@@ -51,7 +61,16 @@ impl KeyRecord {
             digest: entry.digest,
             text: text.into_boxed_str(),
             scopes,
-            metadata: (!entry.metadata.is_empty()).then(|| Box::new(entry.metadata)),
+            extra: (!entry.metadata.is_empty()
+                || entry.rotated_from.is_some()
+                || entry.rotated_to.is_some())
+            .then(|| {
+                Box::new(Extra {
+                    metadata: entry.metadata,
+                    rotated_from: entry.rotated_from,
+                    rotated_to: entry.rotated_to,
+                })
+            }),
             times: PackedTimes::new(entry.created_at, entry.expires_at),
             last_used: AtomicU32::new(entry.last_used_at.map_or(0, minutes_since_epoch)),
             rate_limit: entry.rate_limit,
@@ -76,6 +95,24 @@ impl KeyRecord {
     pub(crate) fn hint(&self) -> Option<&str> {
         let start = self.text.len() - usize::from(self.hint_len);
         (self.hint_len > 0).then(|| self.text.get(start..).unwrap_or_default())
+    }
+
+    /// The metadata, if the key has any.
+    pub(crate) fn metadata(&self) -> Option<&Metadata> {
+        self.extra
+            .as_deref()
+            .map(|extra| &extra.metadata)
+            .filter(|metadata| !metadata.is_empty())
+    }
+
+    /// The id of the key this one was rotated from.
+    pub(crate) fn rotated_from(&self) -> Option<&str> {
+        self.extra.as_deref()?.rotated_from.as_deref()
+    }
+
+    /// The id of the key this one was rotated to.
+    pub(crate) fn rotated_to(&self) -> Option<&str> {
+        self.extra.as_deref()?.rotated_to.as_deref()
     }
 
     pub(crate) fn created_at(&self) -> SystemTime {
@@ -276,7 +313,7 @@ mod tests {
             digest,
             text,
             scopes,
-            metadata,
+            extra,
             times,
             last_used,
             rate_limit,
@@ -287,7 +324,7 @@ mod tests {
         assert_eq!(*text, b.text);
         assert_eq!(&**text, "key_sameSame Label", "only the id and the label");
         assert_eq!(*scopes, b.scopes);
-        assert_eq!(*metadata, b.metadata);
+        assert_eq!(*extra, b.extra);
         assert_eq!(
             (times.created(), times.expires()),
             (b.times.created(), b.times.expires())

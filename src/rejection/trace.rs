@@ -11,64 +11,56 @@ use super::Rejection;
 /// One event per rejection: `debug` for the client's errors, `warn` for the
 /// validator's failures (with the source error). A 403 names the principal
 /// (`subject`, e.g. the key id) and the scopes it lacks.
-#[cfg(feature = "tracing")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(super) fn rejected(
     rejection: &Rejection,
     request: &Parts,
     cause: Option<&(dyn Error + 'static)>,
     subject: Option<&str>,
 ) {
-    let kind = rejection.kind();
-    let path = request.uri.path();
-    let method = request.method.as_str();
-    if kind.is_server_error() {
-        match cause.and_then(Error::source) {
-            Some(source) => tracing::warn!(
+    #[cfg(feature = "tracing")]
+    {
+        let kind = rejection.kind();
+        let path = request.uri.path();
+        let method = request.method.as_str();
+        if kind.is_server_error() {
+            match cause.and_then(Error::source) {
+                Some(source) => trace_event!(warn!(
+                    kind = kind.as_str(),
+                    method,
+                    path,
+                    error = %source,
+                    "request refused: token validator failed"
+                )),
+                None => trace_event!(warn!(
+                    kind = kind.as_str(),
+                    method, path, "request refused: token validator failed"
+                )),
+            }
+        } else if let Some(required) = rejection.required_scopes() {
+            trace_event!(debug!(
                 kind = kind.as_str(),
                 method,
                 path,
-                error = %source,
-                "request refused: token validator failed"
-            ),
-            None => tracing::warn!(
+                principal = subject.unwrap_or("-"),
+                required_scopes = required.as_str(),
+                "request refused"
+            ));
+        } else {
+            trace_event!(debug!(
                 kind = kind.as_str(),
-                method,
-                path,
-                "request refused: token validator failed"
-            ),
+                method, path, "request refused"
+            ));
         }
-    } else if let Some(required) = rejection.required_scopes() {
-        tracing::debug!(
-            kind = kind.as_str(),
-            method,
-            path,
-            principal = subject.unwrap_or("-"),
-            required_scopes = required.as_str(),
-            "request refused"
-        );
-    } else {
-        tracing::debug!(kind = kind.as_str(), method, path, "request refused");
     }
-}
-
-#[cfg(not(feature = "tracing"))]
-pub(super) fn rejected(
-    _rejection: &Rejection,
-    _request: &Parts,
-    _cause: Option<&(dyn Error + 'static)>,
-    _subject: Option<&str>,
-) {
 }
 
 /// A scope check ran without an authenticated principal: the route layer is
 /// mounted outside (or without) the authentication layer.
-#[cfg(feature = "tracing")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 pub(crate) fn missing_principal(type_name: &'static str) {
-    tracing::error!(
+    trace_event!(error!(
         principal = type_name,
         "no authenticated principal in the request: is BearerAuthLayer applied outside this route?"
-    );
+    ));
 }
-
-#[cfg(not(feature = "tracing"))]
-pub(crate) fn missing_principal(_type_name: &'static str) {}

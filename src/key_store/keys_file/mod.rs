@@ -9,8 +9,9 @@
 //!
 //! `expires_at`, `revoked` (default `false`), `scopes` (default none),
 //! `metadata` (an object of strings), `hint` (the token's prefix and first
-//! characters, for lists), `last_used_at` and `rate_limit`
-//! (`{"requests": 100, "per_seconds": 60}`) are optional; unknown fields are
+//! characters, for lists), `last_used_at`, `rate_limit`
+//! (`{"requests": 100, "per_seconds": 60}`), and `rotated_from` /
+//! `rotated_to` (the ids of a rotation's old and new key) are optional; unknown fields are
 //! refused, so a typo (`"expires"`) cannot silently drop a restriction.
 //!
 //! A file is read strictly ([`KeysFile::parse`], [`KeysFile::load`]: any
@@ -23,6 +24,8 @@ mod read;
 
 #[cfg(feature = "admin")]
 pub(crate) use self::read::quota as parse_quota;
+#[cfg(feature = "admin")]
+pub(crate) use self::read::shown_field_name;
 mod reload;
 
 use std::collections::BTreeMap;
@@ -74,6 +77,10 @@ struct FileEntry<'a> {
     last_used_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rate_limit: Option<FileQuota>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotated_from: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rotated_to: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -280,6 +287,8 @@ fn to_file_entry(entry: &KeyEntry) -> FileEntry<'_> {
             requests: quota.requests(),
             per_seconds: quota.per_seconds(),
         }),
+        rotated_from: entry.rotated_from(),
+        rotated_to: entry.rotated_to(),
     }
 }
 

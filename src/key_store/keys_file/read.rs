@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 use serde_json::{Map, Value};
 
 use super::KeysFileError;
-use crate::key_store::entry::is_valid_id;
+use crate::key_store::entry::{HINT_RULE, ID_RULE, LABEL_RULE, is_valid_id};
 use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest, rfc3339};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
@@ -35,7 +35,7 @@ pub(crate) fn quota(value: &Value) -> Option<Quota> {
 }
 
 /// The fields an entry may have.
-const FIELDS: [&str; 11] = [
+const FIELDS: [&str; 13] = [
     "id",
     "label",
     "hash",
@@ -47,6 +47,8 @@ const FIELDS: [&str; 11] = [
     "hint",
     "last_used_at",
     "rate_limit",
+    "rotated_from",
+    "rotated_to",
 ];
 
 /// One result per entry, in file order; `Err` for the file as a whole when
@@ -64,7 +66,7 @@ pub(super) fn entries(json: &str) -> Result<Vec<Result<KeyEntry, KeysFileError>>
     if !top.is_empty() {
         return Err(KeysFileError::whole(format!(
             "{} besides \"keys\"",
-            field_name(top.keys().next().map_or("", String::as_str))
+            unknown_field(top.keys().next().map_or("", String::as_str))
         )));
     }
     let mut results: Vec<_> = keys
@@ -100,7 +102,7 @@ fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
             None,
             &format!(
                 "has {}; fields are {}",
-                field_name(unknown),
+                unknown_field(unknown),
                 FIELDS.join(", ")
             ),
         ));
@@ -186,19 +188,25 @@ fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
             entry = entry.with_rate_limit(Some(quota));
         }
     }
+    for (name, with) in [
+        (
+            "rotated_from",
+            KeyEntry::with_rotated_from as fn(KeyEntry, String) -> KeyEntry,
+        ),
+        ("rotated_to", KeyEntry::with_rotated_to),
+    ] {
+        match field(name) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(id)) if is_valid_id(&id) => entry = with(entry, id),
+            Some(_) => return Err(problem(Some(name), &format!("must be a key id: {ID_RULE}"))),
+        }
+    }
     entry.validate().map_err(|error| match error {
-        KeyStoreError::InvalidLabel { .. } => problem(
-            Some("label"),
-            "must be at most 256 bytes without control characters",
-        ),
-        KeyStoreError::InvalidHint { .. } => problem(
-            Some("hint"),
-            "must be 1 to 32 characters from A-Z a-z 0-9 _",
-        ),
-        _ => problem(
-            Some("id"),
-            "must be 1 to 128 characters from A-Z a-z 0-9 _ - . :",
-        ),
+        KeyStoreError::InvalidLabel { .. } => {
+            problem(Some("label"), &format!("must be {LABEL_RULE}"))
+        }
+        KeyStoreError::InvalidHint { .. } => problem(Some("hint"), &format!("must be {HINT_RULE}")),
+        _ => problem(Some("id"), &format!("must be {ID_RULE}")),
     })?;
     Ok(entry)
 }
@@ -276,15 +284,22 @@ fn refuse_repeats(results: &mut [Result<KeyEntry, KeysFileError>]) {
     }
 }
 
-/// A field name from the file, quoted when it is a plain short name (a
+/// "an unknown field `x`", or "an unknown field" when the name is not one
+/// to repeat ([`shown_field_name`]).
+fn unknown_field(name: &str) -> String {
+    match shown_field_name(name) {
+        Some(name) => format!("an unknown field `{name}`"),
+        None => "an unknown field".to_owned(),
+    }
+}
+
+/// A field name from outside (a keys file, a request body) as it may be
+/// repeated in an error message: quoted when it is a plain short name (a
 /// typo such as `expires`), withheld otherwise: a token pasted as a field
-/// name must not reach a log.
-fn field_name(name: &str) -> String {
+/// name must not reach a log or an answer. The one rule for the keys file,
+/// the admin API and the shared store.
+pub(crate) fn shown_field_name(name: &str) -> Option<&str> {
     let plain =
         (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-    if plain {
-        format!("an unknown field `{name}`")
-    } else {
-        "an unknown field".to_owned()
-    }
+    plain.then_some(name)
 }

@@ -57,7 +57,7 @@ fn errors_name_the_entry_the_field_and_the_problem() {
         error(&one(
             r#"{"id":"key_a","label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z","expires":"2027-01-01T00:00:00Z"}"#,
         )),
-        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata, hint, last_used_at, rate_limit"
+        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata, hint, last_used_at, rate_limit, rotated_from, rotated_to"
     );
     assert_eq!(
         error(&one(
@@ -84,7 +84,7 @@ fn errors_name_the_entry_the_field_and_the_problem() {
     );
     assert_eq!(
         error(&one(&valid("bad id", HASH))),
-        "keys file, entry 0: `id` must be 1 to 128 characters from A-Z a-z 0-9 _ - . :"
+        "keys file, entry 0: `id` must be 1 to 128 characters from A-Z a-z 0-9 _ - . : (but not \".\" or \"..\")"
     );
     assert_eq!(
         error("[1]"),
@@ -364,5 +364,34 @@ fn a_rate_limit_is_read_checked_and_written() {
             !message.contains("4294967296"),
             "no value repeated: {message}"
         );
+    }
+}
+
+#[test]
+fn a_rotation_lineage_is_read_checked_and_written() {
+    let with = |lineage: &str| {
+        KeysFile::parse(&format!(
+            r#"{{"keys":[{{"id":"key_a","label":"Dialer","hash":"{HASH}","created_at":"2026-11-27T10:00:00Z"{lineage}}}]}}"#
+        ))
+    };
+    let file = with(r#","rotated_from":"key_0","rotated_to":"key:b""#).expect("valid lineage");
+    let entry = &file.entries()[0];
+    assert_eq!(
+        (entry.rotated_from(), entry.rotated_to()),
+        (Some("key_0"), Some("key:b"))
+    );
+    let written: serde_json::Value = serde_json::from_str(&file.to_json()).expect("JSON");
+    assert_eq!(written["keys"][0]["rotated_from"], "key_0");
+    assert_eq!(written["keys"][0]["rotated_to"], "key:b");
+    assert_eq!(KeysFile::parse(&file.to_json()).expect("round trip"), file);
+    let plain = with("").expect("no lineage");
+    assert!(!plain.to_json().contains("rotated"));
+    for bad in [
+        r#","rotated_to":"..""#,
+        r#","rotated_from":5"#,
+        r#","rotated_to":"a b""#,
+    ] {
+        let message = with(bad).expect_err(bad).to_string();
+        assert!(message.contains("must be a key id"), "{bad}: {message}");
     }
 }

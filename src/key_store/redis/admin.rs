@@ -344,14 +344,36 @@ impl RedisKeyAdmin {
     }
 
     /// When each key was last used, to the minute, as the replicas flushed
-    /// it (at most a minute late).
+    /// it (at most a minute late). A value that is not a minute (the
+    /// replica user may write this hash) is left out, and logged once per
+    /// process: a last use is a hint, and garbage in it must not make the
+    /// admin API unavailable.
     ///
     /// # Errors
     ///
     /// [`AdminError::Unavailable`] if Redis fails.
     pub async fn last_uses(&self) -> Result<HashMap<String, u32>, AdminError> {
-        self.read(redis::cmd("HGETALL").arg(&self.layout.used))
-            .await
+        let raw: HashMap<Vec<u8>, Vec<u8>> = self
+            .read(redis::cmd("HGETALL").arg(&self.layout.used))
+            .await?;
+        let mut uses = HashMap::with_capacity(raw.len());
+        let mut unreadable = 0_usize;
+        for (id, minute) in raw {
+            let id = String::from_utf8(id).ok();
+            let minute = std::str::from_utf8(&minute)
+                .ok()
+                .and_then(|text| text.parse::<u32>().ok());
+            match (id, minute) {
+                (Some(id), Some(minute)) => {
+                    uses.insert(id, minute);
+                }
+                _ => unreadable += 1,
+            }
+        }
+        if unreadable > 0 {
+            super::report::unreadable_last_uses(unreadable);
+        }
+        Ok(uses)
     }
 
     /// Every key, active and revoked, as a keys file: a backup that

@@ -172,27 +172,24 @@ pub(super) fn start_watchdog<T: Send + Sync + 'static>(
     Ok(())
 }
 
-#[cfg(feature = "tracing")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
 fn report(from: State, to: State, freshness: &Freshness) {
     let since = freshness
         .last_proof()
         .map(|proof| proof.elapsed().as_millis());
     match to {
-        State::Fresh => tracing::info!(from = from.as_str(), "shared key store is fresh"),
-        State::ServingStale => tracing::warn!(
+        State::Fresh => trace_event!(info!(from = from.as_str(), "shared key store is fresh")),
+        State::ServingStale => trace_event!(warn!(
             last_proof_ms_ago = since,
             "shared key store cannot prove freshness: serving the last key set (ServeStale)"
-        ),
-        State::Unavailable => tracing::error!(
+        )),
+        State::Unavailable => trace_event!(error!(
             last_proof_ms_ago = since,
             "shared key store cannot prove freshness: answering 503 to every token"
-        ),
+        )),
         State::Loading => {}
     }
 }
-
-#[cfg(not(feature = "tracing"))]
-fn report(_from: State, _to: State, _freshness: &Freshness) {}
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@ mod admin;
 mod error;
 mod freshness;
 mod layout;
+mod report;
 #[cfg(feature = "admin")]
 mod shared_admin;
 mod store;

@@ -14,6 +14,7 @@ use redis::streams::{StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, Script};
 
 use super::layout::{Change, Layout, LogEntry};
+use super::report;
 use super::store::Inner;
 use crate::key_store::keys_file::parse_entry;
 use crate::key_store::{KeyEntry, KeyStore, KeyStoreError, TokenDigest};
@@ -90,7 +91,7 @@ async fn run(store: Weak<Inner>, client: Client, settings: Settings) {
                 let Some(inner) = store.upgrade() else {
                     return;
                 };
-                report_problem(&problem);
+                report::problem(&problem);
                 inner.set_error(Some(problem));
             }
         }
@@ -386,7 +387,7 @@ async fn resync(
             .map_err(|e| Resync::Failed(format!("resync: the key set was refused: {e}")))?;
         inner.applied.send_replace(version);
         inner.freshness.proven(sent);
-        report_resync(loaded, version, sent.elapsed());
+        report::resync(loaded, version, sent.elapsed());
         return Ok(Position {
             epoch,
             version,
@@ -418,7 +419,7 @@ async fn flush_last_uses(
         match call.invoke_async::<u64>(con).await {
             Ok(_) => flushed.extend(batch.iter().cloned()),
             Err(error) => {
-                report_problem(&format!("writing last uses to Redis failed: {error}"));
+                report::problem(&format!("writing last uses to Redis failed: {error}"));
                 return false;
             }
         }
@@ -439,13 +440,13 @@ impl KeySet {
     fn put(&mut self, digest: &str, record: &str) {
         let entry = match parse_entry(record) {
             Ok(entry) if entry.digest().to_hex() == digest => entry,
-            Ok(_) => return report_unreadable(digest, "the record's hash is not its field"),
-            Err(error) => return report_unreadable(digest, &error.to_string()),
+            Ok(_) => return report::unreadable(digest, "the record's hash is not its field"),
+            Err(error) => return report::unreadable(digest, &error.to_string()),
         };
         self.delete(entry.id());
         if let Some(other) = self.holders.get(entry.digest()).cloned() {
             // A digest held by another id (a hand edit): neither wins.
-            report_unreadable(digest, "two ids share this hash");
+            report::unreadable(digest, "two ids share this hash");
             self.delete(&other);
             return;
         }
@@ -482,7 +483,7 @@ fn apply(local: &KeyStore, change: &Change) {
                     || "the record's id or hash does not match the log".to_owned(),
                     |e| e.to_string(),
                 );
-                report_unreadable(digest, &problem);
+                report::unreadable(digest, &problem);
                 forget(local, id, digest);
             }
         },
@@ -504,38 +505,3 @@ fn jittered(every: Duration) -> Duration {
     let _ = getrandom::fill(&mut byte);
     every.mul_f64(0.9 + f64::from(byte[0]) / 255.0 * 0.2)
 }
-
-#[cfg(feature = "tracing")]
-fn report_problem(problem: &str) {
-    tracing::warn!("shared key store: {problem}");
-}
-
-#[cfg(not(feature = "tracing"))]
-fn report_problem(_problem: &str) {}
-
-#[cfg(feature = "tracing")]
-fn report_resync(keys: usize, version: u64, took: Duration) {
-    tracing::info!(
-        keys,
-        version,
-        took_ms = took.as_millis(),
-        "shared key store: key set loaded in full"
-    );
-}
-
-#[cfg(not(feature = "tracing"))]
-fn report_resync(_keys: usize, _version: u64, _took: Duration) {}
-
-/// A record the replica could not read; its key is left out. Names the
-/// record by its digest's first 8 hex digits (not enough to matter, enough
-/// to find it with `HSCAN`), never the record's content.
-#[cfg(feature = "tracing")]
-fn report_unreadable(digest: &str, problem: &str) {
-    tracing::error!(
-        record = digest.get(..8).unwrap_or(""),
-        "shared key store: a key record is unreadable, its key is refused: {problem}"
-    );
-}
-
-#[cfg(not(feature = "tracing"))]
-fn report_unreadable(_digest: &str, _problem: &str) {}

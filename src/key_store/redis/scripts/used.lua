@@ -6,7 +6,9 @@
 -- KEYS: 1 used (id -> minutes since the Unix epoch)
 -- ARGV: id, minute, id, minute, ...
 for i = 1, #ARGV, 2 do
-  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  -- A value that is not a number (written by hand, or by anyone holding
+  -- the replica user) counts as never used, and the real minute replaces it.
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[i])) or 0
   if tonumber(ARGV[i + 1]) > current then
     redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
   end

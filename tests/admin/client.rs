@@ -1,0 +1,197 @@
+//! An in-process client of the admin API: an axum router called with
+//! `oneshot`, one bearer token, JSON in and out.
+
+#![allow(unreachable_pub)]
+
+use axum::Router;
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use std::time::Duration;
+use tower::ServiceExt;
+use tower_bearer_auth::admin::AdminApi;
+
+use tower_bearer_auth::key_store::{
+    EmbeddedKeyAdmin, RedisKeyAdmin, SharedKeyAdmin, SharedKeyStore,
+};
+use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator, KeyStore, ScopeSet};
+
+pub const KEYS: &str = "/admin/v1/keys";
+
+/// One answer: what was asked, status, headers, body.
+pub struct Answer {
+    pub asked: String,
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// The body as JSON (`null` when empty).
+    pub fn json(&self) -> Value {
+        if self.body.is_empty() {
+            return Value::Null;
+        }
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "{}: not JSON ({e}): {}",
+                self.asked,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// Asserts an error answer: status, `code`, and that the message
+    /// contains `names`. Returns the message.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str, names: &str) -> String {
+        let body = self.json();
+        assert_eq!(self.status, status, "{}: {body}", self.asked);
+        assert_eq!(body["error"]["code"], code, "{}: {body}", self.asked);
+        let message = body["error"]["message"]
+            .as_str()
+            .expect("message")
+            .to_owned();
+        assert!(
+            message.contains(names),
+            "{}: {message:?} should name {names:?}",
+            self.asked
+        );
+        message
+    }
+}
+
+/// The admin API as a router, and the bearer value that calls it.
+#[derive(Clone)]
+pub struct Admin {
+    pub router: Router,
+    pub bearer: String,
+}
+
+/// A key store with one `keys:admin` key, and the admin API over it
+/// (embedded, in memory).
+pub fn embedded() -> (Admin, KeyStore) {
+    let store = KeyStore::new();
+    let token = admin_key(&store);
+    let auth = BearerAuthLayer::builder(store.clone())
+        .realm("api")
+        .build()
+        .expect("valid layer");
+    let router = AdminApi::new(EmbeddedKeyAdmin::new(store.clone())).router(&auth);
+    (Admin::new(router, &token), store)
+}
+
+/// Inserts a `keys:admin` key into `store`; returns its token.
+pub fn admin_key(store: &KeyStore) -> String {
+    let key = KeyGenerator::new().generate().expect("random source");
+    store
+        .insert(
+            KeyEntry::new(key.id(), "Admin", key.digest())
+                .with_scopes(ScopeSet::parse("keys:admin").expect("valid scope")),
+        )
+        .expect("insert");
+    key.token().expose().to_owned()
+}
+
+/// The admin API over the key set shared through the Redis at `url`
+/// (namespace `namespace`), behind a layer on one replica, with one
+/// `keys:admin` key; and the replica.
+pub async fn on_redis(url: &str, namespace: &str) -> (Admin, SharedKeyStore) {
+    // The admin key first: its write initialises the store the replica loads.
+    let writer = RedisKeyAdmin::connect(url, namespace)
+        .await
+        .expect("connect");
+    let key = KeyGenerator::new().generate().expect("random source");
+    writer
+        .insert(
+            KeyEntry::new(key.id(), "Admin", key.digest())
+                .with_scopes(ScopeSet::parse("keys:admin").expect("valid scope")),
+        )
+        .await
+        .expect("insert the admin key");
+    let replica = SharedKeyStore::builder(url)
+        .namespace(namespace)
+        .start()
+        .expect("start a replica");
+    replica
+        .ready(Duration::from_secs(10))
+        .await
+        .expect("the replica loads");
+    let shared = SharedKeyAdmin::new(writer, replica.clone());
+    let auth = BearerAuthLayer::builder(replica.clone())
+        .realm("api")
+        .build()
+        .expect("valid layer");
+    let admin = Admin::new(AdminApi::new(shared).router(&auth), key.token().expose());
+    (admin, replica)
+}
+
+impl Admin {
+    pub fn new(router: Router, token: &str) -> Self {
+        Self {
+            router,
+            bearer: format!("Bearer {token}"),
+        }
+    }
+
+    /// A JSON request (`body` sent as `application/json` when given).
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
+        let bytes = body.map(|b| Bytes::from(b.to_string()));
+        let content_type = bytes.as_ref().map(|_| "application/json");
+        self.raw(
+            method,
+            path,
+            content_type,
+            bytes.unwrap_or_default(),
+            Some(&self.bearer.clone()),
+        )
+        .await
+    }
+
+    /// Any request: content type, body bytes and `Authorization` as given.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: Option<&str>,
+        body: Bytes,
+        authorization: Option<&str>,
+    ) -> Answer {
+        let mut request = Request::builder().method(method.clone()).uri(path);
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let request = request
+            .body(axum::body::Body::from(body))
+            .expect("valid request");
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        Answer {
+            asked: format!("{method} {path}"),
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    /// Creates a key; returns (token, key).
+    pub async fn create(&self, body: Value) -> (String, Value) {
+        let answer = self.call(Method::POST, KEYS, Some(body)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json());
+        let json = answer.json();
+        (
+            json["token"].as_str().expect("token").to_owned(),
+            json["key"].clone(),
+        )
+    }
+}
