@@ -3,7 +3,9 @@
 //! use it again (401). Screenshots of the "shown once" dialog and of the
 //! key list go to `target/portal-token.png` and `target/portal-keys.png`.
 //! The page runs under its strict Content-Security-Policy: a blocked style
-//! or script would show in the console, and the flow would not work.
+//! or script would show in the console, and the flow would not work. Then
+//! 1,106 keys: the list pages to the end, and ids of every shape (`:` at
+//! the page boundary, dots) are rotated and revoked in the page.
 
 use std::path::PathBuf;
 
@@ -11,8 +13,12 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 
+use tower_bearer_auth::key_store::{KeysFile, TokenDigest};
+use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
+
 use crate::admin_client::{AdminClient, printed_tokens};
 use crate::server::{DemoServer, http_client, send};
+use crate::support::TempDir;
 use crate::webdriver::Browser;
 
 fn target_dir() -> PathBuf {
@@ -234,4 +240,168 @@ async fn generate_use_and_revoke_a_key_in_the_portal() {
         target_dir().join("portal-token.png").display(),
         target_dir().join("portal-keys.png").display()
     );
+}
+
+/// The key set of the many-keys test: 1,100 customer keys whose ids hold
+/// `:` (one at each page boundary), ids with dots, dashes and colons, and
+/// an admin key; the admin token.
+fn many_keys(path: &std::path::Path) -> (Vec<String>, String) {
+    let mut entries: Vec<KeyEntry> = (0..1_100)
+        .map(|n| {
+            let id = format!("cust:{n:04}");
+            KeyEntry::new(id.as_str(), format!("Customer {n}"), TokenDigest::of(&id))
+        })
+        .collect();
+    for id in ["...", "a.b.c", "svc.api-1", "Z:9:z", "x-y_z"] {
+        entries.push(KeyEntry::new(
+            id,
+            format!("Odd id {id}"),
+            TokenDigest::of(id),
+        ));
+    }
+    let admin = KeyGenerator::new().generate().expect("random source");
+    entries.push(
+        KeyEntry::new(admin.id(), "Portal admin", admin.digest())
+            .with_scopes(ScopeSet::parse("keys:admin").expect("valid scope")),
+    );
+    let mut ids: Vec<String> = entries.iter().map(|e| e.id().to_owned()).collect();
+    ids.sort();
+    KeysFile::from_entries(entries).save(path).expect("save");
+    (ids, admin.token().expose().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_keys_list_to_the_end_and_any_id_is_revoked_and_rotated() {
+    let Some(browser) = Browser::start(1280, 800).await else {
+        return;
+    };
+    let dir = TempDir::new("portal-many");
+    let file = dir.path().join("keys.json");
+    let (ids, admin_token) = many_keys(&file);
+    // The portal pages by 1,000: the last id of the first page holds `:`
+    // (sent percent-encoded as the next cursor).
+    assert!(ids[999].contains(':'), "{}", ids[999]);
+    let total = ids.len();
+    let server = DemoServer::start(&["--keys", file.to_str().expect("UTF-8 path")]);
+    let admin = AdminClient::new(&server, &admin_token);
+    let rows = || async {
+        browser
+            .run("return document.querySelectorAll('#key-rows tr').length")
+            .await
+            .as_u64()
+            .unwrap_or(0)
+    };
+    let count = || async { browser.text(&browser.wait_for("#count").await).await };
+
+    browser.open(&server.url("/portal")).await;
+    let field = browser.wait_for("#admin-key").await;
+    browser.type_text(&field, &admin_token).await;
+    browser
+        .click(&browser.wait_for("#unlock-button").await)
+        .await;
+    browser.wait_for("#key-table").await;
+    browser
+        .wait_until("every key is listed", || async {
+            usize::try_from(rows().await).unwrap_or(0) == total
+        })
+        .await;
+    assert_eq!(count().await, format!("{total} active, 0 revoked"));
+
+    // Ids at both ends, on both sides of the page boundary, and with dots:
+    // each is rotated in the page (a new key), then revoked in the page.
+    let chosen = [
+        ids[0].clone(),
+        ids[998].clone(),
+        ids[999].clone(),
+        ids[1_000].clone(),
+        ids[total - 1].clone(),
+        "a.b.c".to_owned(),
+        "Z:9:z".to_owned(),
+        "svc.api-1".to_owned(),
+    ];
+    assert_eq!(ids[0], "...", "the dots-only id sorts first");
+    for (done, id) in chosen.iter().enumerate() {
+        let row = format!("#key-rows tr[data-id=\"{id}\"]");
+        browser
+            .click(
+                &browser
+                    .wait_for(&format!("{row} button[data-action=\"rotate\"]"))
+                    .await,
+            )
+            .await;
+        browser
+            .click(&browser.wait_for("#rotate-submit").await)
+            .await;
+        let shown = browser.wait_for("#token-value").await;
+        browser
+            .wait_until("the new token is shown", || async {
+                browser.text(&shown).await.starts_with("sk_")
+            })
+            .await;
+        browser.click(&browser.wait_for("#token-done").await).await;
+        // Rotated once: no second Rotate for it in the page, and the API
+        // names its successor.
+        browser
+            .wait_until("the old key shows it was rotated", || async {
+                browser.find_all(&format!("{row} .replaced")).await.len() == 1
+            })
+            .await;
+        assert!(
+            browser
+                .find_all(&format!("{row} button[data-action=\"rotate\"]"))
+                .await
+                .is_empty()
+        );
+        let shown = admin
+            .call(Method::GET, &format!("/admin/v1/keys/{}", encode(id)), None)
+            .await
+            .json();
+        assert!(shown["rotated_to"].is_string(), "{id}: {shown}");
+
+        browser
+            .click(
+                &browser
+                    .wait_for(&format!("{row} button[data-action=\"revoke\"]"))
+                    .await,
+            )
+            .await;
+        browser
+            .click(&browser.wait_for("#revoke-confirm").await)
+            .await;
+        browser
+            .wait_until("the row shows the key revoked", || async {
+                browser.attribute_of(&row, "class").await.as_deref() == Some("revoked")
+            })
+            .await;
+        let revoked = done + 1;
+        assert_eq!(
+            count().await,
+            // Each rotation added an active key; each revocation took one.
+            format!("{total} active, {revoked} revoked"),
+            "{id}"
+        );
+    }
+    // Every rotation added a key; the list still reaches the end.
+    browser
+        .wait_until("every key is listed", || async {
+            usize::try_from(rows().await).unwrap_or(0) == total + chosen.len()
+        })
+        .await;
+    let on_disk = KeysFile::load(&file).expect("the keys file").into_entries();
+    assert_eq!(on_disk.len(), total + chosen.len());
+    assert_eq!(
+        on_disk.iter().filter(|e| e.is_revoked()).count(),
+        chosen.len()
+    );
+    println!(
+        "portal: {} keys listed over two pages; {} ids rotated and revoked in the page",
+        total,
+        chosen.len()
+    );
+}
+
+/// An id as a path segment (the characters ids may hold need no escape
+/// but `:`, escaped as the portal escapes it).
+fn encode(id: &str) -> String {
+    id.replace(':', "%3A")
 }

@@ -148,7 +148,16 @@
       cell(row).appendChild(badge);
       const actions = cell(row, undefined, "row-actions");
       if (!key.revoked) {
-        actions.appendChild(button("Rotate", "rotate", "small"));
+        // A key is rotated once: its successor rotates on.
+        if (key.rotated_to) {
+          const replaced = document.createElement("span");
+          replaced.className = "replaced";
+          replaced.textContent = "Rotated";
+          replaced.title = "Replaced by " + key.rotated_to;
+          actions.appendChild(replaced);
+        } else {
+          actions.appendChild(button("Rotate", "rotate", "small"));
+        }
         actions.appendChild(button("Revoke", "revoke", "small"));
       }
       rows.appendChild(row);
