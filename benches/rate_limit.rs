@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
-use tower_bearer_auth::key_store::{KeysFile, RedisKeyAdmin, SharedKeyStore};
+use tower_bearer_auth::key_store::{
+    keys_file::KeysFile, redis::RedisKeyAdmin, redis::SharedKeyStore,
+};
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator};
 

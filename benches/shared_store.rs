@@ -29,7 +29,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tower_bearer_auth::key_store::RedisKeyAdmin;
+use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 /// A demo server process, killed on drop.
@@ -227,7 +227,7 @@ async fn startup(redis: &support::redis::RedisServer, keys: usize) {
     common::load_into_redis(&redis.client(), &entries).await;
     drop(entries);
     let started = Instant::now();
-    let store = tower_bearer_auth::key_store::SharedKeyStore::builder(&redis.url())
+    let store = tower_bearer_auth::key_store::redis::SharedKeyStore::builder(&redis.url())
         .start()
         .expect("start");
     store.ready(Duration::from_secs(300)).await.expect("loaded");

@@ -176,7 +176,7 @@ fn shared_store(
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let store = runtime.block_on(async {
         common::load_into_redis(&redis.client(), &set.store.entries()).await;
-        let store = tower_bearer_auth::key_store::SharedKeyStore::builder(&redis.url())
+        let store = tower_bearer_auth::key_store::redis::SharedKeyStore::builder(&redis.url())
             .start()
             .expect("start");
         store

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tower_bearer_auth::key_store::{KeysFile, RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
@@ -192,7 +192,7 @@ fn run(args: &Args) -> Result<(), String> {
 /// Runs one admin call against `--redis` on a small runtime.
 fn with_admin<T, F>(args: &Args, call: impl FnOnce(RedisKeyAdmin) -> F) -> Result<T, String>
 where
-    F: std::future::Future<Output = Result<T, tower_bearer_auth::key_store::AdminError>>,
+    F: std::future::Future<Output = Result<T, tower_bearer_auth::key_store::admin::AdminError>>,
 {
     let url = args.redis.as_deref().unwrap_or_default();
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -86,12 +86,12 @@
 //! | feature | default | brings |
 //! |---|---|---|
 //! | `key-store` | yes | [`KeyStore`], [`KeyGenerator`] (sha2, arc-swap, getrandom, zeroize) |
-//! | `keys-file` | no | [`key_store::KeysFile`]: JSON keys file load/save (serde, serde_json) |
+//! | `keys-file` | no | [`key_store::keys_file::KeysFile`]: JSON keys file load/save (serde, serde_json) |
 //! | `axum` | no | the [`axum::Authenticated`] extractor (axum-core) |
 //! | `tonic` | no | [`tonic::principal`] for handlers (tonic, no transport) |
 //! | `tracing` | no | one event per rejection (tracing) |
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
-//! | `redis` | no | `key_store::SharedKeyStore`: one key set for many replicas (redis, tokio) |
+//! | `redis` | no | `key_store::redis::SharedKeyStore`: one key set for many replicas (redis, tokio) |
 //! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
 //! | `jwt` | no | `jwt::{JwtValidator, KeyOrJwt}`: JWT access tokens, static keys or JWKS (jsonwebtoken, hyper) |
 //! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |

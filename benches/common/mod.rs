@@ -95,7 +95,8 @@ pub async fn load_into_redis(client: &redis::Client, entries: &[KeyEntry]) {
         .expect("connect");
     for batch in entries.chunks(10_000) {
         let file: serde_json::Value = serde_json::from_str(
-            &tower_bearer_auth::key_store::KeysFile::from_entries(batch.to_vec()).to_json(),
+            &tower_bearer_auth::key_store::keys_file::KeysFile::from_entries(batch.to_vec())
+                .to_json(),
         )
         .expect("JSON");
         let mut pipe = redis::pipe();

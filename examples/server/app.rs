@@ -9,7 +9,7 @@ use tonic::service::LayerExt;
 use tower::service_fn;
 use tower_bearer_auth::admin::{self, AdminApi};
 use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
-use tower_bearer_auth::key_store::KeyAdmin;
+use tower_bearer_auth::key_store::admin::KeyAdmin;
 use tower_bearer_auth::rate_limit::RateLimiter;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
 use tower_bearer_auth::{ApiKey, BearerAuthLayer, ConfigError, ScopeRequirement, TokenValidator};

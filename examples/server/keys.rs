@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_bearer_auth::key_store::{
-    EmbeddedKeyAdmin, KeysFile, KeysFileError, RedisKeyAdmin, ReloadOutcome, ReloadStatus,
-    SharedKeyAdmin, SharedKeyStore,
+    admin::EmbeddedKeyAdmin, keys_file::KeysFile, keys_file::KeysFileError,
+    keys_file::ReloadOutcome, keys_file::ReloadStatus, redis::RedisKeyAdmin, redis::SharedKeyAdmin,
+    redis::SharedKeyStore,
 };
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};

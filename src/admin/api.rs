@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use http::request::Parts;
 
 use super::handlers::{self, Api};
-use crate::key_store::{KeyAdmin, KeyGenerator};
+use crate::key_store::KeyGenerator;
+use crate::key_store::admin::KeyAdmin;
 use crate::principal::{CredentialKind, Principal};
 use crate::scope::{ScopePolicy, ScopeRequirement};
 use crate::{BearerAuthLayer, TokenValidator};
@@ -21,7 +22,7 @@ const ADMIN_SCOPE: &str = "keys:admin";
 ///
 /// ```
 /// use tower_bearer_auth::admin::AdminApi;
-/// use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+/// use tower_bearer_auth::key_store::admin::EmbeddedKeyAdmin;
 /// use tower_bearer_auth::{BearerAuthLayer, KeyGenerator, KeyStore};
 ///
 /// let store = KeyStore::new();
@@ -58,7 +59,7 @@ impl<A: KeyAdmin> AdminApi<A> {
     ///
     /// ```
     /// use tower_bearer_auth::admin::AdminApi;
-    /// use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+    /// use tower_bearer_auth::key_store::admin::EmbeddedKeyAdmin;
     /// use tower_bearer_auth::{CredentialKind, KeyStore};
     ///
     /// // Keys and the identity provider's JWTs with `keys:admin`.

@@ -14,7 +14,8 @@ use serde_json::json;
 use super::request::{self, BodyRule};
 use super::view::{self, Problem};
 use crate::Principal;
-use crate::key_store::{AdminError, GeneratedKey, KeyAdmin, KeyEntry, KeyGenerator};
+use crate::key_store::admin::{AdminError, KeyAdmin};
+use crate::key_store::{GeneratedKey, KeyEntry, KeyGenerator};
 
 /// What every handler shares: the key set and how keys are made. `P` is
 /// the principal type the layer puts in requests (for the acting key's id).

@@ -12,7 +12,7 @@
 //! ```
 //! use axum::Router;
 //! use tower_bearer_auth::admin::AdminApi;
-//! use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+//! use tower_bearer_auth::key_store::admin::EmbeddedKeyAdmin;
 //! use tower_bearer_auth::{BearerAuthLayer, KeyStore};
 //!
 //! let store = KeyStore::new();
@@ -41,7 +41,7 @@
 //! of the admin key that asked.
 //!
 //! [`BearerAuthLayer`]: crate::BearerAuthLayer
-//! [`KeyAdmin`]: crate::key_store::KeyAdmin
+//! [`KeyAdmin`]: crate::key_store::admin::KeyAdmin
 
 mod api;
 mod handlers;

@@ -10,8 +10,9 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::key_store::KeyEntry;
+use crate::key_store::admin::AdminError;
 use crate::key_store::rfc3339;
-use crate::key_store::{AdminError, KeyEntry};
 
 /// A key as the API shows it: id, label, hint, scopes, times, status.
 pub(super) fn key(entry: &KeyEntry) -> Value {

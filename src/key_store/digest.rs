@@ -86,7 +86,7 @@ impl TokenDigest {
     /// byte, which the table hash below does not.
     /// The first 8 bytes, as a well-mixed 64-bit value (a SHA-256 output):
     /// for tables keyed by key that need no hashing of their own.
-    #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+    #[cfg(feature = "rate-limit")]
     pub(crate) fn prefix_u64(&self) -> u64 {
         let mut first = [0u8; 8];
         first.copy_from_slice(&self.0[..8]);

@@ -2,7 +2,7 @@
 //! in-memory store that validates tokens against a key set.
 //!
 //! This folder decides everything about keys and nothing about requests. It
-//! has two parts, and the first never depends on the second:
+//! has three parts, and the first never depends on the others:
 //!
 //! - **The key model**, at this level: a key as given to a store
 //!   ([`KeyEntry`]), its stored form (one compact record per key, never the
@@ -10,14 +10,18 @@
 //!   ([`ApiKey`]), key generation ([`KeyGenerator`]: a CSPRNG token with a
 //!   CRC32 checksum, shown once as a [`SecretToken`]), what makes a key set
 //!   valid (ids, labels, no id or digest twice), and the JSON keys file
-//!   ([`KeysFile`], with its own RFC 3339 timestamps). Any store reuses it.
+//!   ([`keys_file::KeysFile`], with its own RFC 3339 timestamps). Any store
+//!   reuses it.
 //! - **The in-memory index** ([`KeyStore`], in `memory/`): a sharded digest
 //!   index that requests read without a lock, compared in constant time,
 //!   with a decoy compare on a miss so that unknown tokens cost the same.
-//! - **The shared store** (feature `redis`, in `redis/`): a key set kept in
-//!   Redis that many replicas follow, each holding it in a [`KeyStore`]
-//!   (`SharedKeyStore`, `RedisKeyAdmin`). It reuses the model: its records
-//!   are the keys file's entries.
+//! - **The shared store** (feature `redis`, the public module `redis`): a
+//!   key set kept in Redis that many replicas follow, each holding it in a
+//!   [`KeyStore`] (`redis::SharedKeyStore`, `redis::RedisKeyAdmin`). It
+//!   reuses the model: its records are the keys file's entries.
+//!
+//! Changing keys at runtime, whatever holds them, is the public module
+//! `admin` (`admin::KeyAdmin` and its implementations).
 //!
 //! ```
 //! use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
@@ -34,7 +38,8 @@
 //! ```
 
 #[cfg(any(feature = "admin", feature = "redis"))]
-mod admin;
+#[cfg_attr(docsrs, doc(cfg(any(feature = "admin", feature = "redis"))))]
+pub mod admin;
 mod api_key;
 mod checksum;
 mod clock;
@@ -43,19 +48,17 @@ mod entry;
 mod error;
 mod generator;
 #[cfg(feature = "keys-file")]
-mod keys_file;
+#[cfg_attr(docsrs, doc(cfg(feature = "keys-file")))]
+pub mod keys_file;
 mod memory;
 mod record;
 #[cfg(feature = "redis")]
-mod redis;
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod redis;
 #[cfg(feature = "keys-file")]
 pub(crate) mod rfc3339;
 mod secret_token;
 
-#[cfg(any(feature = "admin", feature = "redis"))]
-pub use self::admin::AdminError;
-#[cfg(feature = "admin")]
-pub use self::admin::{ChangesHeld, EmbeddedKeyAdmin, KeyAdmin};
 pub use self::api_key::ApiKey;
 pub use self::digest::TokenDigest;
 pub use self::entry::KeyEntry;
@@ -63,17 +66,8 @@ pub use self::entry::KeyEntry;
 pub(crate) use self::entry::{LABEL_RULE, is_valid_label};
 pub use self::error::KeyStoreError;
 pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};
-#[cfg(feature = "keys-file")]
-pub use self::keys_file::{KeysFile, KeysFileError, Reload, ReloadOutcome, ReloadStatus};
 #[cfg(feature = "admin")]
 pub(crate) use self::keys_file::{parse_quota, shown_field_name};
 pub use self::memory::{KeyCounts, KeyStore, KeyStoreBuilder};
 pub use self::record::Metadata;
-#[cfg(all(feature = "admin", feature = "redis"))]
-pub use self::redis::SharedKeyAdmin;
-#[cfg(feature = "redis")]
-pub use self::redis::{
-    ImportReport, OutagePolicy, RedisKeyAdmin, SharedKeyStore, SharedKeyStoreBuilder, SyncError,
-    SyncStatus,
-};
 pub use self::secret_token::SecretToken;

@@ -43,7 +43,7 @@ impl Units {
     }
 
     /// `quota` in microseconds (as the Redis script counts), at least 1.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg(feature = "redis")]
     pub(crate) const fn micros(quota: Quota) -> Self {
         let emission = quota.emission_nanos() / 1_000;
         let emission = if emission == 0 { 1 } else { emission };

@@ -268,7 +268,7 @@ impl RateLimiterBuilder {
     /// tag), so that every replica shares each key's quota.
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-    pub fn redis(mut self, store: &crate::key_store::SharedKeyStore) -> Self {
+    pub fn redis(mut self, store: &crate::key_store::redis::SharedKeyStore) -> Self {
         self.redis = Some(store.redis_home());
         self
     }

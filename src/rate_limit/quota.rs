@@ -100,7 +100,7 @@ impl Quota {
     }
 
     /// The whole window in nanoseconds: `requests` emission intervals.
-    #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+    #[cfg(feature = "rate-limit")]
     pub(crate) const fn window_nanos(self) -> u64 {
         self.emission_nanos() * self.requests.get() as u64
     }

@@ -9,7 +9,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::request::Parts;
 use http::{HeaderValue, Method, Response, StatusCode};
 
-use super::format::{ApiErrorJson, RejectionFormat};
+use super::format::RejectionFormat;
 use super::{Rejection, RejectionKind, challenge, grpc, trace};
 
 /// What a rejection of one kind looks like when it names no scopes, built
@@ -53,9 +53,12 @@ impl RejectionRenderer {
 
     /// The renderer used where no layer configured one (the axum extractor
     /// without the layer): no realm, JSON body.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    #[cfg(any(feature = "axum", feature = "rate-limit"))]
     pub(crate) fn without_realm() -> Self {
-        Self::new(challenge::WITHOUT_REALM.to_owned(), Arc::new(ApiErrorJson))
+        Self::new(
+            challenge::WITHOUT_REALM.to_owned(),
+            Arc::new(super::format::ApiErrorJson),
+        )
     }
 
     /// The response refusing `request`; the body is empty for `HEAD` and

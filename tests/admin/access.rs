@@ -7,7 +7,7 @@ use jsonwebtoken::Algorithm;
 use serde_json::json;
 use tower_bearer_auth::admin::AdminApi;
 use tower_bearer_auth::jwt::{JwtKey, JwtValidator, KeyOrJwt};
-use tower_bearer_auth::key_store::EmbeddedKeyAdmin;
+use tower_bearer_auth::key_store::admin::EmbeddedKeyAdmin;
 use tower_bearer_auth::{BearerAuthLayer, CredentialKind, KeyStore};
 
 use crate::client::{Admin, KEYS, admin_key};

@@ -13,7 +13,7 @@ use tower::ServiceExt;
 use tower_bearer_auth::admin::AdminApi;
 
 use tower_bearer_auth::key_store::{
-    EmbeddedKeyAdmin, RedisKeyAdmin, SharedKeyAdmin, SharedKeyStore,
+    admin::EmbeddedKeyAdmin, redis::RedisKeyAdmin, redis::SharedKeyAdmin, redis::SharedKeyStore,
 };
 use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 

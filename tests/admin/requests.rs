@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 use tower_bearer_auth::KeyEntry;
-use tower_bearer_auth::key_store::{KeysFile, TokenDigest};
+use tower_bearer_auth::key_store::{TokenDigest, keys_file::KeysFile};
 
 use crate::client::{KEYS, embedded};
 

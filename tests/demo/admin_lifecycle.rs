@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower_bearer_auth::key_store::{KeysFile, RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
 
 use crate::admin_client::{AdminClient, printed_tokens};
 use crate::server::{DemoServer, TestKey};

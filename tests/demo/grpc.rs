@@ -9,7 +9,7 @@ use crate::support::TempDir;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::keys_file::KeysFile;
 
 struct Setup {
     server: DemoServer,

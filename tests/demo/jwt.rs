@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::keys_file::KeysFile;
 
 use crate::server::proto::profiles_client::ProfilesClient;
 use crate::server::proto::{GetProfileRequest, PlaceCallRequest};

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::keys_file::KeysFile;
 use tower_bearer_auth::{KeyEntry, KeyStore};
 
 fn keygen(args: &[&str]) -> std::process::Output {

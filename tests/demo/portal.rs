@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
 
-use tower_bearer_auth::key_store::{KeysFile, TokenDigest};
+use tower_bearer_auth::key_store::{TokenDigest, keys_file::KeysFile};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 use crate::admin_client::{AdminClient, printed_tokens};

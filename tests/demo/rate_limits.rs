@@ -14,7 +14,7 @@ use http_body_util::Full;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tower_bearer_auth::key_store::{KeysFile, RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
 use tower_bearer_auth::rate_limit::Quota;
 
 use crate::server::proto::GetProfileRequest;

@@ -13,7 +13,7 @@ use crate::support::TempDir;
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::keys_file::KeysFile;
 
 async fn status(server: &DemoServer, key: &TestKey) -> StatusCode {
     let request = Request::get(server.url("/v1/profile"))

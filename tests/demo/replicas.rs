@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use tower_bearer_auth::key_store::{KeysFile, RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
 
 use crate::server::{DemoServer, TestKey, http_client, send};
 use crate::support::redis::RedisServer;

@@ -8,7 +8,7 @@ use crate::support::TempDir;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::keys_file::KeysFile;
 
 struct Keys {
     full: TestKey,

@@ -159,7 +159,7 @@ fn check_keys_validates_a_file_without_serving() {
     let path = dir.path().join("keys.json");
     let good = crate::server::TestKey::new("Good", "profile:read");
     let other = crate::server::TestKey::new("Other", "profile:read");
-    tower_bearer_auth::key_store::KeysFile::from_entries(vec![
+    tower_bearer_auth::key_store::keys_file::KeysFile::from_entries(vec![
         good.entry.clone(),
         other.entry.clone(),
     ])
@@ -217,7 +217,7 @@ fn a_keys_file_others_can_write_is_warned_about() {
     let dir = TempDir::new("writable");
     let path = dir.path().join("keys.json");
     let key = crate::server::TestKey::new("Key", "profile:read");
-    tower_bearer_auth::key_store::KeysFile::from_entries(vec![key.entry])
+    tower_bearer_auth::key_store::keys_file::KeysFile::from_entries(vec![key.entry])
         .save(&path)
         .expect("save");
     let server = DemoServer::start(&["--keys", path.to_str().expect("utf-8")]);

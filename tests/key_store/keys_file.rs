@@ -2,7 +2,7 @@
 //! entry, failing safe), save it.
 
 use crate::support::TempDir;
-use tower_bearer_auth::key_store::KeysFile;
+use tower_bearer_auth::key_store::keys_file::KeysFile;
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
 fn generated(label: &str) -> (KeyEntry, String) {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use tower_bearer_auth::key_store::{EmbeddedKeyAdmin, KeyAdmin, KeysFile};
+use tower_bearer_auth::key_store::{admin::EmbeddedKeyAdmin, admin::KeyAdmin, keys_file::KeysFile};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore};
 
 fn seconds(time: SystemTime) -> u64 {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tower::{Layer, Service, ServiceExt};
 use tower_bearer_auth::BearerAuthLayer;
-use tower_bearer_auth::key_store::RedisKeyAdmin;
+use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 
 use crate::shared_store::{NAMESPACE, new_key, replica};

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tower_bearer_auth::key_store::{
-    AdminError, KeysFile, OutagePolicy, RedisKeyAdmin, SharedKeyStore, TokenDigest,
+    TokenDigest, admin::AdminError, keys_file::KeysFile, redis::OutagePolicy, redis::RedisKeyAdmin,
+    redis::SharedKeyStore,
 };
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet, ValidationFailure};
 

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use tower_bearer_auth::ValidationFailure;
-use tower_bearer_auth::key_store::{RedisKeyAdmin, SharedKeyStore};
+use tower_bearer_auth::key_store::{redis::RedisKeyAdmin, redis::SharedKeyStore};
 
 use super::shared_store::{NAMESPACE, answer, new_key, replica};
 use crate::support::redis::{RedisServer, Relay};

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use super::{AdminError, KeyAdmin};
-use crate::key_store::{KeyEntry, KeyStore, KeyStoreError, KeysFile};
+use crate::key_store::keys_file::KeysFile;
+use crate::key_store::{KeyEntry, KeyStore, KeyStoreError};
 
 /// A [`KeyStore`] changed at runtime, and persisted to a keys file when
 /// given one: each change is written to the file atomically (a new file
@@ -24,7 +25,7 @@ use crate::key_store::{KeyEntry, KeyStore, KeyStoreError, KeysFile};
 ///
 /// ```
 /// use tower_bearer_auth::{KeyEntry, KeyStore};
-/// use tower_bearer_auth::key_store::{EmbeddedKeyAdmin, KeyAdmin, TokenDigest};
+/// use tower_bearer_auth::key_store::{admin::EmbeddedKeyAdmin, admin::KeyAdmin, TokenDigest};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = KeyStore::new();

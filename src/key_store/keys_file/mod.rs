@@ -42,7 +42,7 @@ use super::{KeyEntry, rfc3339};
 ///
 /// ```
 /// use tower_bearer_auth::KeyStore;
-/// use tower_bearer_auth::key_store::KeysFile;
+/// use tower_bearer_auth::key_store::keys_file::KeysFile;
 ///
 /// let file = KeysFile::parse(r#"{"keys":[{
 ///     "id": "key_staging", "label": "Staging Server",
@@ -118,7 +118,7 @@ impl KeysFile {
     /// with another is refused, since which one was meant cannot be known).
     ///
     /// ```
-    /// use tower_bearer_auth::key_store::KeysFile;
+    /// use tower_bearer_auth::key_store::keys_file::KeysFile;
     ///
     /// let hash = format!("sha256:{}", "0".repeat(64));
     /// let (file, refused) = KeysFile::parse_each(&format!(r#"{{"keys":[
@@ -128,7 +128,7 @@ impl KeysFile {
     /// assert_eq!(file.entries().len(), 1);
     /// assert_eq!(refused[0].entry_id(), Some("key_b"));
     /// assert_eq!(refused[0].field(), Some("hash"));
-    /// # Ok::<(), tower_bearer_auth::key_store::KeysFileError>(())
+    /// # Ok::<(), tower_bearer_auth::key_store::keys_file::KeysFileError>(())
     /// ```
     ///
     /// # Errors
@@ -256,13 +256,13 @@ fn sync_directory(directory: &Path) -> std::io::Result<()> {
 }
 
 /// One entry as compact JSON, exactly as the file writes it.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+#[cfg(feature = "redis")]
 pub(crate) fn entry_json(entry: &KeyEntry) -> String {
     serde_json::to_string(&to_file_entry(entry)).unwrap_or_default()
 }
 
 /// One entry from its compact JSON, with the file's checks.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+#[cfg(feature = "redis")]
 pub(crate) fn parse_entry(json: &str) -> Result<KeyEntry, KeysFileError> {
     read::single(json)
 }

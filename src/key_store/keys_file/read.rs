@@ -80,7 +80,7 @@ pub(super) fn entries(json: &str) -> Result<Vec<Result<KeyEntry, KeysFileError>>
 
 /// Reads one entry on its own, from its JSON text (the form a shared store
 /// keeps each record in).
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
+#[cfg(feature = "redis")]
 pub(super) fn single(json: &str) -> Result<KeyEntry, KeysFileError> {
     let value: Value = serde_json::from_str(json).map_err(|e| KeysFileError::syntax(&e))?;
     entry(0, value)

@@ -51,7 +51,7 @@ pub enum ReloadOutcome {
 ///
 /// ```
 /// use std::time::SystemTime;
-/// use tower_bearer_auth::key_store::{ReloadOutcome, ReloadStatus};
+/// use tower_bearer_auth::key_store::{keys_file::ReloadOutcome, keys_file::ReloadStatus};
 ///
 /// let status = ReloadStatus::startup();
 /// assert_eq!(serde_json::to_string(&status)?, r#"{"reloaded_at":null,"outcome":"ok"}"#);

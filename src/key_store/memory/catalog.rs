@@ -200,7 +200,7 @@ impl Catalog {
     }
 
     /// The id of the revoked key holding `digest`, if one does.
-    #[cfg_attr(not(any(feature = "redis", feature = "admin")), allow(dead_code))]
+    #[cfg(any(feature = "redis", feature = "admin"))]
     pub(super) fn revoked_holder(&self, digest: &TokenDigest) -> Option<String> {
         self.revoked_digests
             .get(digest)

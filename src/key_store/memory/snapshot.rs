@@ -103,7 +103,7 @@ impl Snapshot {
     }
 
     /// Calls `visit` with every record.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg(feature = "redis")]
     pub(super) fn for_each(&self, mut visit: impl FnMut(&KeyRecord)) {
         for shard in &self.shards {
             for slot in shard.iter() {

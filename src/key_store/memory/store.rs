@@ -201,7 +201,7 @@ impl KeyStore {
     }
 
     /// Whether any key, active or revoked, holds `digest`.
-    #[cfg_attr(not(feature = "admin"), allow(dead_code))]
+    #[cfg(feature = "admin")]
     pub(crate) fn holds_digest(&self, digest: &TokenDigest) -> bool {
         self.shared.snapshot.load().get(digest).is_some()
             || self.lock().revoked_holder(digest).is_some()
@@ -209,7 +209,7 @@ impl KeyStore {
 
     /// Calls `visit` with the id and last-use minute of every active key
     /// used at least once, without a lock (for flushing last uses).
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg(feature = "redis")]
     pub(crate) fn for_each_last_use(&self, mut visit: impl FnMut(&str, u32)) {
         self.shared.snapshot.load().for_each(|record| {
             let minute = record.last_used_minute();
@@ -221,7 +221,7 @@ impl KeyStore {
 
     /// Forgets whatever key holds `digest` (active or revoked), if any; for
     /// a replica removing a record it could not read.
-    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    #[cfg(feature = "redis")]
     pub(crate) fn remove_digest(&self, digest: &TokenDigest) {
         let holder = {
             let snapshot = self.shared.snapshot.load();

@@ -9,7 +9,7 @@ use redis::{Client, Script};
 use tokio::sync::Mutex;
 
 use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
-use crate::key_store::AdminError;
+use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::{KeysFile, entry_json, parse_entry};
 use crate::key_store::{KeyEntry, KeyStoreError};
 
@@ -32,7 +32,7 @@ const CAS_ATTEMPTS: usize = 64;
 ///
 /// ```no_run
 /// use tower_bearer_auth::{KeyEntry, KeyGenerator};
-/// use tower_bearer_auth::key_store::RedisKeyAdmin;
+/// use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let admin = RedisKeyAdmin::connect("redis://127.0.0.1/", "billing-api").await?;

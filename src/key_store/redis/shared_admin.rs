@@ -21,7 +21,7 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 /// replica's and what all replicas flushed to Redis (once a minute).
 ///
 /// ```no_run
-/// use tower_bearer_auth::key_store::{RedisKeyAdmin, SharedKeyAdmin, SharedKeyStore};
+/// use tower_bearer_auth::key_store::{redis::RedisKeyAdmin, redis::SharedKeyAdmin, redis::SharedKeyStore};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let replica = SharedKeyStore::builder("redis://127.0.0.1/").start()?;

@@ -41,7 +41,7 @@ use crate::validator::{TokenValidator, ValidationError};
 /// ```no_run
 /// use std::time::Duration;
 /// use tower_bearer_auth::BearerAuthLayer;
-/// use tower_bearer_auth::key_store::SharedKeyStore;
+/// use tower_bearer_auth::key_store::redis::SharedKeyStore;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = SharedKeyStore::builder("redis://127.0.0.1/")
@@ -74,6 +74,7 @@ pub(super) struct Inner {
     pub(super) layout: Layout,
     namespace: String,
     /// For others that talk to the same Redis (the rate limiter).
+    #[cfg(feature = "rate-limit")]
     client: redis::Client,
 }
 
@@ -167,6 +168,7 @@ impl SharedKeyStoreBuilder {
             last_error: Mutex::new(None),
             layout: Layout::new(&self.namespace),
             namespace: self.namespace,
+            #[cfg(feature = "rate-limit")]
             client: client.clone(),
         });
         let thread = |what: &str, e: std::io::Error| SyncError::Thread {
@@ -240,7 +242,7 @@ impl SharedKeyStore {
 
     /// The Redis client and the hash tag of this key set (`{tba:<ns>}`),
     /// for others that keep state next to it (the rate limiter).
-    #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
+    #[cfg(feature = "rate-limit")]
     pub(crate) fn redis_home(&self) -> (redis::Client, String) {
         (
             self.inner.client.clone(),
