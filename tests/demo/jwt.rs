@@ -98,6 +98,18 @@ async fn the_same_routes_take_keys_and_jwts_over_rest_and_grpc() {
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(body["placed_by"], "jwt:user-42");
 
+    // A JWT holding `keys:admin` is not an administrator: the demo's admin
+    // API takes API keys only (it once minted a permanent key for one).
+    let admin_jwt = signer.sign(&claims("keys:admin"));
+    for (method, path) in [
+        (Method::GET, "/admin/v1/keys"),
+        (Method::POST, "/admin/v1/keys"),
+    ] {
+        let (status, body) = rest(&server, method, path, &admin_jwt).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(body["error"]["code"], "forbidden", "{path}");
+    }
+
     // Refusals: expired, another audience, another issuer, a forged one.
     let mut expired = claims("profile:read");
     expired["exp"] = json!(now() - 120);
