@@ -12,8 +12,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_bearer_auth::key_store::{
     admin::EmbeddedKeyAdmin, keys_file::KeysFile, keys_file::KeysFileError,
-    keys_file::ReloadOutcome, keys_file::ReloadStatus, redis::RedisKeyAdmin, redis::SharedKeyAdmin,
-    redis::SharedKeyStore,
+    keys_file::ReloadOutcome, keys_file::ReloadStatus, redis::RedisKeyAdmin, redis::ReplicaState,
+    redis::SharedKeyAdmin, redis::SharedKeyStore,
 };
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
@@ -40,10 +40,10 @@ impl Health {
             Self::Shared(store) => {
                 let state = store.state();
                 (
-                    state != "fresh",
+                    state != ReplicaState::Fresh,
                     json!({
                         "source": "redis",
-                        "state": state,
+                        "state": state.as_str(),
                         "version": store.version(),
                     }),
                 )
@@ -140,7 +140,7 @@ impl Source {
             Self::Shared(store, _) => {
                 let status = store.status();
                 tracing::info!(
-                    state = status.state,
+                    state = status.state.as_str(),
                     active = status.counts.active,
                     revoked = status.counts.revoked,
                     version = status.applied_version,

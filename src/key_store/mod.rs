@@ -55,6 +55,8 @@ mod record;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
+#[cfg(feature = "redis")]
+mod replica;
 #[cfg(feature = "keys-file")]
 pub(crate) mod rfc3339;
 mod secret_token;

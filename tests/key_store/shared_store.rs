@@ -150,7 +150,7 @@ async fn a_replica_answers_503_until_its_first_load_and_the_first_write_initiali
         not_ready.to_string().contains("no initialised key store"),
         "{not_ready}"
     );
-    assert_eq!(store.status().state, "loading");
+    assert_eq!(store.status().state.as_str(), "loading");
 
     // The first write initialises the store; the replica follows.
     let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
@@ -169,7 +169,7 @@ async fn a_replica_answers_503_until_its_first_load_and_the_first_write_initiali
         Err(ValidationFailure::Invalid)
     );
     let status = store.status();
-    assert_eq!((status.state, status.counts.active), ("fresh", 1));
+    assert_eq!((status.state.as_str(), status.counts.active), ("fresh", 1));
 }
 
 /// 1,000 concurrent inserts of one id from two admins: exactly one wins.

@@ -169,7 +169,7 @@ async fn settle_fresh(store: &SharedKeyStore, within: Duration) {
         // Fresh means proven after the restart: the proof is younger than
         // the time since we started waiting.
         let status = store.status();
-        if status.state == "fresh" && status.last_error.is_none() {
+        if status.state.as_str() == "fresh" && status.last_error.is_none() {
             return;
         }
         assert!(

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::key_store::replica::feed::{Change, LogEntry};
+
 /// How many change-log entries Redis keeps (approximately, `MAXLEN ~`). A
 /// replica that falls further behind than this resynchronizes in full.
 pub(super) const LOG_LENGTH: usize = 10_000;
@@ -59,55 +61,33 @@ pub(super) fn is_valid_namespace(namespace: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
 }
 
-/// One write, as the change log carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Change {
-    /// The key with this id is now this record (a keys-file JSON entry).
-    Put {
-        digest: String,
-        id: String,
-        record: String,
-    },
-    /// The key with this id is gone.
-    Delete { digest: String, id: String },
-}
-
-/// A change-log entry: its stream id, version and change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct LogEntry {
-    pub(super) stream_id: String,
-    pub(super) version: u64,
-    pub(super) change: Change,
-}
-
-impl LogEntry {
-    /// Reads one stream entry; `None` for an entry no script of ours wrote.
-    pub(super) fn from_stream(
-        stream_id: String,
-        fields: &std::collections::HashMap<String, redis::Value>,
-    ) -> Option<Self> {
-        let text = |name: &str| match fields.get(name)? {
-            redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-            redis::Value::SimpleString(text) => Some(text.clone()),
-            redis::Value::Int(n) => Some(n.to_string()),
-            _ => None,
-        };
-        let version = text("v")?.parse().ok()?;
-        let digest = text("d")?;
-        let id = text("i")?;
-        let change = match text("op")?.as_str() {
-            "put" => Change::Put {
-                digest,
-                id,
-                record: text("r")?,
-            },
-            "del" => Change::Delete { digest, id },
-            _ => return None,
-        };
-        Some(Self {
-            stream_id,
-            version,
-            change,
-        })
-    }
+/// Reads one stream entry of the change log (`v`, `op`, `d`, `i`, `r`);
+/// `None` for an entry no script of ours wrote.
+pub(super) fn from_stream(
+    stream_id: String,
+    fields: &std::collections::HashMap<String, redis::Value>,
+) -> Option<LogEntry> {
+    let text = |name: &str| match fields.get(name)? {
+        redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        redis::Value::SimpleString(text) => Some(text.clone()),
+        redis::Value::Int(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let version = text("v")?.parse().ok()?;
+    let digest = text("d")?;
+    let id = text("i")?;
+    let change = match text("op")?.as_str() {
+        "put" => Change::Put {
+            digest,
+            id,
+            record: text("r")?,
+        },
+        "del" => Change::Delete { digest, id },
+        _ => return None,
+    };
+    Some(LogEntry {
+        position: stream_id,
+        version,
+        change,
+    })
 }

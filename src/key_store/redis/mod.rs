@@ -14,18 +14,19 @@
 //! stream, about 10,000 entries). Nothing there is a token.
 
 mod admin;
-mod error;
-mod freshness;
+mod builder;
+mod feed;
 mod layout;
 mod report;
 #[cfg(feature = "admin")]
 mod shared_admin;
-mod store;
 mod sync;
 
 pub use self::admin::{ImportReport, RedisKeyAdmin};
-pub use self::error::SyncError;
-pub use self::freshness::OutagePolicy;
+pub use self::builder::SharedKeyStoreBuilder;
 #[cfg(feature = "admin")]
 pub use self::shared_admin::SharedKeyAdmin;
-pub use self::store::{SharedKeyStore, SharedKeyStoreBuilder, SyncStatus};
+#[doc(inline)]
+pub use crate::key_store::replica::{
+    OutagePolicy, ReplicaState, SharedKeyStore, SourceBehind, SyncError, SyncStatus,
+};

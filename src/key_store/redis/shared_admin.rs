@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{RedisKeyAdmin, SharedKeyStore};
+use super::{RedisKeyAdmin, ReplicaState, SharedKeyStore};
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::{AdminError, KeyAdmin};
 
@@ -57,9 +57,9 @@ impl SharedKeyAdmin {
 
     fn fresh(&self) -> Result<(), AdminError> {
         match self.replica.state() {
-            "fresh" | "serving stale" => Ok(()),
+            ReplicaState::Fresh | ReplicaState::ServingStale => Ok(()),
             state => Err(AdminError::Unavailable {
-                problem: format!("this replica's copy of the key set is {state}"),
+                problem: format!("this replica's copy of the key set is {}", state.as_str()),
             }),
         }
     }

@@ -1,18 +1,17 @@
-//! A replica of a key set kept in Redis: the validator requests use.
+//! The replica's handle, the validator requests use, and the state it
+//! shares with the task that follows the source.
 
 use std::fmt;
 use std::future::{Ready, ready};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use http::request::Parts;
 use tokio::sync::watch;
 
-use super::error::{NotFresh, SyncError};
-use super::freshness::{Freshness, OutagePolicy, State, start_watchdog};
-use super::layout::{Layout, is_valid_namespace};
-use super::sync;
+use super::error::SyncError;
+use super::freshness::{Freshness, OutagePolicy, ReplicaState, start_watchdog};
 use crate::key_store::{ApiKey, KeyCounts, KeyEntry, KeyStore};
 use crate::validator::{TokenValidator, ValidationError};
 
@@ -35,7 +34,7 @@ use crate::validator::{TokenValidator, ValidationError};
 /// or its data lost), every token gets 503, never 401.
 ///
 /// The replica never writes: keys are created, revoked and removed through
-/// [`RedisKeyAdmin`](super::RedisKeyAdmin). The sync task and its watchdog
+/// [`RedisKeyAdmin`](crate::key_store::redis::RedisKeyAdmin). The sync task and its watchdog
 /// thread end when the last clone of the store is dropped.
 ///
 /// ```no_run
@@ -55,31 +54,39 @@ use crate::validator::{TokenValidator, ValidationError};
 /// ```
 #[derive(Clone)]
 pub struct SharedKeyStore {
-    inner: Arc<Inner>,
+    inner: Arc<Shared>,
 }
 
-/// What the store handle and its sync task share.
-pub(super) struct Inner {
+/// What the handle and the task following the source share (as tower's
+/// buffer worker shares a small handle, not the owner's struct).
+pub(crate) struct Shared {
     // The two fields the request path reads, side by side.
     pub(super) freshness: Freshness,
-    pub(super) local: KeyStore,
+    pub(crate) local: KeyStore,
     /// The version of the last write applied to `local`.
     pub(super) applied: watch::Sender<u64>,
     pub(super) resync_requested: AtomicBool,
-    /// Asks the sync thread to write last uses to Redis now.
-    pub(super) flush_requested: AtomicBool,
-    /// How many flushes of last uses succeeded.
-    pub(super) flushes: watch::Sender<u64>,
+    /// The operator accepted the source as it is, even behind this replica.
+    pub(super) accept_source: AtomicBool,
+    /// Asks the task to write last uses back to the source now.
+    pub(crate) flush_requested: AtomicBool,
+    /// How many writes of last uses succeeded.
+    pub(crate) flushes: watch::Sender<u64>,
     pub(super) last_error: Mutex<Option<String>>,
-    pub(super) layout: Layout,
-    namespace: String,
-    /// For others that talk to the same Redis (the rate limiter).
+    /// The source's version while it is behind this replica.
+    pub(super) behind: Mutex<Option<SourceBehind>>,
+    /// How many revoked or deleted digests the replica remembers.
+    pub(super) tombstones: AtomicUsize,
+    /// The source, for `Debug` and thread names (a Redis namespace).
+    name: String,
+    /// Where the Redis-shared rate limit keeps its state: the source's
+    /// client and hash tag.
     #[cfg(feature = "rate-limit")]
-    client: redis::Client,
+    redis_home: (redis::Client, String),
 }
 
-impl Inner {
-    pub(super) fn set_error(&self, problem: Option<String>) {
+impl Shared {
+    pub(crate) fn set_error(&self, problem: Option<String>) {
         *self
             .last_error
             .lock()
@@ -87,119 +94,62 @@ impl Inner {
     }
 }
 
-/// Configures and starts a [`SharedKeyStore`].
-#[derive(Debug, Clone)]
-#[must_use]
-pub struct SharedKeyStoreBuilder {
-    url: String,
-    namespace: String,
-    max_staleness: Duration,
-    policy: OutagePolicy,
-    resync_every: Duration,
-    require_checksum: bool,
+/// What a replica is made of, from the backend's builder.
+pub(crate) struct ReplicaSettings {
+    pub(crate) name: String,
+    pub(crate) max_staleness: Duration,
+    pub(crate) policy: OutagePolicy,
+    pub(crate) require_checksum: bool,
+    #[cfg(feature = "rate-limit")]
+    pub(crate) redis_home: (redis::Client, String),
 }
 
-impl SharedKeyStoreBuilder {
-    /// The namespace of the key set in Redis (default `default`): replicas
-    /// and admins of one service share it; other services use their own.
-    pub fn namespace(mut self, namespace: &str) -> Self {
-        namespace.clone_into(&mut self.namespace);
-        self
-    }
-
-    /// How long a replica may go without proving that its key set is fresh
-    /// before the outage policy applies (default 5 s). Also the hard bound
-    /// on accepting a key revoked while this replica was cut off.
-    pub fn max_staleness(mut self, max_staleness: Duration) -> Self {
-        self.max_staleness = max_staleness;
-        self
-    }
-
-    /// What to do past `max_staleness` (default: [`OutagePolicy::FailClosed`]).
-    pub fn outage_policy(mut self, policy: OutagePolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// How often the replica reloads the whole key set, to catch writes
-    /// that bypassed the change log (default 10 minutes, with jitter).
-    pub fn resync_every(mut self, every: Duration) -> Self {
-        self.resync_every = every;
-        self
-    }
-
-    /// Refuse tokens without a valid checksum before any lookup, as
-    /// [`KeyStoreBuilder::require_checksum`](crate::key_store::KeyStoreBuilder::require_checksum).
-    pub fn require_checksum(mut self, require: bool) -> Self {
-        self.require_checksum = require;
-        self
-    }
-
-    /// Starts the replica: it answers 503 until its first load, which
-    /// happens in the background (see [`SharedKeyStore::ready`]).
-    ///
-    /// The sync task runs on a thread of its own (with a single-threaded
-    /// Tokio runtime), and a watchdog on another: following Redis never
-    /// competes with request handling, and a saturated server cannot delay
-    /// the proofs of freshness into a false 503.
-    ///
-    /// # Errors
-    ///
-    /// [`SyncError`] for an invalid URL or namespace, or if the threads
-    /// cannot be started.
-    pub fn start(self) -> Result<SharedKeyStore, SyncError> {
-        if !is_valid_namespace(&self.namespace) {
-            return Err(SyncError::InvalidNamespace {
-                namespace: self.namespace,
-            });
-        }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| SyncError::InvalidUrl {
-            problem: e.to_string(),
-        })?;
-        let inner = Arc::new(Inner {
-            local: KeyStore::builder()
-                .require_checksum(self.require_checksum)
-                .build(),
-            freshness: Freshness::new(self.max_staleness, self.policy),
-            applied: watch::Sender::new(0),
-            resync_requested: AtomicBool::new(false),
-            flush_requested: AtomicBool::new(false),
-            flushes: watch::Sender::new(0),
-            last_error: Mutex::new(None),
-            layout: Layout::new(&self.namespace),
-            namespace: self.namespace,
-            #[cfg(feature = "rate-limit")]
-            client: client.clone(),
-        });
-        let thread = |what: &str, e: std::io::Error| SyncError::Thread {
-            problem: format!("cannot start the {what} thread: {e}"),
-        };
-        start_watchdog(&inner, |inner| &inner.freshness, &inner.namespace)
-            .map_err(|e| thread("watchdog", e))?;
-        let settings = sync::Settings {
-            block: (self.max_staleness / 4)
-                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
-            resync_every: self.resync_every,
-        };
-        sync::start(Arc::downgrade(&inner), client, settings, &inner.namespace)
-            .map_err(|e| thread("sync", e))?;
-        Ok(SharedKeyStore { inner })
-    }
+/// A source that was behind what this replica applied: it proves nothing
+/// and is not loaded until it is ahead again or the operator accepts it
+/// ([`SharedKeyStore::accept_source`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceBehind {
+    /// The highest version this replica applied.
+    pub applied_version: u64,
+    /// The version the source answered with.
+    pub source_version: u64,
 }
 
 impl SharedKeyStore {
-    /// Starts configuring a replica of the key set at `redis_url`
-    /// (`redis://host:port/db`, `rediss://...` not included,
-    /// `redis+unix:///path/to/socket`).
-    pub fn builder(redis_url: &str) -> SharedKeyStoreBuilder {
-        SharedKeyStoreBuilder {
-            url: redis_url.to_owned(),
-            namespace: "default".to_owned(),
-            max_staleness: Duration::from_secs(5),
-            policy: OutagePolicy::FailClosed,
-            resync_every: Duration::from_secs(600),
-            require_checksum: false,
-        }
+    /// A replica that nothing follows yet, and its watchdog thread; the
+    /// backend starts the task that follows its source with
+    /// [`SharedKeyStore::shared`].
+    pub(crate) fn new(settings: ReplicaSettings) -> Result<Self, SyncError> {
+        let inner = Arc::new(Shared {
+            local: KeyStore::builder()
+                .require_checksum(settings.require_checksum)
+                .build(),
+            freshness: Freshness::new(settings.max_staleness, settings.policy),
+            applied: watch::Sender::new(0),
+            resync_requested: AtomicBool::new(false),
+            accept_source: AtomicBool::new(false),
+            flush_requested: AtomicBool::new(false),
+            flushes: watch::Sender::new(0),
+            last_error: Mutex::new(None),
+            behind: Mutex::new(None),
+            tombstones: AtomicUsize::new(0),
+            name: settings.name,
+            #[cfg(feature = "rate-limit")]
+            redis_home: settings.redis_home,
+        });
+        start_watchdog(&inner, |inner| &inner.freshness, &inner.name).map_err(|e| {
+            SyncError::Thread {
+                problem: format!("cannot start the watchdog thread: {e}"),
+            }
+        })?;
+        Ok(Self { inner })
+    }
+
+    /// What the following task holds: the replica, until the last handle
+    /// is dropped.
+    pub(crate) fn shared(&self) -> std::sync::Weak<Shared> {
+        Arc::downgrade(&self.inner)
     }
 
     /// Waits until the key set is loaded and fresh, at most `within`.
@@ -211,7 +161,7 @@ impl SharedKeyStore {
     pub async fn ready(&self, within: Duration) -> Result<(), SyncError> {
         let deadline = Instant::now() + within;
         loop {
-            if self.inner.freshness.state() == State::Fresh {
+            if self.inner.freshness.state() == ReplicaState::Fresh {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -224,7 +174,7 @@ impl SharedKeyStore {
     }
 
     /// Waits until this replica has applied the write that produced
-    /// `version` (what [`RedisKeyAdmin`](super::RedisKeyAdmin) returns), at
+    /// `version` (what [`RedisKeyAdmin`](crate::key_store::redis::RedisKeyAdmin) returns), at
     /// most `within`: read-your-writes for the replica that served an admin
     /// call. Whether it did.
     pub async fn wait_for_version(&self, version: u64, within: Duration) -> bool {
@@ -234,9 +184,21 @@ impl SharedKeyStore {
             .is_ok_and(|waited| waited.is_ok())
     }
 
-    /// Asks for a full resynchronization (the demo server does on
-    /// SIGHUP); it happens within about a second.
+    /// Asks for a full load (the demo server does on SIGHUP); it starts
+    /// within about a second, and the copy in force keeps answering, fresh,
+    /// until the new one replaces it.
     pub fn resync(&self) {
+        self.inner.resync_requested.store(true, Ordering::Release);
+    }
+
+    /// Accepts the source as it is, even behind what this replica applied
+    /// (a snapshot restored on purpose): the replica forgets the highest
+    /// version it applied and the digests it saw revoked or deleted, and
+    /// loads the source in full. Call it only once you have checked the
+    /// revocations the source lost; re-importing the keys from a backup
+    /// (which moves the source ahead again) is the usual way out.
+    pub fn accept_source(&self) {
+        self.inner.accept_source.store(true, Ordering::Release);
         self.inner.resync_requested.store(true, Ordering::Release);
     }
 
@@ -244,10 +206,7 @@ impl SharedKeyStore {
     /// for others that keep state next to it (the rate limiter).
     #[cfg(feature = "rate-limit")]
     pub(crate) fn redis_home(&self) -> (redis::Client, String) {
-        (
-            self.inner.client.clone(),
-            format!("{{tba:{}}}", self.inner.namespace),
-        )
+        self.inner.redis_home.clone()
     }
 
     /// Writes this replica's last uses to Redis now rather than at the next
@@ -263,12 +222,11 @@ impl SharedKeyStore {
             .is_ok_and(|waited| waited.is_ok())
     }
 
-    /// `loading`, `fresh`, `serving stale` or `unavailable`: what the
-    /// replica does with a token now (one atomic load; cheap enough for a
-    /// health check on every request).
+    /// What the replica does with a token now (one atomic load; cheap
+    /// enough for a health check on every request).
     #[must_use]
-    pub fn state(&self) -> &'static str {
-        self.inner.freshness.state().as_str()
+    pub fn state(&self) -> ReplicaState {
+        self.inner.freshness.state()
     }
 
     /// The version of the last write the replica applied.
@@ -281,7 +239,7 @@ impl SharedKeyStore {
     #[must_use]
     pub fn status(&self) -> SyncStatus {
         SyncStatus {
-            state: self.inner.freshness.state().as_str(),
+            state: self.inner.freshness.state(),
             applied_version: *self.inner.applied.borrow(),
             last_proof_age: self
                 .inner
@@ -295,6 +253,12 @@ impl SharedKeyStore {
                 .unwrap_or_else(PoisonError::into_inner)
                 .clone(),
             counts: self.inner.local.counts(),
+            source_behind: *self
+                .inner
+                .behind
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            tombstones: self.inner.tombstones.load(Ordering::Relaxed),
         }
     }
 
@@ -307,8 +271,8 @@ impl SharedKeyStore {
     /// not loaded it yet.
     pub fn verify(&self, token: &str) -> Result<ApiKey, ValidationError> {
         match self.inner.freshness.state() {
-            State::Fresh | State::ServingStale => self.inner.local.verify(token),
-            state @ (State::Loading | State::Unavailable) => {
+            ReplicaState::Fresh | ReplicaState::ServingStale => self.inner.local.verify(token),
+            state @ (ReplicaState::Loading | ReplicaState::Unavailable) => {
                 Err(ValidationError::unavailable(NotFresh(state.as_str())))
             }
         }
@@ -339,7 +303,7 @@ impl TokenValidator for SharedKeyStore {
 impl fmt::Debug for SharedKeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SharedKeyStore")
-            .field("namespace", &self.inner.namespace)
+            .field("source", &self.inner.name)
             .field("status", &self.status())
             .finish_non_exhaustive()
     }
@@ -349,8 +313,8 @@ impl fmt::Debug for SharedKeyStore {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SyncStatus {
-    /// `loading`, `fresh`, `serving stale` or `unavailable`.
-    pub state: &'static str,
+    /// What the replica does with a token now.
+    pub state: ReplicaState,
     /// The version of the last write applied.
     pub applied_version: u64,
     /// How long ago freshness was last proven, if ever.
@@ -359,4 +323,23 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     /// The keys the replica holds.
     pub counts: KeyCounts,
+    /// The source's version while it is behind this replica (it then
+    /// proves nothing: 503 after `max_staleness`).
+    pub source_behind: Option<SourceBehind>,
+    /// How many revoked or deleted digests the replica remembers, so that
+    /// no source brings them back (at most 1,048,576).
+    pub tombstones: usize,
 }
+
+/// The source of the 503 a replica answers while it cannot prove that its
+/// key set is fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NotFresh(&'static str);
+
+impl fmt::Display for NotFresh {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the shared key store is not fresh ({})", self.0)
+    }
+}
+
+impl std::error::Error for NotFresh {}

@@ -31,21 +31,24 @@ pub enum OutagePolicy {
     },
 }
 
-/// What the request path does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What a replica does with a token now, by how recently it proved its
+/// key set fresh ([`SharedKeyStore::state`](super::SharedKeyStore::state)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(u8)]
-pub(super) enum State {
+#[non_exhaustive]
+pub enum ReplicaState {
     /// Not loaded yet: 503.
     Loading = 0,
-    /// Proven fresh within `max_staleness`: answer from the key set.
+    /// Proven fresh within `max_staleness`: answers from the key set.
     Fresh = 1,
-    /// Not proven fresh within `max_staleness`, serving stale by policy.
+    /// Not proven fresh within `max_staleness`, serving stale by policy
+    /// ([`OutagePolicy::ServeStale`]).
     ServingStale = 2,
     /// Not proven fresh within the allowed time: 503.
     Unavailable = 3,
 }
 
-impl State {
+impl ReplicaState {
     fn from_u8(value: u8) -> Self {
         match value {
             1 => Self::Fresh,
@@ -55,7 +58,9 @@ impl State {
         }
     }
 
-    pub(super) const fn as_str(self) -> &'static str {
+    /// `loading`, `fresh`, `serving stale` or `unavailable`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Loading => "loading",
             Self::Fresh => "fresh",
@@ -81,7 +86,7 @@ pub(super) struct Freshness {
 impl Freshness {
     pub(super) fn new(max_staleness: Duration, policy: OutagePolicy) -> Self {
         Self {
-            state: AtomicU8::new(State::Loading as u8),
+            state: AtomicU8::new(ReplicaState::Loading as u8),
             loaded: AtomicBool::new(false),
             proven_at: AtomicU64::new(0),
             base: Instant::now(),
@@ -92,8 +97,8 @@ impl Freshness {
     }
 
     /// What the request path does now: one relaxed load.
-    pub(super) fn state(&self) -> State {
-        State::from_u8(self.state.load(Ordering::Relaxed))
+    pub(super) fn state(&self) -> ReplicaState {
+        ReplicaState::from_u8(self.state.load(Ordering::Relaxed))
     }
 
     /// Records that the key set reflected every write committed before
@@ -122,20 +127,20 @@ impl Freshness {
     }
 
     /// The state the age of the last proof calls for.
-    fn assess(&self, now: Instant) -> State {
+    fn assess(&self, now: Instant) -> ReplicaState {
         let Some(proof) = self
             .last_proof()
             .filter(|_| self.loaded.load(Ordering::Acquire))
         else {
-            return State::Loading;
+            return ReplicaState::Loading;
         };
         let age = now.saturating_duration_since(proof);
         if age <= self.max_staleness {
-            return State::Fresh;
+            return ReplicaState::Fresh;
         }
         match self.policy {
-            OutagePolicy::ServeStale { at_most } if age <= at_most => State::ServingStale,
-            OutagePolicy::FailClosed | OutagePolicy::ServeStale { .. } => State::Unavailable,
+            OutagePolicy::ServeStale { at_most } if age <= at_most => ReplicaState::ServingStale,
+            OutagePolicy::FailClosed | OutagePolicy::ServeStale { .. } => ReplicaState::Unavailable,
         }
     }
 }
@@ -152,7 +157,7 @@ pub(super) fn start_watchdog<T: Send + Sync + 'static>(
     let handle = std::thread::Builder::new()
         .name(format!("tba-watchdog-{name}"))
         .spawn(move || {
-            let mut previous = State::Loading;
+            let mut previous = ReplicaState::Loading;
             loop {
                 let Some(owner) = weak.upgrade() else {
                     return;
@@ -173,21 +178,23 @@ pub(super) fn start_watchdog<T: Send + Sync + 'static>(
 }
 
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-fn report(from: State, to: State, freshness: &Freshness) {
+fn report(from: ReplicaState, to: ReplicaState, freshness: &Freshness) {
     let since = freshness
         .last_proof()
         .map(|proof| proof.elapsed().as_millis());
     match to {
-        State::Fresh => trace_event!(info!(from = from.as_str(), "shared key store is fresh")),
-        State::ServingStale => trace_event!(warn!(
+        ReplicaState::Fresh => {
+            trace_event!(info!(from = from.as_str(), "shared key store is fresh"));
+        }
+        ReplicaState::ServingStale => trace_event!(warn!(
             last_proof_ms_ago = since,
             "shared key store cannot prove freshness: serving the last key set (ServeStale)"
         )),
-        State::Unavailable => trace_event!(error!(
+        ReplicaState::Unavailable => trace_event!(error!(
             last_proof_ms_ago = since,
             "shared key store cannot prove freshness: answering 503 to every token"
         )),
-        State::Loading => {}
+        ReplicaState::Loading => {}
     }
 }
 
@@ -199,21 +206,21 @@ mod tests {
     fn the_age_of_the_last_proof_decides_the_state() {
         let closed = Freshness::new(Duration::from_millis(500), OutagePolicy::FailClosed);
         let now = Instant::now();
-        assert_eq!(closed.assess(now), State::Loading);
+        assert_eq!(closed.assess(now), ReplicaState::Loading);
         closed.proven(now);
         assert_eq!(
             closed.assess(now + Duration::from_millis(500)),
-            State::Fresh
+            ReplicaState::Fresh
         );
         assert_eq!(
             closed.assess(now + Duration::from_millis(501)),
-            State::Unavailable
+            ReplicaState::Unavailable
         );
         // An older proof never moves the clock back.
         closed.proven(now - Duration::from_secs(10));
         assert_eq!(
             closed.assess(now + Duration::from_millis(400)),
-            State::Fresh
+            ReplicaState::Fresh
         );
 
         let stale = Freshness::new(
@@ -225,11 +232,11 @@ mod tests {
         stale.proven(now);
         assert_eq!(
             stale.assess(now + Duration::from_secs(1)),
-            State::ServingStale
+            ReplicaState::ServingStale
         );
         assert_eq!(
             stale.assess(now + Duration::from_millis(2001)),
-            State::Unavailable
+            ReplicaState::Unavailable
         );
     }
 }

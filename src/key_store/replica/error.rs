@@ -6,7 +6,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SyncError {
-    /// The Redis URL is not valid.
+    /// The source's URL is not valid.
     InvalidUrl {
         /// What the client said about it (the URL's password is never part
         /// of it).
@@ -33,7 +33,7 @@ pub enum SyncError {
 impl fmt::Display for SyncError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::InvalidUrl { problem } => write!(f, "invalid Redis URL: {problem}"),
+            Self::InvalidUrl { problem } => write!(f, "invalid URL of the source: {problem}"),
             Self::InvalidNamespace { namespace } => write!(
                 f,
                 "namespace {namespace:?} must be 1 to 64 characters from A-Z a-z 0-9 _ - ."
@@ -53,16 +53,3 @@ impl fmt::Display for SyncError {
 }
 
 impl std::error::Error for SyncError {}
-
-/// The source of the 503 a replica answers while it cannot prove that its
-/// key set is fresh.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct NotFresh(pub(super) &'static str);
-
-impl fmt::Display for NotFresh {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the shared key store is not fresh ({})", self.0)
-    }
-}
-
-impl std::error::Error for NotFresh {}

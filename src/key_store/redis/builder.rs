@@ -1,0 +1,114 @@
+//! Configuring and starting a replica of a key set kept in Redis.
+
+use std::time::Duration;
+
+use super::layout::is_valid_namespace;
+use super::sync;
+use crate::key_store::replica::{FollowSettings, OutagePolicy, SharedKeyStore, SyncError};
+
+/// Configures and starts a [`SharedKeyStore`] that follows a key set kept
+/// in Redis.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SharedKeyStoreBuilder {
+    url: String,
+    namespace: String,
+    max_staleness: Duration,
+    policy: OutagePolicy,
+    resync_every: Duration,
+    require_checksum: bool,
+}
+
+impl SharedKeyStore {
+    /// Starts configuring a replica of the key set at `redis_url`
+    /// (`redis://host:port/db`, `redis+unix:///path/to/socket`;
+    /// `rediss://` not included).
+    pub fn builder(redis_url: &str) -> SharedKeyStoreBuilder {
+        SharedKeyStoreBuilder {
+            url: redis_url.to_owned(),
+            namespace: "default".to_owned(),
+            max_staleness: Duration::from_secs(5),
+            policy: OutagePolicy::FailClosed,
+            resync_every: Duration::from_secs(600),
+            require_checksum: false,
+        }
+    }
+}
+
+impl SharedKeyStoreBuilder {
+    /// The namespace of the key set in Redis (default `default`): replicas
+    /// and admins of one service share it; other services use their own.
+    pub fn namespace(mut self, namespace: &str) -> Self {
+        namespace.clone_into(&mut self.namespace);
+        self
+    }
+
+    /// How long a replica may go without proving that its key set is fresh
+    /// before the outage policy applies (default 5 s). Also the hard bound
+    /// on accepting a key revoked while this replica was cut off.
+    pub fn max_staleness(mut self, max_staleness: Duration) -> Self {
+        self.max_staleness = max_staleness;
+        self
+    }
+
+    /// What to do past `max_staleness` (default: [`OutagePolicy::FailClosed`]).
+    pub fn outage_policy(mut self, policy: OutagePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How often the replica loads the whole key set again, to catch
+    /// writes that bypassed the change log (default 10 minutes, with
+    /// jitter). The copy in force keeps answering, fresh, meanwhile.
+    pub fn resync_every(mut self, every: Duration) -> Self {
+        self.resync_every = every;
+        self
+    }
+
+    /// Refuse tokens without a valid checksum before any lookup, as
+    /// [`KeyStoreBuilder::require_checksum`](crate::key_store::KeyStoreBuilder::require_checksum).
+    pub fn require_checksum(mut self, require: bool) -> Self {
+        self.require_checksum = require;
+        self
+    }
+
+    /// Starts the replica: it answers 503 until its first load, which
+    /// happens in the background (see [`SharedKeyStore::ready`]).
+    ///
+    /// The sync task runs on a thread of its own (with a single-threaded
+    /// Tokio runtime), and a watchdog on another: following Redis never
+    /// competes with request handling, and a saturated server cannot delay
+    /// the proofs of freshness into a false 503.
+    ///
+    /// # Errors
+    ///
+    /// [`SyncError`] for an invalid URL or namespace, or if the threads
+    /// cannot be started.
+    pub fn start(self) -> Result<SharedKeyStore, SyncError> {
+        if !is_valid_namespace(&self.namespace) {
+            return Err(SyncError::InvalidNamespace {
+                namespace: self.namespace,
+            });
+        }
+        let client = redis::Client::open(self.url.as_str()).map_err(|e| SyncError::InvalidUrl {
+            problem: e.to_string(),
+        })?;
+        let store = SharedKeyStore::new(crate::key_store::replica::ReplicaSettings {
+            name: self.namespace.clone(),
+            max_staleness: self.max_staleness,
+            policy: self.policy,
+            require_checksum: self.require_checksum,
+            #[cfg(feature = "rate-limit")]
+            redis_home: (client.clone(), format!("{{tba:{}}}", self.namespace)),
+        })?;
+        let settings = FollowSettings {
+            heartbeat: (self.max_staleness / 4)
+                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
+            resync_every: self.resync_every,
+        };
+        sync::start(&store, client, settings, &self.namespace).map_err(|e| SyncError::Thread {
+            problem: format!("cannot start the sync thread: {e}"),
+        })?;
+        Ok(store)
+    }
+}

@@ -1,0 +1,201 @@
+//! The Redis side of a replica: the [`Feed`] it follows, one connection of
+//! the replica's own, and the chore of writing last uses back.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use redis::Script;
+use redis::aio::MultiplexedConnection;
+use redis::streams::{StreamRangeReply, StreamReadReply};
+
+use super::layout::{Layout, from_stream};
+use super::report;
+use crate::key_store::replica::Shared;
+use crate::key_store::replica::feed::{Feed, Head, LoadStart, Round};
+
+/// Log entries read per round.
+const BATCH: usize = 512;
+/// Hash fields read per `HSCAN` page.
+const SCAN_PAGE: usize = 1_000;
+/// How often a replica writes its keys' last uses to Redis.
+const FLUSH_EVERY: Duration = Duration::from_secs(60);
+/// Last uses written per script call.
+const FLUSH_BATCH: usize = 500;
+
+/// One connection to the Redis a replica follows.
+pub(super) struct RedisFeed<'a> {
+    pub(super) con: MultiplexedConnection,
+    pub(super) layout: &'a Layout,
+    /// How long a waiting round blocks, in milliseconds.
+    pub(super) block_ms: u64,
+    pub(super) last_uses: &'a mut LastUses,
+}
+
+/// What the replica wrote of its last uses so far, across connections.
+pub(super) struct LastUses {
+    pub(super) flushed: HashMap<String, u32>,
+    pub(super) next: Instant,
+    pub(super) script: Script,
+}
+
+impl LastUses {
+    pub(super) fn new() -> Self {
+        Self {
+            flushed: HashMap::new(),
+            next: Instant::now() + FLUSH_EVERY,
+            script: Script::new(include_str!("scripts/used.lua")),
+        }
+    }
+}
+
+fn failed(what: &str) -> impl Fn(redis::RedisError) -> String + '_ {
+    move |e| format!("{what} failed: {e}")
+}
+
+impl Feed for RedisFeed<'_> {
+    async fn begin_load(&mut self) -> Result<Option<LoadStart>, String> {
+        let (epoch, version, last): (Option<String>, Option<u64>, StreamRangeReply) = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(&self.layout.epoch)
+            .cmd("GET")
+            .arg(&self.layout.ver)
+            .cmd("XREVRANGE")
+            .arg(&self.layout.log)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.con)
+            .await
+            .map_err(failed("reading the head"))?;
+        Ok(epoch.map(|epoch| LoadStart {
+            head: Head {
+                epoch,
+                version: version.unwrap_or(0),
+            },
+            position: last
+                .ids
+                .first()
+                .map_or_else(|| "0-0".to_owned(), |entry| entry.id.clone()),
+        }))
+    }
+
+    async fn load_page(&mut self, cursor: u64) -> Result<(u64, Vec<(String, String)>), String> {
+        redis::cmd("HSCAN")
+            .arg(&self.layout.keys)
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(SCAN_PAGE)
+            .query_async(&mut self.con)
+            .await
+            .map_err(failed("scanning the keys"))
+    }
+
+    async fn round(&mut self, position: &str, wait: bool) -> Result<Round, String> {
+        let mut xread = redis::cmd("XREAD");
+        xread.arg("COUNT").arg(BATCH);
+        if wait {
+            xread.arg("BLOCK").arg(self.block_ms);
+        }
+        // The epoch and the version are answered after the read returns.
+        let (read, epoch, version): (Option<StreamReadReply>, Option<String>, Option<u64>) =
+            redis::pipe()
+                .add_command(xread)
+                .arg("STREAMS")
+                .arg(&self.layout.log)
+                .arg(position)
+                .cmd("GET")
+                .arg(&self.layout.epoch)
+                .cmd("GET")
+                .arg(&self.layout.ver)
+                .query_async(&mut self.con)
+                .await
+                .map_err(failed("reading the change log"))?;
+        Ok(Round {
+            entries: read
+                .into_iter()
+                .flat_map(|reply| reply.keys)
+                .flat_map(|key| key.ids)
+                .map(|id| from_stream(id.id, &id.map))
+                .collect(),
+            head: epoch.map(|epoch| Head {
+                epoch,
+                version: version.unwrap_or(0),
+            }),
+        })
+    }
+
+    async fn has_after(&mut self, position: &str) -> Result<bool, String> {
+        let next: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&self.layout.log)
+            .arg(format!("({position}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut self.con)
+            .await
+            .map_err(failed("reading the change log"))?;
+        Ok(!next.ids.is_empty())
+    }
+
+    async fn wait_for_first_write(&mut self) -> Result<(), String> {
+        // Wait on the log itself: the first write wakes this read at once,
+        // so the first key is not a backoff away.
+        let woken: Option<StreamReadReply> = redis::cmd("XREAD")
+            .arg("BLOCK")
+            .arg(self.block_ms)
+            .arg("STREAMS")
+            .arg(&self.layout.log)
+            .arg("0-0")
+            .query_async(&mut self.con)
+            .await
+            .map_err(failed("waiting for the first write"))?;
+        if woken.is_some() {
+            // A log without an epoch (a hand edit) would wake this read at
+            // once, every time: do not spin.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    async fn chores(&mut self, replica: &Shared) {
+        let asked = replica.flush_requested.swap(false, Ordering::AcqRel);
+        if asked || Instant::now() >= self.last_uses.next {
+            self.last_uses.next = Instant::now() + FLUSH_EVERY;
+            if self.flush_last_uses(replica).await {
+                replica.flushes.send_modify(|done| *done += 1);
+            }
+        }
+    }
+}
+
+impl RedisFeed<'_> {
+    /// Writes the last uses this replica saw since its last flush to Redis,
+    /// keeping the later minute (a script, so that replicas never move a
+    /// time back). A failure is logged and retried at the next flush.
+    async fn flush_last_uses(&mut self, replica: &Shared) -> bool {
+        let mut pending: Vec<(String, u32)> = Vec::new();
+        let flushed = &self.last_uses.flushed;
+        replica.local.for_each_last_use(|id, minute| {
+            if flushed.get(id).is_none_or(|&done| done < minute) {
+                pending.push((id.to_owned(), minute));
+            }
+        });
+        for batch in pending.chunks(FLUSH_BATCH) {
+            let mut call = self.last_uses.script.key(&self.layout.used);
+            for (id, minute) in batch {
+                call.arg(id).arg(minute);
+            }
+            match call.invoke_async::<u64>(&mut self.con).await {
+                Ok(_) => self.last_uses.flushed.extend(batch.iter().cloned()),
+                Err(error) => {
+                    report::problem(&format!("writing last uses to Redis failed: {error}"));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}

@@ -1,0 +1,386 @@
+//! Following a source: full loads beside the copy in force, ordered
+//! changes, proofs of freshness, and the rules that keep a replica from
+//! going back (a gap, an unreadable entry or a new epoch means a full
+//! load; a source behind the replica proves nothing and is not loaded).
+//! Unit-tested against an in-memory feed (`follow/tests.rs`).
+
+use std::sync::Weak;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use super::Shared;
+use super::apply::{KeySet, apply};
+use super::feed::{Feed, Head, LoadStart, LogEntry, Round};
+use super::report;
+use super::store::SourceBehind;
+use super::tombstones::{MAX_TOMBSTONES, Tombstones};
+
+/// What the replica says while its source holds no key store.
+pub(crate) const NOT_INITIALISED: &str = "the source holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it";
+
+/// How the follower runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FollowSettings {
+    /// How long a round waits when nothing changes: the heartbeat period.
+    pub(crate) heartbeat: Duration,
+    /// How often the whole key set is loaded again (with jitter), to catch
+    /// writes that bypassed the change log.
+    pub(crate) resync_every: Duration,
+}
+
+/// How far the set in force has followed the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    epoch: String,
+    version: u64,
+    /// The log position of the last change applied.
+    log: String,
+}
+
+/// How a full load ended.
+enum Loaded {
+    /// In force now.
+    Done,
+    /// The source holds no store yet.
+    NotInitialised,
+    /// The source is behind this replica: not loaded.
+    Refused,
+    /// The log moved past the load's start while it ran: load again.
+    Again,
+}
+
+/// Follows one source for one replica, across reconnections: the task's
+/// state (position, the highest version applied, the tombstones) outlives
+/// a connection.
+pub(crate) struct Follower {
+    shared: Weak<Shared>,
+    settings: FollowSettings,
+    position: Option<Position>,
+    /// The highest epoch and version applied: a source behind it proves
+    /// nothing.
+    high: Option<(String, u64)>,
+    tombstones: Tombstones,
+    /// A source behind `high` was seen: nothing is proven until a full load
+    /// at or past `high`.
+    behind: bool,
+    next_load: Instant,
+}
+
+impl Follower {
+    pub(crate) fn new(shared: Weak<Shared>, settings: FollowSettings) -> Self {
+        Self {
+            shared,
+            settings,
+            position: None,
+            high: None,
+            tombstones: Tombstones::new(MAX_TOMBSTONES),
+            behind: false,
+            next_load: Instant::now(),
+        }
+    }
+
+    /// Follows `feed` until it fails (`Err`, with a sentence for the log:
+    /// the caller reconnects) or the replica is dropped (`Ok`).
+    pub(crate) async fn follow<F: Feed>(&mut self, feed: &mut F) -> Result<(), String> {
+        // The first round after (re)connecting does not wait: it proves
+        // freshness at once, instead of a heartbeat later.
+        let mut wait = false;
+        loop {
+            let Some(shared) = self.shared.upgrade() else {
+                return Ok(());
+            };
+            if shared.accept_source.swap(false, Ordering::AcqRel) {
+                self.high = None;
+                self.behind = false;
+                self.tombstones.clear();
+                self.position = None;
+                set_behind(&shared, None);
+            }
+            let load_due = self.position.is_none()
+                || shared.resync_requested.swap(false, Ordering::AcqRel)
+                || Instant::now() >= self.next_load;
+            feed.chores(&shared).await;
+            drop(shared);
+            if load_due {
+                match self.load(feed).await? {
+                    Loaded::Done => {
+                        self.next_load = Instant::now() + jittered(self.settings.resync_every);
+                    }
+                    Loaded::Again => {}
+                    Loaded::NotInitialised => {
+                        if let Some(shared) = self.shared.upgrade() {
+                            shared.set_error(Some(NOT_INITIALISED.to_owned()));
+                        }
+                        feed.wait_for_first_write().await?;
+                    }
+                    Loaded::Refused => {
+                        // Nothing to load from a source behind us: look
+                        // again a heartbeat later (it may move ahead).
+                        self.next_load = Instant::now() + self.settings.heartbeat;
+                        if self.position.is_none() {
+                            tokio::time::sleep(self.settings.heartbeat).await;
+                            continue;
+                        }
+                    }
+                }
+                if self.position.is_none() {
+                    continue;
+                }
+            }
+            let Some(position) = self.position.as_ref().map(|p| p.log.clone()) else {
+                continue;
+            };
+            let sent = Instant::now();
+            let round = feed.round(&position, wait).await?;
+            wait = true;
+            self.take(feed, round, sent).await?;
+        }
+    }
+
+    /// Notes a failure of the source (the caller reconnects); `false` once
+    /// the replica is dropped.
+    pub(crate) fn failed(&self, problem: &str) -> bool {
+        match self.shared.upgrade() {
+            Some(shared) => {
+                shared.set_error(Some(problem.to_owned()));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Applies one round to the set in force and proves freshness when it
+    /// may.
+    async fn take<F: Feed>(
+        &mut self,
+        feed: &mut F,
+        round: Round,
+        sent: Instant,
+    ) -> Result<(), String> {
+        let Some(shared) = self.shared.upgrade() else {
+            return Ok(());
+        };
+        let Some(head) = round.head else {
+            return Err(NOT_INITIALISED.to_owned());
+        };
+        let Some(mut position) = self.position.take() else {
+            return Ok(());
+        };
+        if head.epoch != position.epoch {
+            // A new store: load it (the tombstones still apply).
+            return Ok(());
+        }
+        let mut gap = false;
+        let mut read_any = false;
+        for entry in round.entries {
+            read_any = true;
+            // An entry no writer of ours made, or one that is not the next
+            // version (a version at or below ours after our position is
+            // another history: a failover, a restore): load in full.
+            match entry {
+                Some(entry) if entry.version == position.version + 1 => {
+                    apply(&shared.local, &entry.change, &mut self.tombstones);
+                    position.version = entry.version;
+                    position.log = entry.position;
+                }
+                _ => {
+                    gap = true;
+                    break;
+                }
+            }
+        }
+        shared.applied.send_replace(position.version);
+        shared
+            .tombstones
+            .store(self.tombstones.len(), Ordering::Relaxed);
+        raise(&mut self.high, &position.epoch, position.version);
+        if self.is_behind(&head) {
+            self.note_behind(&shared, &head);
+            self.position = Some(position);
+            return Ok(());
+        }
+        if !gap && !read_any && head.version > position.version {
+            // The version moved on but the round found nothing after our
+            // last entry: either a write landed between the read and the
+            // head (its entry is there now), or the entries we need were
+            // trimmed away (none is there).
+            gap = !feed.has_after(&position.log).await?;
+        }
+        if gap || self.behind {
+            // Missed entries, or a source that was behind and may tell
+            // another history now: start over from a full load.
+            return Ok(());
+        }
+        if position.version >= head.version {
+            // Every write committed before `sent` has a version at most
+            // `head.version`, and all of those are applied.
+            shared.freshness.proven(sent);
+            shared.set_error(None);
+        }
+        self.position = Some(position);
+        Ok(())
+    }
+
+    /// Whether `head` is behind what this replica applied (same epoch, a
+    /// lower version).
+    fn is_behind(&self, head: &Head) -> bool {
+        self.high
+            .as_ref()
+            .is_some_and(|(epoch, version)| *epoch == head.epoch && head.version < *version)
+    }
+
+    fn note_behind(&mut self, shared: &Shared, head: &Head) {
+        let applied = self.high.as_ref().map_or(0, |(_, version)| *version);
+        if !self.behind {
+            report::source_behind(applied, head.version);
+        }
+        self.behind = true;
+        let problem = format!(
+            "the source is at version {} but this replica applied version {applied}: it proves nothing until it is ahead again (re-import the keys, or accept it explicitly)",
+            head.version
+        );
+        shared.set_error(Some(problem));
+        set_behind(
+            shared,
+            Some(SourceBehind {
+                applied_version: applied,
+                source_version: head.version,
+            }),
+        );
+    }
+
+    /// Loads the whole key set beside the copy in force (which keeps
+    /// following the source and proving freshness between pages), replays
+    /// the log from the load's start on top, and swaps it in.
+    async fn load<F: Feed>(&mut self, feed: &mut F) -> Result<Loaded, String> {
+        let started = Instant::now();
+        let Some(LoadStart { head, position }) = feed.begin_load().await? else {
+            return Ok(Loaded::NotInitialised);
+        };
+        if self.is_behind(&head) {
+            if let Some(shared) = self.shared.upgrade() {
+                self.note_behind(&shared, &head);
+            }
+            return Ok(Loaded::Refused);
+        }
+        let mut set = KeySet::default();
+        let mut cursor = 0;
+        let mut last_round = Instant::now();
+        loop {
+            let (next, page) = feed.load_page(cursor).await?;
+            for (digest, record) in page {
+                set.put(&digest, &record, &mut self.tombstones);
+            }
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+            // The copy in force keeps answering, proven fresh, meanwhile.
+            if last_round.elapsed() >= self.settings.heartbeat / 2 {
+                if let Some(log) = self.position.as_ref().map(|p| p.log.clone()) {
+                    let sent = Instant::now();
+                    let round = feed.round(&log, false).await?;
+                    self.take(feed, round, sent).await?;
+                }
+                last_round = Instant::now();
+            }
+        }
+        // The writes made since the load began, on top of it.
+        let mut version = head.version;
+        let mut log = position;
+        let proof = loop {
+            let sent = Instant::now();
+            let round = feed.round(&log, false).await?;
+            let Some(now) = round.head else {
+                return Ok(Loaded::NotInitialised);
+            };
+            if now.epoch != head.epoch {
+                return Ok(Loaded::Again);
+            }
+            let empty = round.entries.is_empty();
+            for entry in round.entries {
+                match entry {
+                    Some(LogEntry { version: v, .. }) if v <= version => {}
+                    Some(entry) if entry.version == version + 1 => {
+                        set.apply(&entry.change, &mut self.tombstones);
+                        version = entry.version;
+                        log = entry.position;
+                    }
+                    // The log moved past our start during the load (more
+                    // than its length of writes), or holds what no writer
+                    // of ours wrote: load again.
+                    _ => return Ok(Loaded::Again),
+                }
+            }
+            if empty && now.version <= version {
+                break sent;
+            }
+            if empty && !feed.has_after(&log).await? {
+                return Ok(Loaded::Again);
+            }
+        };
+        let Some(shared) = self.shared.upgrade() else {
+            return Ok(Loaded::Done);
+        };
+        if set.kept_revoked > 0 {
+            report::kept_revoked(set.kept_revoked);
+        }
+        let keys = set.len();
+        shared
+            .local
+            .replace_all(set.into_entries())
+            .map_err(|e| format!("a full load was refused by the key set: {e}"))?;
+        shared.applied.send_replace(version);
+        shared
+            .tombstones
+            .store(self.tombstones.len(), Ordering::Relaxed);
+        self.position = Some(Position {
+            epoch: head.epoch.clone(),
+            version,
+            log,
+        });
+        if self.behind
+            || self
+                .high
+                .as_ref()
+                .is_some_and(|(epoch, _)| *epoch != head.epoch)
+        {
+            // Ahead again, or a new store: what it holds now is the
+            // baseline.
+            self.high = None;
+        }
+        raise(&mut self.high, &head.epoch, version);
+        self.behind = false;
+        set_behind(&shared, None);
+        shared.freshness.proven(proof);
+        shared.set_error(None);
+        report::loaded(keys, version, started.elapsed());
+        Ok(Loaded::Done)
+    }
+}
+
+/// `high` raised to `version` of `epoch` (a new epoch starts afresh).
+fn raise(high: &mut Option<(String, u64)>, epoch: &str, version: u64) {
+    match high {
+        Some((at, top)) if at == epoch => *top = (*top).max(version),
+        _ => *high = Some((epoch.to_owned(), version)),
+    }
+}
+
+fn set_behind(shared: &Shared, behind: Option<SourceBehind>) {
+    *shared
+        .behind
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = behind;
+}
+
+/// A random factor in 0.9..1.1, so that replicas started together do not
+/// load together.
+fn jittered(every: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    every.mul_f64(0.9 + f64::from(byte[0]) / 255.0 * 0.2)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,45 @@
+//! A replica's log events, compiled away without `tracing`. Records are
+//! named by their digest's first 8 hex digits at most, never by content.
+
+use std::time::Duration;
+
+/// A full load finished and replaced the copy in force.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(super) fn loaded(keys: usize, version: u64, took: Duration) {
+    trace_event!(info!(
+        keys,
+        version,
+        took_ms = took.as_millis(),
+        "shared key store: key set loaded in full"
+    ));
+}
+
+/// A record the replica could not read; its key is left out. Names the
+/// record by its digest's first 8 hex digits (not enough to matter, enough
+/// to find it in the source), never the record's content.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(super) fn unreadable(digest: &str, problem: &str) {
+    trace_event!(error!(
+        record = digest.get(..8).unwrap_or(""),
+        "shared key store: a key record is unreadable, its key is refused: {problem}"
+    ));
+}
+
+/// The source holds active keys this replica saw revoked or deleted.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(super) fn kept_revoked(count: usize) {
+    trace_event!(error!(
+        count,
+        "shared key store: the source holds keys as active that this replica saw revoked or deleted; they stay revoked here"
+    ));
+}
+
+/// The source is behind what this replica applied.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(super) fn source_behind(applied: u64, source: u64) {
+    trace_event!(error!(
+        applied_version = applied,
+        source_version = source,
+        "shared key store: the source is behind this replica (a restored snapshot, a stale former primary, lost writes); it proves nothing and is not loaded; re-import the keys, or accept the older state explicitly"
+    ));
+}
