@@ -6,7 +6,7 @@ use std::time::Duration;
 use tower_bearer_auth::rate_limit::Quota;
 
 pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL] [--realm NAME]
-              [--namespace NS] [--max-staleness DURATION]
+              [--namespace NS] [--max-staleness DURATION] [--resync-every DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
               [--reload-timeout DURATION] [--rate-limit N/Ss]
               [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch DURATION]]
@@ -17,6 +17,7 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
                             SIGHUP resyncs it; every replica with the same URL and namespace agrees
   --namespace NS            the key set's namespace in Redis (default: default)
   --max-staleness 5s        with --redis: answer 503 when freshness was not proven for this long
+  --resync-every 10m        with --redis: load the whole key set again this often (beside the copy in force)
   --check-keys FILE         check FILE as a reload would, print every problem, exit 0 or 1; serve nothing
   --header-timeout 30s      time a client has to send a request head (HTTP/1)
   --idle-timeout 60s        a connection with no traffic for this long is closed
@@ -44,6 +45,7 @@ pub(crate) struct Args {
     pub(crate) redis: Option<String>,
     pub(crate) namespace: String,
     pub(crate) max_staleness: Duration,
+    pub(crate) resync_every: Duration,
     pub(crate) realm: String,
     pub(crate) header_timeout: Duration,
     pub(crate) idle_timeout: Duration,
@@ -70,6 +72,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         redis: None,
         namespace: "default".to_owned(),
         max_staleness: Duration::from_secs(5),
+        resync_every: Duration::from_secs(600),
         realm: "api".to_owned(),
         header_timeout: Duration::from_secs(30),
         idle_timeout: Duration::from_secs(60),
@@ -90,6 +93,9 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
             "--namespace" => parsed.namespace = value("--namespace")?,
             "--max-staleness" => {
                 parsed.max_staleness = duration("--max-staleness", &value("--max-staleness")?)?;
+            }
+            "--resync-every" => {
+                parsed.resync_every = duration("--resync-every", &value("--resync-every")?)?;
             }
             "--realm" => parsed.realm = value("--realm")?,
             "--header-timeout" => {

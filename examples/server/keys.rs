@@ -84,6 +84,7 @@ impl Source {
             let store = SharedKeyStore::builder(url)
                 .namespace(&args.namespace)
                 .max_staleness(args.max_staleness)
+                .resync_every(args.resync_every)
                 .start()
                 .map_err(|e| format!("--redis: {e}"))?;
             if let Err(not_ready) = store.ready(FIRST_LOAD).await {

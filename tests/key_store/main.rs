@@ -10,4 +10,5 @@ mod revocation_under_load;
 mod shared_rate_limit;
 mod shared_store;
 mod shared_store_faults;
+mod shared_store_scale;
 mod store;

@@ -1,7 +1,8 @@
 //! The shared key store when Redis misbehaves, with the real process: a
 //! replica cut off by a frozen relay, Redis killed and restarted with its
-//! append-only file, restarted empty, stopped with SIGSTOP, and a change
-//! log trimmed under a disconnected replica. Times printed are measured.
+//! append-only file, restarted empty, restarted from an older backup,
+//! stopped with SIGSTOP, and a change log trimmed under a disconnected
+//! replica. Times printed are measured.
 
 use std::time::{Duration, Instant};
 
@@ -447,4 +448,107 @@ async fn a_read_only_redis_user_can_sync_but_not_write() {
             || forged.to_string().contains("No permissions"),
         "{forged}"
     );
+}
+
+/// Redis restarted from a backup older than an acknowledged revocation:
+/// no replica accepts the revoked key at any moment, none proves itself
+/// fresh on the older state (503 after `max_staleness`, the versions in
+/// its status), and writes that move the store past the replicas bring
+/// them back, the revocation still in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restored_from_an_older_backup_never_unrevokes() {
+    let Some(mut redis) = RedisServer::start("restored") else {
+        return;
+    };
+    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+        .await
+        .expect("connect");
+    let (revoked, revoked_token) = new_key("Revoked later");
+    let (kept, kept_token) = new_key("Kept");
+    admin.insert(revoked.clone()).await.expect("insert");
+    admin.insert(kept).await.expect("insert");
+    redis.kill();
+    redis.save_data("before-revocation");
+    redis.start_again();
+    let max_staleness = Duration::from_millis(500);
+    let replicas = [
+        replica(&redis.url(), max_staleness, true).await,
+        replica(&redis.url(), max_staleness, true).await,
+    ];
+    let version = admin.revoke(revoked.id()).await.expect("revoke");
+    for store in &replicas {
+        assert!(
+            store
+                .wait_for_version(version, Duration::from_secs(2))
+                .await
+        );
+        assert_eq!(
+            answer(store, &revoked_token),
+            Err(ValidationFailure::Invalid)
+        );
+    }
+
+    redis.kill();
+    redis.restore_data("before-revocation");
+    let started = Instant::now();
+    let watchers: Vec<_> = replicas
+        .iter()
+        .map(|store| watch(store, &revoked_token, started, Duration::from_millis(3_000)))
+        .collect();
+    let kept_watchers: Vec<_> = replicas
+        .iter()
+        .map(|store| watch(store, &kept_token, started, Duration::from_millis(3_000)))
+        .collect();
+    redis.start_again();
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    for (watcher, kept_watcher) in watchers.into_iter().zip(kept_watchers) {
+        let revoked_answers = watcher.join().expect("watcher");
+        let kept_answers = kept_watcher.join().expect("watcher");
+        println!("restored backup: revoked key {revoked_answers:?}; valid key {kept_answers:?}");
+        assert!(
+            revoked_answers.iter().all(|(_, answer)| answer.is_err()),
+            "the revoked key was accepted: {revoked_answers:?}"
+        );
+        assert_eq!(
+            kept_answers.last().map(|(_, answer)| *answer),
+            Some(Err(ValidationFailure::Unavailable)),
+            "the older state proves nothing: 503 after max_staleness"
+        );
+    }
+    for store in &replicas {
+        let status = store.status();
+        let behind = status.source_behind.expect("the status says so");
+        assert_eq!((behind.applied_version, behind.source_version), (3, 2));
+        assert!(
+            status
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("version 2")),
+            "{status:?}"
+        );
+    }
+
+    // Writes move the store past the replicas (here: the revocation made
+    // again, and one more key): they load it, and the key stays revoked.
+    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+        .await
+        .expect("connect");
+    admin.revoke(revoked.id()).await.expect("revoke again");
+    let (later, later_token) = new_key("Later");
+    let version = admin.insert(later).await.expect("insert");
+    for store in &replicas {
+        assert!(
+            store
+                .wait_for_version(version, Duration::from_secs(3))
+                .await
+        );
+        settle_fresh(store, Duration::from_secs(3)).await;
+        assert_eq!(store.status().source_behind, None);
+        assert_eq!(
+            answer(store, &revoked_token),
+            Err(ValidationFailure::Invalid)
+        );
+        assert_eq!(answer(store, &kept_token), Ok(()));
+        assert_eq!(answer(store, &later_token), Ok(()));
+    }
 }

@@ -140,6 +140,23 @@ impl RedisServer {
         self.spawn();
     }
 
+    /// Copies the data files (the server must be stopped) under `name`,
+    /// to restore later: a backup taken now.
+    pub fn save_data(&self, name: &str) {
+        assert!(self.child.is_none(), "stop the server first");
+        let backup = self.dir.path().join(format!("backup-{name}"));
+        copy_dir(&self.dir.path().join("appendonlydir"), &backup);
+    }
+
+    /// Puts the data files saved under `name` back (the server must be
+    /// stopped): Redis restarted from an older backup.
+    pub fn restore_data(&self, name: &str) {
+        assert!(self.child.is_none(), "stop the server first");
+        let data = self.dir.path().join("appendonlydir");
+        let _ = std::fs::remove_dir_all(&data);
+        copy_dir(&self.dir.path().join(format!("backup-{name}")), &data);
+    }
+
     /// `kill -STOP`: the process stops answering, its connections stay open.
     pub fn pause(&self) {
         signal(self.pid(), "STOP");
@@ -291,4 +308,13 @@ pub async fn command_calls(client: &redis::Client) -> std::collections::HashMap<
             Some((name.to_owned(), calls.parse().ok()?))
         })
         .collect()
+}
+
+/// Copies the files of directory `from` into a new directory `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for file in std::fs::read_dir(from).expect("read the data directory") {
+        let file = file.expect("a data file");
+        std::fs::copy(file.path(), to.join(file.file_name())).expect("copy a data file");
+    }
 }

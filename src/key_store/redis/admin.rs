@@ -86,7 +86,7 @@ impl RedisKeyAdmin {
             client,
             connection: Mutex::new(None),
             layout: Layout::new(namespace),
-            put: Script::new(include_str!("scripts/put.lua")),
+            put: Script::new(PUT_SCRIPT),
             delete: Script::new(include_str!("scripts/del.lua")),
         };
         admin.connection().await?;
@@ -305,7 +305,9 @@ impl RedisKeyAdmin {
     /// Loads a keys file: each entry is inserted, or updated by id when it
     /// differs; with `replace`, keys the file does not list are removed,
     /// otherwise left alone. Initialises an empty store. Each key is written
-    /// atomically on its own; an error stops the import part way, and
+    /// atomically on its own, by the same script as a single write, sent in
+    /// pipelines of 1,000 (one round trip each); an error stops the import
+    /// after the batch it is in (the batch's other keys are written), and
     /// running it again completes it.
     ///
     /// # Errors
@@ -320,19 +322,25 @@ impl RedisKeyAdmin {
             .map(|(record, entry)| (entry.id().to_owned(), (record, entry)))
             .collect();
         let mut report = ImportReport::default();
+        let mut batch: Vec<(&KeyEntry, String)> = Vec::with_capacity(IMPORT_BATCH);
         for entry in file.entries() {
             match current.remove(entry.id()) {
                 Some((_, held)) if held == *entry => report.unchanged += 1,
                 Some((record, _)) => {
-                    self.put(&epoch, entry, &record).await?;
+                    batch.push((entry, record));
                     report.updated += 1;
                 }
                 None => {
-                    self.put(&epoch, entry, "").await?;
+                    batch.push((entry, String::new()));
                     report.inserted += 1;
                 }
             }
+            if batch.len() == IMPORT_BATCH {
+                self.put_all(&epoch, &batch).await?;
+                batch.clear();
+            }
         }
+        self.put_all(&epoch, &batch).await?;
         if replace {
             for id in current.into_keys() {
                 self.remove(&id).await?;
@@ -422,6 +430,50 @@ impl RedisKeyAdmin {
 
     /// Runs the put script: insert when `expected` is empty, else
     /// compare-and-set against the record read.
+    /// Puts `(entry, the record it replaces)` pairs in pipelines of script
+    /// calls (one round trip per batch, each call still atomic and checked
+    /// on its own); the first refusal stops, as single puts would.
+    async fn put_all(&self, epoch: &str, batch: &[(&KeyEntry, String)]) -> Result<(), AdminError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut con = self.connection().await?;
+        // Load the script, so that the pipeline's EVALSHAs find it.
+        let loaded: Result<String, _> = redis::cmd("SCRIPT")
+            .arg("LOAD")
+            .arg(PUT_SCRIPT)
+            .query_async(&mut con)
+            .await;
+        if let Err(error) = loaded {
+            return Err(self.failed(&error).await);
+        }
+        let keys = self.layout.script_keys();
+        let mut pipe = redis::pipe();
+        pipe.ignore_errors();
+        for (entry, expected) in batch {
+            pipe.cmd("EVALSHA")
+                .arg(self.put.get_hash())
+                .arg(keys.len())
+                .arg(&keys[..])
+                .arg(epoch)
+                .arg(entry.digest().to_hex())
+                .arg(entry.id())
+                .arg(entry_json(entry))
+                .arg(expected.as_str())
+                .arg(LOG_LENGTH);
+        }
+        let results: Vec<redis::RedisResult<u64>> = match pipe.query_async(&mut con).await {
+            Ok(results) => results,
+            Err(error) => return Err(self.failed(&error).await),
+        };
+        for ((entry, _), result) in batch.iter().zip(results) {
+            if let Err(error) = result {
+                return Err(self.script_error(&error, entry.id()).await);
+            }
+        }
+        Ok(())
+    }
+
     async fn put(&self, epoch: &str, entry: &KeyEntry, expected: &str) -> Result<u64, AdminError> {
         let mut con = self.connection().await?;
         let outcome = self
@@ -454,6 +506,12 @@ impl RedisKeyAdmin {
         }
     }
 }
+
+/// The put script's source (also loaded by name for pipelined imports).
+const PUT_SCRIPT: &str = include_str!("scripts/put.lua");
+
+/// Script calls per pipeline in an import.
+const IMPORT_BATCH: usize = 1_000;
 
 /// A Redis failure, as the admin reports it.
 fn unavailable(error: &redis::RedisError) -> AdminError {

@@ -354,6 +354,13 @@ impl Follower {
         set_behind(&shared, None);
         shared.freshness.proven(proof);
         shared.set_error(None);
+        {
+            let mut loads = shared
+                .loads
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *loads = (loads.0 + 1, Some(started.elapsed()));
+        }
         report::loaded(keys, version, started.elapsed());
         Ok(Loaded::Done)
     }

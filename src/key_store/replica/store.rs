@@ -77,6 +77,8 @@ pub(crate) struct Shared {
     pub(super) behind: Mutex<Option<SourceBehind>>,
     /// How many revoked or deleted digests the replica remembers.
     pub(super) tombstones: AtomicUsize,
+    /// How many full loads were put in force, and how long the last took.
+    pub(super) loads: Mutex<(u64, Option<Duration>)>,
     /// The source, for `Debug` and thread names (a Redis namespace).
     name: String,
     /// Where the Redis-shared rate limit keeps its state: the source's
@@ -134,6 +136,7 @@ impl SharedKeyStore {
             last_error: Mutex::new(None),
             behind: Mutex::new(None),
             tombstones: AtomicUsize::new(0),
+            loads: Mutex::new((0, None)),
             name: settings.name,
             #[cfg(feature = "rate-limit")]
             redis_home: settings.redis_home,
@@ -238,6 +241,11 @@ impl SharedKeyStore {
     /// The replica's state in detail, for health checks and metrics.
     #[must_use]
     pub fn status(&self) -> SyncStatus {
+        let (full_loads, last_load_took) = *self
+            .inner
+            .loads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         SyncStatus {
             state: self.inner.freshness.state(),
             applied_version: *self.inner.applied.borrow(),
@@ -259,6 +267,8 @@ impl SharedKeyStore {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner),
             tombstones: self.inner.tombstones.load(Ordering::Relaxed),
+            full_loads,
+            last_load_took,
         }
     }
 
@@ -329,6 +339,11 @@ pub struct SyncStatus {
     /// How many revoked or deleted digests the replica remembers, so that
     /// no source brings them back (at most 1,048,576).
     pub tombstones: usize,
+    /// How many full loads were put in force (the first, periodic ones,
+    /// `resync`, gaps).
+    pub full_loads: u64,
+    /// How long the last full load took, from its first read to the swap.
+    pub last_load_took: Option<Duration>,
 }
 
 /// The source of the 503 a replica answers while it cannot prove that its
