@@ -38,13 +38,16 @@ impl Health {
                 (status.is_degraded(), json!(status))
             }
             Self::Shared(store) => {
-                let state = store.state();
+                let status = store.status();
                 (
-                    state != ReplicaState::Fresh,
+                    status.state != ReplicaState::Fresh,
                     json!({
                         "source": "redis",
-                        "state": state.as_str(),
-                        "version": store.version(),
+                        "state": status.state.as_str(),
+                        "version": status.applied_version,
+                        "full_loads": status.full_loads,
+                        "last_load_ms": status.last_load_took.map(|took| took.as_millis()),
+                        "source_behind": status.source_behind.is_some(),
                     }),
                 )
             }

@@ -289,6 +289,24 @@ impl KeyStore {
         Ok(counts(&catalog))
     }
 
+    /// Puts the keys of `built` (a store filled elsewhere, as a replica's
+    /// full load does off its sync thread) in force in one step, as
+    /// [`replace_all`](Self::replace_all) would, without building anything
+    /// under this store's lock; last uses noted here meanwhile are kept.
+    #[cfg(feature = "redis")]
+    pub(crate) fn replace_with(&self, built: &Self) -> KeyCounts {
+        let fresh = std::mem::take(&mut *built.lock());
+        let snapshot = built.shared.snapshot.load_full();
+        let mut catalog = self.lock();
+        fresh.keep_last_uses(&catalog);
+        self.shared.snapshot.store(snapshot);
+        let previous = std::mem::replace(&mut *catalog, fresh);
+        let counts = counts(&catalog);
+        drop(catalog);
+        drop(previous);
+        counts
+    }
+
     /// The active key with this id.
     #[must_use]
     pub fn get(&self, id: &str) -> Option<ApiKey> {

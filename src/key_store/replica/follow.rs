@@ -14,6 +14,7 @@ use super::feed::{Feed, Head, LoadStart, LogEntry, Round};
 use super::report;
 use super::store::SourceBehind;
 use super::tombstones::{MAX_TOMBSTONES, Tombstones};
+use crate::key_store::KeyStore;
 
 /// What the replica says while its source holds no key store.
 pub(crate) const NOT_INITIALISED: &str = "the source holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it";
@@ -288,8 +289,7 @@ impl Follower {
         // The writes made since the load began, on top of it.
         let mut version = head.version;
         let mut log = position;
-        let proof = loop {
-            let sent = Instant::now();
+        loop {
             let round = feed.round(&log, false).await?;
             let Some(now) = round.head else {
                 return Ok(Loaded::NotInitialised);
@@ -313,6 +313,63 @@ impl Follower {
                 }
             }
             if empty && now.version <= version {
+                break;
+            }
+            if empty && !feed.has_after(&log).await? {
+                return Ok(Loaded::Again);
+            }
+        }
+        if set.kept_revoked > 0 {
+            report::kept_revoked(set.kept_revoked);
+        }
+        let keys = set.len();
+        // The index is built on a blocking thread (a million keys take
+        // seconds), while the copy in force keeps following and proving.
+        let entries = set.into_entries();
+        let mut build = tokio::task::spawn_blocking(move || {
+            let built = KeyStore::new();
+            built.replace_all(entries).map(|_| built)
+        });
+        let built = loop {
+            // A round of the copy in force (not a waiting one: a read left
+            // blocking in Redis would delay the reads after it), then the
+            // build's end or half a heartbeat, whichever comes first.
+            if let Some(log) = self.position.as_ref().map(|p| p.log.clone()) {
+                let sent = Instant::now();
+                let round = feed.round(&log, false).await?;
+                self.take(feed, round, sent).await?;
+            }
+            tokio::select! {
+                built = &mut build => break built,
+                () = tokio::time::sleep(self.settings.heartbeat / 2) => {}
+            }
+        };
+        let built = built
+            .map_err(|e| format!("building the key set failed: {e}"))?
+            .map_err(|e| format!("a full load was refused by the key set: {e}"))?;
+        // The writes made while it was built, on top of it.
+        let proof = loop {
+            let sent = Instant::now();
+            let round = feed.round(&log, false).await?;
+            let Some(now) = round.head else {
+                return Ok(Loaded::NotInitialised);
+            };
+            if now.epoch != head.epoch {
+                return Ok(Loaded::Again);
+            }
+            let empty = round.entries.is_empty();
+            for entry in round.entries {
+                match entry {
+                    Some(LogEntry { version: v, .. }) if v <= version => {}
+                    Some(entry) if entry.version == version + 1 => {
+                        apply(&built, &entry.change, &mut self.tombstones);
+                        version = entry.version;
+                        log = entry.position;
+                    }
+                    _ => return Ok(Loaded::Again),
+                }
+            }
+            if empty && now.version <= version {
                 break sent;
             }
             if empty && !feed.has_after(&log).await? {
@@ -322,14 +379,7 @@ impl Follower {
         let Some(shared) = self.shared.upgrade() else {
             return Ok(Loaded::Done);
         };
-        if set.kept_revoked > 0 {
-            report::kept_revoked(set.kept_revoked);
-        }
-        let keys = set.len();
-        shared
-            .local
-            .replace_all(set.into_entries())
-            .map_err(|e| format!("a full load was refused by the key set: {e}"))?;
+        shared.local.replace_with(&built);
         shared.applied.send_replace(version);
         shared
             .tombstones
