@@ -5,11 +5,13 @@
 
 use axum::Router;
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::time::Duration;
 use tower::ServiceExt;
+
+pub use crate::support::answer::Answer;
 use tower_bearer_auth::admin::AdminApi;
 
 use tower_bearer_auth::key_store::{
@@ -18,49 +20,6 @@ use tower_bearer_auth::key_store::{
 use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
 pub const KEYS: &str = "/admin/v1/keys";
-
-/// One answer: what was asked, status, headers, body.
-pub struct Answer {
-    pub asked: String,
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Answer {
-    /// The body as JSON (`null` when empty).
-    pub fn json(&self) -> Value {
-        if self.body.is_empty() {
-            return Value::Null;
-        }
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
-            panic!(
-                "{}: not JSON ({e}): {}",
-                self.asked,
-                String::from_utf8_lossy(&self.body)
-            )
-        })
-    }
-
-    /// Asserts an error answer: status, `code`, and that the message
-    /// contains `names`. Returns the message.
-    #[track_caller]
-    pub fn assert_error(&self, status: StatusCode, code: &str, names: &str) -> String {
-        let body = self.json();
-        assert_eq!(self.status, status, "{}: {body}", self.asked);
-        assert_eq!(body["error"]["code"], code, "{}: {body}", self.asked);
-        let message = body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .to_owned();
-        assert!(
-            message.contains(names),
-            "{}: {message:?} should name {names:?}",
-            self.asked
-        );
-        message
-    }
-}
 
 /// The admin API as a router, and the bearer value that calls it.
 #[derive(Clone)]

@@ -5,6 +5,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod answer;
 pub mod fuzz_input;
 pub mod jwt;
 pub mod redis;

@@ -287,37 +287,13 @@ impl Follower {
             }
         }
         // The writes made since the load began, on top of it.
-        let mut version = head.version;
-        let mut log = position;
-        loop {
-            let round = feed.round(&log, false).await?;
-            let Some(now) = round.head else {
-                return Ok(Loaded::NotInitialised);
-            };
-            if now.epoch != head.epoch {
-                return Ok(Loaded::Again);
-            }
-            let empty = round.entries.is_empty();
-            for entry in round.entries {
-                match entry {
-                    Some(LogEntry { version: v, .. }) if v <= version => {}
-                    Some(entry) if entry.version == version + 1 => {
-                        set.apply(&entry.change, &mut self.tombstones);
-                        version = entry.version;
-                        log = entry.position;
-                    }
-                    // The log moved past our start during the load (more
-                    // than its length of writes), or holds what no writer
-                    // of ours wrote: load again.
-                    _ => return Ok(Loaded::Again),
-                }
-            }
-            if empty && now.version <= version {
-                break;
-            }
-            if empty && !feed.has_after(&log).await? {
-                return Ok(Loaded::Again);
-            }
+        let mut at = (head.version, position);
+        let caught_up = catch_up(feed, &head.epoch, &mut at, |change| {
+            set.apply(change, &mut self.tombstones);
+        })
+        .await?;
+        if let Err(again) = caught_up {
+            return Ok(again);
         }
         if set.kept_revoked > 0 {
             report::kept_revoked(set.kept_revoked);
@@ -348,34 +324,16 @@ impl Follower {
             .map_err(|e| format!("building the key set failed: {e}"))?
             .map_err(|e| format!("a full load was refused by the key set: {e}"))?;
         // The writes made while it was built, on top of it.
-        let proof = loop {
-            let sent = Instant::now();
-            let round = feed.round(&log, false).await?;
-            let Some(now) = round.head else {
-                return Ok(Loaded::NotInitialised);
-            };
-            if now.epoch != head.epoch {
-                return Ok(Loaded::Again);
-            }
-            let empty = round.entries.is_empty();
-            for entry in round.entries {
-                match entry {
-                    Some(LogEntry { version: v, .. }) if v <= version => {}
-                    Some(entry) if entry.version == version + 1 => {
-                        apply(&built, &entry.change, &mut self.tombstones);
-                        version = entry.version;
-                        log = entry.position;
-                    }
-                    _ => return Ok(Loaded::Again),
-                }
-            }
-            if empty && now.version <= version {
-                break sent;
-            }
-            if empty && !feed.has_after(&log).await? {
-                return Ok(Loaded::Again);
-            }
+        let tombstones = &mut self.tombstones;
+        let proof = match catch_up(feed, &head.epoch, &mut at, |change| {
+            apply(&built, change, tombstones);
+        })
+        .await?
+        {
+            Ok(proof) => proof,
+            Err(again) => return Ok(again),
         };
+        let (version, log) = at;
         let Some(shared) = self.shared.upgrade() else {
             return Ok(Loaded::Done);
         };
@@ -413,6 +371,47 @@ impl Follower {
         }
         report::loaded(keys, version, started.elapsed());
         Ok(Loaded::Done)
+    }
+}
+
+/// Applies, with `put`, the logged writes after `at` (a version and its log
+/// position, moved along) until the source's head: `Ok` with the time of
+/// the round that proved it caught up, or `Err` with how the load ends
+/// instead (the log moved past `at` while the load ran, by more than its
+/// length of writes, or holds what no writer of ours wrote; a new epoch; no
+/// store).
+async fn catch_up<F: Feed>(
+    feed: &mut F,
+    epoch: &str,
+    at: &mut (u64, String),
+    mut put: impl FnMut(&super::feed::Change),
+) -> Result<Result<Instant, Loaded>, String> {
+    loop {
+        let sent = Instant::now();
+        let round = feed.round(&at.1, false).await?;
+        let Some(now) = round.head else {
+            return Ok(Err(Loaded::NotInitialised));
+        };
+        if now.epoch != epoch {
+            return Ok(Err(Loaded::Again));
+        }
+        let empty = round.entries.is_empty();
+        for entry in round.entries {
+            match entry {
+                Some(LogEntry { version, .. }) if version <= at.0 => {}
+                Some(entry) if entry.version == at.0 + 1 => {
+                    put(&entry.change);
+                    *at = (entry.version, entry.position);
+                }
+                _ => return Ok(Err(Loaded::Again)),
+            }
+        }
+        if empty && now.version <= at.0 {
+            return Ok(Ok(sent));
+        }
+        if empty && !feed.has_after(&at.1).await? {
+            return Ok(Err(Loaded::Again));
+        }
     }
 }
 
