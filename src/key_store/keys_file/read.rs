@@ -3,6 +3,7 @@
 //! against each other (no id or hash twice). Problems name the field, never
 //! the value.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
@@ -52,30 +53,139 @@ const FIELDS: [&str; 13] = [
 ];
 
 /// One result per entry, in file order; `Err` for the file as a whole when
-/// it is not JSON or not `{"keys": [...]}`.
+/// it is not JSON or not `{"keys": [...]}`. The file is read entry by
+/// entry: one entry's JSON value at a time, never the whole document as a
+/// `serde_json::Value` (which took about seven times the file's size).
 pub(super) fn entries(json: &str) -> Result<Vec<Result<KeyEntry, KeysFileError>>, KeysFileError> {
-    let document: Value = serde_json::from_str(json).map_err(|e| KeysFileError::syntax(&e))?;
-    let Value::Object(mut top) = document else {
-        return Err(KeysFileError::whole(
-            "the file must be a JSON object {\"keys\": [...]}",
-        ));
-    };
-    let Some(Value::Array(keys)) = top.remove("keys") else {
-        return Err(KeysFileError::whole("the file must have a \"keys\" array"));
-    };
-    if !top.is_empty() {
-        return Err(KeysFileError::whole(format!(
-            "{} besides \"keys\"",
-            unknown_field(top.keys().next().map_or("", String::as_str))
-        )));
+    use serde::de::DeserializeSeed;
+
+    let shape = Cell::new(None);
+    let mut reader = serde_json::Deserializer::from_str(json);
+    let read = FileSeed { shape: &shape }
+        .deserialize(&mut reader)
+        .and_then(|results| reader.end().map(|()| results));
+    match (read, shape.take()) {
+        (Ok(mut results), _) => {
+            refuse_repeats(&mut results);
+            Ok(results)
+        }
+        (Err(_), Some(problem)) => Err(KeysFileError::whole(problem)),
+        (Err(error), None) if error.classify() == serde_json::error::Category::Data => Err(
+            KeysFileError::whole("the file must be a JSON object {\"keys\": [...]}"),
+        ),
+        (Err(error), None) => Err(KeysFileError::syntax(&error)),
     }
-    let mut results: Vec<_> = keys
-        .into_iter()
-        .enumerate()
-        .map(|(index, value)| entry(index, value))
-        .collect();
-    refuse_repeats(&mut results);
-    Ok(results)
+}
+
+/// Reads `{"keys": [...]}`, each entry as it comes; a wrong shape leaves
+/// its message in `shape`.
+struct FileSeed<'a> {
+    shape: &'a Cell<Option<String>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for FileSeed<'_> {
+    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FileSeed<'_> {
+    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a keys file, {\"keys\": [...]}")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let wrong = |problem: String| {
+            self.shape.set(Some(problem));
+            serde::de::Error::custom("not a keys file")
+        };
+        let mut results = None;
+        while let Some(name) = map.next_key::<String>()? {
+            if name != "keys" {
+                return Err(wrong(format!("{} besides \"keys\"", unknown_field(&name))));
+            }
+            if results.is_some() {
+                return Err(wrong("the file has \"keys\" twice".to_owned()));
+            }
+            results = Some(map.next_value_seed(EntriesSeed { shape: self.shape })?);
+        }
+        results.ok_or_else(|| wrong("the file must have a \"keys\" array".to_owned()))
+    }
+}
+
+/// Reads the `keys` array, one entry's value at a time.
+struct EntriesSeed<'a> {
+    shape: &'a Cell<Option<String>>,
+}
+
+impl EntriesSeed<'_> {
+    fn not_array<E: serde::de::Error>(&self) -> Result<Vec<Result<KeyEntry, KeysFileError>>, E> {
+        self.shape
+            .set(Some("the file must have a \"keys\" array".to_owned()));
+        Err(E::custom("not a keys array"))
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for EntriesSeed<'_> {
+    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for EntriesSeed<'_> {
+    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of keys")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut results = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(value) = seq.next_element::<Value>()? {
+            results.push(entry(results.len(), value));
+        }
+        Ok(results)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        self.not_array()
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        self.not_array()
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        self.not_array()
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        self.not_array()
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        self.not_array()
+    }
+
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        self.not_array()
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        self.not_array()
+    }
 }
 
 /// Reads one entry on its own, from its JSON text (the form a shared store

@@ -395,3 +395,26 @@ fn a_rotation_lineage_is_read_checked_and_written() {
         assert!(message.contains("must be a key id"), "{bad}: {message}");
     }
 }
+
+#[test]
+fn the_file_is_read_entry_by_entry_with_the_same_answers_for_its_shape() {
+    let error = |json: &str| KeysFile::parse(json).expect_err(json).to_string();
+    for (json, says) in [
+        ("[1]", "must be a JSON object"),
+        ("\"keys\"", "must be a JSON object"),
+        ("{}", "must have a \"keys\" array"),
+        ("{\"keys\":{}}", "must have a \"keys\" array"),
+        ("{\"keys\":null}", "must have a \"keys\" array"),
+        ("{\"keys\":[],\"version\":1}", "an unknown field `version` besides \"keys\""),
+        ("{\"sk_0j8getr74edHoPo3MP54ozbDTfkKID40devq\":1}", "an unknown field besides"),
+        ("{\"keys\":[],\"keys\":[]}", "\"keys\" twice"),
+        ("{\"keys\":[{}", "invalid JSON"),
+        ("{\"keys\":[]} trailing", "invalid JSON"),
+    ] {
+        let message = error(json);
+        assert!(message.contains(says), "{json}: {message}");
+        assert!(!message.contains("sk_0j8g"), "{json}: {message}");
+    }
+    let empty = KeysFile::parse("{\"keys\":[]}").expect("an empty keys file");
+    assert!(empty.entries().is_empty());
+}
