@@ -1,12 +1,18 @@
 //! A key set shared by many replicas through Redis (feature `redis`).
 //!
-//! This folder decides how replicas agree on one key set: every replica
-//! keeps the whole set in memory ([`SharedKeyStore`], a validator that never
-//! touches the network), Redis holds the set as digests only, with a version
-//! and a change log (a Redis Stream), and every write goes through
+//! This folder decides what speaks Redis: every replica keeps the whole set
+//! in memory ([`SharedKeyStore`], a validator that never touches the
+//! network; the replica itself, its freshness, its full loads and its
+//! refusal to go back to an older state are backend-neutral, in the crate's
+//! `key_store/replica/`), Redis holds the set as digests only, with a
+//! version and a change log (a Redis Stream), and every write goes through
 //! [`RedisKeyAdmin`], whose Lua scripts change the record, the version and
-//! the log in one atomic step. A replica that cannot prove its copy fresh
-//! answers 503 rather than guess ([`OutagePolicy`]).
+//! the log in one atomic step. Here: the builder
+//! ([`SharedKeyStoreBuilder`]), the feed a replica follows (a connection of
+//! its own, `XREAD` as the heartbeat, `HSCAN` pages for a full load), the
+//! writer and its scripts. A replica that cannot prove its copy fresh
+//! answers 503 rather than guess ([`OutagePolicy`]); its state is a
+//! [`ReplicaState`].
 //!
 //! In Redis, under the hash tag `{tba:<namespace>}`: `keys` (hash: digest
 //! -> the key's keys-file JSON), `ids` (hash: id -> digest), `ver` (the
