@@ -405,8 +405,14 @@ fn the_file_is_read_entry_by_entry_with_the_same_answers_for_its_shape() {
         ("{}", "must have a \"keys\" array"),
         ("{\"keys\":{}}", "must have a \"keys\" array"),
         ("{\"keys\":null}", "must have a \"keys\" array"),
-        ("{\"keys\":[],\"version\":1}", "an unknown field `version` besides \"keys\""),
-        ("{\"sk_0j8getr74edHoPo3MP54ozbDTfkKID40devq\":1}", "an unknown field besides"),
+        (
+            "{\"keys\":[],\"version\":1}",
+            "an unknown field `version` besides \"keys\"",
+        ),
+        (
+            "{\"sk_0j8getr74edHoPo3MP54ozbDTfkKID40devq\":1}",
+            "an unknown field besides",
+        ),
         ("{\"keys\":[],\"keys\":[]}", "\"keys\" twice"),
         ("{\"keys\":[{}", "invalid JSON"),
         ("{\"keys\":[]} trailing", "invalid JSON"),
