@@ -392,7 +392,9 @@ async fn catch_up<F: Feed>(
         let Some(now) = round.head else {
             return Ok(Err(Loaded::NotInitialised));
         };
-        if now.epoch != epoch {
+        // Another store, or one that went back while the load ran (a
+        // restore, a failover): nothing here proves the load fresh.
+        if now.epoch != epoch || now.version < at.0 {
             return Ok(Err(Loaded::Again));
         }
         let empty = round.entries.is_empty();

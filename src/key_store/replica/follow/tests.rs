@@ -36,6 +36,8 @@ struct MemoryFeed {
     page_size: usize,
     /// A write made when this page is read: (cursor, entry).
     during_load: Option<(u64, KeyEntry)>,
+    /// The data restored when this page is read: (cursor, data).
+    restore_during_load: Option<(u64, Data)>,
 }
 
 impl MemoryFeed {
@@ -47,6 +49,7 @@ impl MemoryFeed {
             rounds: 0,
             page_size: 2,
             during_load: None,
+            restore_during_load: None,
         };
         feed.data.epoch = Some("e1".to_owned());
         feed
@@ -119,6 +122,15 @@ impl Feed for MemoryFeed {
                 self.put(&entry);
             } else {
                 self.during_load = Some((at, entry));
+            }
+        }
+        if self
+            .restore_during_load
+            .as_ref()
+            .is_some_and(|(at, _)| *at == cursor)
+        {
+            if let Some((_, data)) = self.restore_during_load.take() {
+                self.data = data;
             }
         }
         let start = usize::try_from(cursor).expect("small");
@@ -417,4 +429,31 @@ fn a_newer_write_may_bring_a_key_back_on_purpose() {
     store.resync();
     run(&mut follower, &mut feed, 3);
     assert_eq!(revoked(&store, "a"), Some(false));
+}
+
+#[test]
+fn a_source_that_goes_back_during_a_full_load_proves_nothing() {
+    let store = replica();
+    let mut feed = MemoryFeed::new();
+    for n in 0..10 {
+        feed.put(&key(&format!("k{n}")));
+    }
+    let mut follower = follower(&store, Duration::from_millis(10));
+    run(&mut follower, &mut feed, 3);
+    let snapshot = feed.data.clone();
+    feed.put(&key("k0").with_revoked(true));
+    run(&mut follower, &mut feed, 2);
+    assert_eq!((store.version(), revoked(&store, "k0")), (11, Some(true)));
+    // A resync, during which the source is restored to the older state.
+    store.resync();
+    feed.restore_during_load = Some((4, snapshot));
+    let restored = Instant::now();
+    run(&mut follower, &mut feed, 8);
+    assert!(
+        !proven_since(&store, restored),
+        "a source gone back proves nothing"
+    );
+    let behind = store.status().source_behind.expect("shown");
+    assert_eq!((behind.applied_version, behind.source_version), (11, 10));
+    assert_eq!(revoked(&store, "k0"), Some(true));
 }
