@@ -124,13 +124,11 @@ impl Feed for MemoryFeed {
                 self.during_load = Some((at, entry));
             }
         }
-        if self
-            .restore_during_load
-            .as_ref()
-            .is_some_and(|(at, _)| *at == cursor)
-        {
-            if let Some((_, data)) = self.restore_during_load.take() {
+        if let Some((at, data)) = self.restore_during_load.take() {
+            if at == cursor {
                 self.data = data;
+            } else {
+                self.restore_during_load = Some((at, data));
             }
         }
         let start = usize::try_from(cursor).expect("small");
