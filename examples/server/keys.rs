@@ -390,9 +390,16 @@ impl Reloader {
     /// a large key set takes a moment to index). Requests keep being
     /// served throughout.
     pub(crate) async fn reload(&mut self) {
-        let outcome = self.read_and_apply().await;
+        self.read_and_apply().await;
+    }
+
+    /// Publishes `outcome` (what `/health` says), then writes its log line:
+    /// whoever sees the line sees the outcome.
+    fn finish(&self, outcome: ReloadOutcome, log: impl FnOnce()) -> ReloadOutcome {
         self.status
             .send_replace(ReloadStatus::reloaded(SystemTime::now(), outcome));
+        log();
+        outcome
     }
 
     async fn read_and_apply(&mut self) -> ReloadOutcome {
@@ -400,24 +407,26 @@ impl Reloader {
         // reload would undo it in memory.
         let _changes_held = self.admin.hold_changes().await;
         if self.stuck.as_ref().is_some_and(|read| !read.is_finished()) {
-            tracing::error!(
-                path = %self.path.display(),
-                "SIGHUP: keys file reload failed, the keys in force stay in force: the previous read has not returned yet"
-            );
-            return ReloadOutcome::Failed;
+            return self.finish(ReloadOutcome::Failed, || {
+                tracing::error!(
+                    path = %self.path.display(),
+                    "SIGHUP: keys file reload failed, the keys in force stay in force: the previous read has not returned yet"
+                );
+            });
         }
         self.stuck = None;
         let path = self.path.clone();
         let mut read = tokio::task::spawn_blocking(move || KeysFile::load_each(&path));
         let read = match tokio::time::timeout(self.timeout, &mut read).await {
             Err(_elapsed) => {
-                tracing::error!(
-                    path = %self.path.display(),
-                    timeout = ?self.timeout,
-                    "SIGHUP: keys file reload failed, the keys in force stay in force: reading the file took too long"
-                );
                 self.stuck = Some(read);
-                return ReloadOutcome::Failed;
+                return self.finish(ReloadOutcome::Failed, || {
+                    tracing::error!(
+                        path = %self.path.display(),
+                        timeout = ?self.timeout,
+                        "SIGHUP: keys file reload failed, the keys in force stay in force: reading the file took too long"
+                    );
+                });
             }
             Ok(Err(panicked)) => Err(panicked.to_string()),
             Ok(Ok(read)) => read.map_err(|error| error.to_string()),
@@ -425,11 +434,12 @@ impl Reloader {
         let (file, refused) = match read {
             Ok(read) => read,
             Err(problem) => {
-                tracing::error!(
-                    active = self.store.len(),
-                    "SIGHUP: keys file reload failed, the keys in force stay in force: {problem}"
-                );
-                return ReloadOutcome::Failed;
+                return self.finish(ReloadOutcome::Failed, || {
+                    tracing::error!(
+                        active = self.store.len(),
+                        "SIGHUP: keys file reload failed, the keys in force stay in force: {problem}"
+                    );
+                });
             }
         };
         for error in &refused {
@@ -441,33 +451,29 @@ impl Reloader {
         let applied =
             tokio::task::spawn_blocking(move || store.replace_all(file.into_entries())).await;
         match applied {
-            Ok(Ok(counts)) if refused.is_empty() => {
+            Ok(Ok(counts)) if refused.is_empty() => self.finish(ReloadOutcome::Ok, || {
                 tracing::info!(
                     active = counts.active,
                     revoked = counts.revoked,
                     "SIGHUP: keys file reloaded"
                 );
-                ReloadOutcome::Ok
-            }
-            Ok(Ok(counts)) => {
+            }),
+            Ok(Ok(counts)) => self.finish(ReloadOutcome::Partial, || {
                 tracing::warn!(
                     active = counts.active,
                     revoked = counts.revoked,
                     refused = refused.len(),
                     "SIGHUP: keys file reloaded in part: the refused entries' keys fail"
                 );
-                ReloadOutcome::Partial
-            }
-            Ok(Err(problem)) => {
+            }),
+            Ok(Err(problem)) => self.finish(ReloadOutcome::Failed, || {
                 tracing::error!(
                     "SIGHUP: keys file reload failed, the keys in force stay in force: {problem}"
                 );
-                ReloadOutcome::Failed
-            }
-            Err(panicked) => {
+            }),
+            Err(panicked) => self.finish(ReloadOutcome::Failed, || {
                 tracing::error!("SIGHUP: keys file reload failed: {panicked}");
-                ReloadOutcome::Failed
-            }
+            }),
         }
     }
 }
