@@ -129,6 +129,25 @@ impl KeyRecord {
             .is_some_and(|expires_at| SystemTime::now() >= expires_at)
     }
 
+    /// Whether `entry` describes this record's key exactly (the last use
+    /// aside, which only moves forward): a full load shares this record
+    /// instead of building it again.
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_same_key(&self, entry: &KeyEntry) -> bool {
+        self.digest == entry.digest
+            && self.id() == entry.id
+            && self.label() == entry.label
+            && self.hint() == entry.hint.as_deref()
+            && *self.scopes == entry.scopes
+            && self.created_at() == entry.created_at
+            && self.expires_at() == entry.expires_at
+            && self.rate_limit == entry.rate_limit
+            && self.metadata().is_none_or(Metadata::is_empty) == entry.metadata.is_empty()
+            && self.metadata().is_none_or(|held| *held == entry.metadata)
+            && self.rotated_from() == entry.rotated_from.as_deref()
+            && self.rotated_to() == entry.rotated_to.as_deref()
+    }
+
     /// Notes a use in `minute` (minutes since the epoch): one relaxed load,
     /// and a write only when the minute changed. No lock, no allocation.
     pub(crate) fn touch(&self, minute: u32) {

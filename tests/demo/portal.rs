@@ -140,9 +140,15 @@ async fn generate_use_and_revoke_a_key_in_the_portal() {
                 .await;
         }
         browser.click(&browser.wait_for("#token-done").await).await;
-        // Closed: the token has left the page.
+        // Closed: the token leaves the page. The dialog's `close` event,
+        // which clears it, is dispatched after the click returns (the
+        // hidden element's text reads "" at once), so wait for it.
         assert_eq!(browser.text(&shown).await, "");
-        assert!(!browser.source().await.contains(&token));
+        browser
+            .wait_until("the token leaves the page", || async {
+                !browser.source().await.contains(&token)
+            })
+            .await;
         tokens.push(token);
     }
     let (first_token, token) = (tokens[0].clone(), tokens[1].clone());

@@ -255,8 +255,9 @@ fn sync_directory(directory: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One entry as compact JSON, exactly as the file writes it.
-#[cfg(feature = "redis")]
+/// One entry as compact JSON, exactly as the file writes it (the shared
+/// store's version 1 record).
+#[cfg(all(test, feature = "redis"))]
 pub(crate) fn entry_json(entry: &KeyEntry) -> String {
     serde_json::to_string(&to_file_entry(entry)).unwrap_or_default()
 }

@@ -15,10 +15,14 @@
 //! out of the snapshot keeps the request path's index small; keeping them at
 //! all is what lets a revoked key never be re-added under another id.
 
+#[cfg(feature = "redis")]
+mod assembly;
 mod catalog;
 #[cfg(feature = "keys-file")]
 mod persist;
 mod snapshot;
 mod store;
 
+#[cfg(feature = "redis")]
+pub(crate) use self::assembly::Assembly;
 pub use self::store::{KeyCounts, KeyStore, KeyStoreBuilder};

@@ -8,6 +8,8 @@ use arc_swap::ArcSwap;
 use http::request::Parts;
 use subtle::ConstantTimeEq;
 
+#[cfg(feature = "redis")]
+use super::assembly::Assembly;
 use super::catalog::Catalog;
 use super::snapshot::Snapshot;
 use crate::key_store::{ApiKey, KeyEntry, KeyStoreError, TokenDigest};
@@ -287,6 +289,55 @@ impl KeyStore {
         self.shared.snapshot.store(Arc::new(snapshot));
         *catalog = fresh;
         Ok(counts(&catalog))
+    }
+
+    /// An empty assembly of a new key set that shares, with this store,
+    /// every record it holds active and gets again unchanged.
+    #[cfg(feature = "redis")]
+    pub(crate) fn assembly(&self) -> Assembly {
+        Assembly::new(
+            self.shared.snapshot.load_full(),
+            self.shared.require_checksum,
+        )
+    }
+
+    /// A store holding `catalog` and its `snapshot`.
+    #[cfg(feature = "redis")]
+    pub(super) fn from_parts(catalog: Catalog, snapshot: Snapshot, require_checksum: bool) -> Self {
+        clock::start();
+        Self {
+            shared: Arc::new(Shared {
+                snapshot: ArcSwap::from_pointee(snapshot),
+                catalog: Mutex::new(catalog),
+                require_checksum,
+            }),
+        }
+    }
+
+    /// Revokes every active key holding one of `digests`; how many there
+    /// were. For a replica keeping revoked what a full load found active.
+    #[cfg(feature = "redis")]
+    pub(crate) fn revoke_digests<'a>(
+        &self,
+        digests: impl IntoIterator<Item = &'a TokenDigest>,
+    ) -> usize {
+        let held: Vec<String> = {
+            let snapshot = self.shared.snapshot.load();
+            digests
+                .into_iter()
+                .filter_map(|digest| snapshot.get(digest).map(|record| record.id().to_owned()))
+                .collect()
+        };
+        for id in &held {
+            let _ = self.revoke(id);
+        }
+        held.len()
+    }
+
+    /// Calls `visit` with the digest of every revoked key.
+    #[cfg(feature = "redis")]
+    pub(crate) fn for_each_revoked_digest(&self, visit: impl FnMut(&TokenDigest)) {
+        self.lock().for_each_revoked_digest(visit);
     }
 
     /// Puts the keys of `built` (a store filled elsewhere, as a replica's

@@ -10,7 +10,8 @@ use tokio::sync::Mutex;
 
 use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
 use crate::key_store::admin::AdminError;
-use crate::key_store::keys_file::{KeysFile, entry_json, parse_entry};
+use crate::key_store::keys_file::KeysFile;
+use crate::key_store::replica::codec;
 use crate::key_store::{KeyEntry, KeyStoreError};
 
 /// How long an admin command may take: writes are never on the request
@@ -215,7 +216,7 @@ impl RedisKeyAdmin {
         let Some(record) = record else {
             return Ok(None);
         };
-        let entry = parse_entry(&record).map_err(|e| AdminError::Corrupt {
+        let entry = codec::decode(&digest, &record).map_err(|e| AdminError::Corrupt {
             problem: format!("key \"{id}\": {e}"),
         })?;
         Ok(Some((record, entry)))
@@ -416,7 +417,7 @@ impl RedisKeyAdmin {
                 )
                 .await?;
             for (digest, record) in page {
-                let entry = parse_entry(&record).map_err(|e| AdminError::Corrupt {
+                let entry = codec::decode(&digest, &record).map_err(|e| AdminError::Corrupt {
                     problem: format!("record {}: {e}", digest.get(..8).unwrap_or("")),
                 })?;
                 records.push((record, entry));
@@ -458,7 +459,7 @@ impl RedisKeyAdmin {
                 .arg(epoch)
                 .arg(entry.digest().to_hex())
                 .arg(entry.id())
-                .arg(entry_json(entry))
+                .arg(codec::encode(entry))
                 .arg(expected.as_str())
                 .arg(LOG_LENGTH);
         }
@@ -482,7 +483,7 @@ impl RedisKeyAdmin {
             .arg(epoch)
             .arg(entry.digest().to_hex())
             .arg(entry.id())
-            .arg(entry_json(entry))
+            .arg(codec::encode(entry))
             .arg(expected)
             .arg(LOG_LENGTH)
             .invoke_async::<u64>(&mut con)

@@ -12,7 +12,7 @@ pub(super) const LOG_LENGTH: usize = 10_000;
 /// The Redis key names of one namespace.
 #[derive(Clone)]
 pub(super) struct Layout {
-    /// HASH: lowercase hex SHA-256 digest -> the key's keys-file JSON.
+    /// HASH: lowercase hex SHA-256 digest -> the key's record (`replica::codec`).
     pub(super) keys: String,
     /// HASH: key id -> digest.
     pub(super) ids: String,

@@ -15,9 +15,21 @@
 //! [`ReplicaState`].
 //!
 //! In Redis, under the hash tag `{tba:<namespace>}`: `keys` (hash: digest
-//! -> the key's keys-file JSON), `ids` (hash: id -> digest), `ver` (the
-//! version), `epoch` (written when the store is initialised) and `log` (the
-//! stream, about 10,000 entries). Nothing there is a token.
+//! -> the key's record), `ids` (hash: id -> digest), `ver` (the version),
+//! `epoch` (written when the store is initialised) and `log` (the stream,
+//! about 10,000 entries). Nothing there is a token.
+//!
+//! # Record format
+//!
+//! A record is versioned. Version 2, written today, is one line of text:
+//! `tba2`, then 12 fields each after a tab: id, label, scopes
+//! (space-separated), created at (RFC 3339), expires at, revoked (`r` or
+//! empty), hint, last used at, rate limit (`REQUESTS/SECONDS`), rotated
+//! from, rotated to, metadata (a JSON object of strings); an empty field
+//! is an absent value. The digest is the record's field, not repeated.
+//! Version 1 (a keys-file entry as JSON, `hash` included) is still read,
+//! never written. A record that is neither, or breaks a field's rule, is
+//! unreadable: every replica leaves that key out.
 
 mod admin;
 mod builder;

@@ -6,7 +6,7 @@
 use std::future::Future;
 
 /// One write, as a source's change log carries it; `record` is the key's
-/// keys-file JSON (the same codec for every backend).
+/// stored form ([`codec`](super::codec), the same for every backend).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Change {
     /// The key with this id is now this record.

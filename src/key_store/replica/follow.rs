@@ -9,12 +9,12 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::apply::{KeySet, apply};
+use super::apply::{Newer, apply};
+use super::build::Build;
 use super::feed::{Feed, Head, LoadStart, LogEntry, Round};
 use super::report;
 use super::store::SourceBehind;
 use super::tombstones::{MAX_TOMBSTONES, Tombstones};
-use crate::key_store::KeyStore;
 
 /// What the replica says while its source holds no key store.
 pub(crate) const NOT_INITIALISED: &str = "the source holds no initialised key store (never written, or its data was lost): answering 503 until a write initialises it";
@@ -250,6 +250,17 @@ impl Follower {
         );
     }
 
+    /// One round of the copy in force during a load (not a waiting one: a
+    /// read left blocking in the source would delay the reads after it).
+    async fn keep_proving<F: Feed>(&mut self, feed: &mut F) -> Result<(), String> {
+        if let Some(log) = self.position.as_ref().map(|p| p.log.clone()) {
+            let sent = Instant::now();
+            let round = feed.round(&log, false).await?;
+            self.take(feed, round, sent).await?;
+        }
+        Ok(())
+    }
+
     /// Loads the whole key set beside the copy in force (which keeps
     /// following the source and proving freshness between pages), replays
     /// the log from the load's start on top, and swaps it in.
@@ -264,65 +275,65 @@ impl Follower {
             }
             return Ok(Loaded::Refused);
         }
-        let mut set = KeySet::default();
+        let Some(current) = self.shared.upgrade().map(|shared| shared.local.clone()) else {
+            return Ok(Loaded::Done);
+        };
+        let build = Build::start(&current);
+        drop(current);
         let mut cursor = 0;
         let mut last_round = Instant::now();
         loop {
             let (next, page) = feed.load_page(cursor).await?;
-            for (digest, record) in page {
-                set.put(&digest, &record, &mut self.tombstones);
-            }
+            build.page(page).await?;
             cursor = next;
             if cursor == 0 {
                 break;
             }
             // The copy in force keeps answering, proven fresh, meanwhile.
             if last_round.elapsed() >= self.settings.heartbeat / 2 {
-                if let Some(log) = self.position.as_ref().map(|p| p.log.clone()) {
-                    let sent = Instant::now();
-                    let round = feed.round(&log, false).await?;
-                    self.take(feed, round, sent).await?;
-                }
+                self.keep_proving(feed).await?;
                 last_round = Instant::now();
             }
         }
-        // The writes made since the load began, on top of it.
+        let scanned = started.elapsed();
+        // The writes made since the load began: they win over the scan.
         let mut at = (head.version, position);
+        let mut newer = Newer::default();
+        let tombstones = &mut self.tombstones;
         let caught_up = catch_up(feed, &head.epoch, &mut at, |change| {
-            set.apply(change, &mut self.tombstones);
+            newer.apply(change, tombstones);
         })
         .await?;
         if let Err(again) = caught_up {
             return Ok(again);
         }
-        if set.kept_revoked > 0 {
-            report::kept_revoked(set.kept_revoked);
-        }
-        let keys = set.len();
-        // The index is built on a blocking thread (a million keys take
-        // seconds), while the copy in force keeps following and proving.
-        let entries = set.into_entries();
-        let mut build = tokio::task::spawn_blocking(move || {
-            let built = KeyStore::new();
-            built.replace_all(entries).map(|_| built)
-        });
+        // The builder indexes the set on its thread, while the copy in
+        // force keeps following and proving.
+        let mut done = build.finish(newer.by_id);
         let built = loop {
-            // A round of the copy in force (not a waiting one: a read left
-            // blocking in Redis would delay the reads after it), then the
-            // build's end or half a heartbeat, whichever comes first.
-            if let Some(log) = self.position.as_ref().map(|p| p.log.clone()) {
-                let sent = Instant::now();
-                let round = feed.round(&log, false).await?;
-                self.take(feed, round, sent).await?;
-            }
+            self.keep_proving(feed).await?;
             tokio::select! {
-                built = &mut build => break built,
+                built = &mut done => break built,
                 () = tokio::time::sleep(self.settings.heartbeat / 2) => {}
             }
         };
-        let built = built
+        let build_took = started.elapsed() - scanned;
+        let (built, left_out) = built
             .map_err(|e| format!("building the key set failed: {e}"))?
-            .map_err(|e| format!("a full load was refused by the key set: {e}"))?;
+            .ok_or("building the key set failed: the builder stopped")?;
+        if !left_out.is_empty() {
+            report::left_out(&left_out);
+        }
+        // Never un-revoke: what the source holds active that this replica
+        // saw revoked or deleted stays revoked; what it holds revoked is
+        // remembered.
+        let kept_revoked = built.revoke_digests(self.tombstones.iter());
+        if kept_revoked > 0 {
+            report::kept_revoked(kept_revoked);
+        }
+        built.for_each_revoked_digest(|digest| self.tombstones.note(*digest));
+        let counts = built.counts();
+        let keys = counts.active + counts.revoked;
         // The writes made while it was built, on top of it.
         let tombstones = &mut self.tombstones;
         let proof = match catch_up(feed, &head.epoch, &mut at, |change| {
@@ -369,7 +380,7 @@ impl Follower {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             *loads = (loads.0 + 1, Some(started.elapsed()));
         }
-        report::loaded(keys, version, started.elapsed());
+        report::loaded(keys, version, started.elapsed(), scanned, build_took);
         Ok(Loaded::Done)
     }
 }

@@ -23,6 +23,8 @@
 //!   proving freshness; the new set replaces it in one step.
 
 mod apply;
+mod build;
+pub(crate) mod codec;
 mod error;
 pub(crate) mod feed;
 mod follow;

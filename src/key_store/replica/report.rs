@@ -3,13 +3,16 @@
 
 use std::time::Duration;
 
-/// A full load finished and replaced the copy in force.
+/// A full load finished and replaced the copy in force: how long it took
+/// in all, reading the source (`scan`), and building the index (`build`).
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-pub(super) fn loaded(keys: usize, version: u64, took: Duration) {
+pub(super) fn loaded(keys: usize, version: u64, took: Duration, scan: Duration, build: Duration) {
     trace_event!(info!(
         keys,
         version,
         took_ms = took.as_millis(),
+        scan_ms = scan.as_millis(),
+        build_ms = build.as_millis(),
         "shared key store: key set loaded in full"
     ));
 }
@@ -41,5 +44,21 @@ pub(super) fn source_behind(applied: u64, source: u64) {
         applied_version = applied,
         source_version = source,
         "shared key store: the source is behind this replica (a restored snapshot, a stale former primary, lost writes); it proves nothing and is not loaded; re-import the keys, or accept the older state explicitly"
+    ));
+}
+
+/// A full load left these keys out: their records share an id or a hash
+/// with another, or break a rule. Names the first ids (not secrets).
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(super) fn left_out(ids: &[String]) {
+    let named = ids
+        .iter()
+        .take(5)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    trace_event!(error!(
+        count = ids.len(),
+        "shared key store: records conflict (an id or a hash held twice) or break a rule; their keys are refused: {named}"
     ));
 }

@@ -47,6 +47,12 @@ impl Tombstones {
         }
     }
 
+    /// Every digest remembered.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &TokenDigest> {
+        self.order.iter()
+    }
+
+    #[cfg(test)]
     pub(super) fn holds(&self, digest: &TokenDigest) -> bool {
         self.held.contains(digest)
     }

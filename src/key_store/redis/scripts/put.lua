@@ -1,6 +1,6 @@
 -- Puts one key record, atomically with the version and the change log.
 -- KEYS: 1 keys (digest -> record), 2 ids (id -> digest), 3 ver, 4 log, 5 epoch
--- ARGV: 1 epoch, 2 digest (hex), 3 id, 4 record (keys-file JSON),
+-- ARGV: 1 epoch, 2 digest (hex), 3 id, 4 record (replica::codec),
 --       5 the id's current record as read ('' to insert a new key),
 --       6 how many log entries to keep (approximately)
 if redis.call('GET', KEYS[5]) ~= ARGV[1] then

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::key_store::KeyEntry;
 use crate::key_store::TokenDigest;
-use crate::key_store::keys_file::entry_json;
+use crate::key_store::replica::codec::encode;
 use crate::key_store::replica::feed::Change;
 use crate::key_store::replica::{OutagePolicy, ReplicaSettings, SharedKeyStore};
 
@@ -71,7 +71,7 @@ impl MemoryFeed {
         if let Some(old) = self.data.ids.insert(entry.id().to_owned(), digest.clone()) {
             self.data.records.remove(&old);
         }
-        let record = entry_json(entry);
+        let record = encode(entry);
         self.data.records.insert(digest.clone(), record.clone());
         self.log(Change::Put {
             digest,
