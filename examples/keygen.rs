@@ -19,7 +19,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
+use tower_bearer_auth::key_store::keys_file::{CheckedKeysFile, KeysFile};
+use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
@@ -143,9 +144,11 @@ fn main() -> ExitCode {
 
 fn run(args: &Args) -> Result<(), String> {
     if let Some(path) = &args.import {
-        let file = KeysFile::load(path).map_err(|e| e.to_string())?;
+        // Checked whole first (nothing is written from a bad file), then
+        // read again entry by entry as it is written.
+        let file = CheckedKeysFile::load(path).map_err(|e| e.to_string())?;
         let report = with_admin(args, |admin| async move {
-            admin.import(&file, args.replace).await
+            admin.import_checked(&file, args.replace).await
         })?;
         println!(
             "imported into Redis: {} inserted, {} updated, {} unchanged, {} removed (version {})",

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tower_bearer_auth::key_store::{
-    TokenDigest, admin::AdminError, keys_file::KeysFile, redis::OutagePolicy, redis::RedisKeyAdmin,
-    redis::SharedKeyStore,
+    TokenDigest, admin::AdminError, keys_file::CheckedKeysFile, keys_file::KeysFile,
+    redis::OutagePolicy, redis::RedisKeyAdmin, redis::SharedKeyStore,
 };
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet, ValidationFailure};
 
@@ -475,4 +475,68 @@ async fn last_uses_are_flushed_keeping_the_later_minute() {
         "the later minute is kept"
     );
     assert!(!flushed.contains_key(gone.id()), "a deleted key stays gone");
+}
+
+/// An import batch is checked whole before any of it is written: a hash
+/// another key holds refuses the batch (named by the key's id) and
+/// writes nothing of it. A checked file (read again entry by entry)
+/// imports as the same file in memory does.
+#[tokio::test]
+async fn an_import_batch_is_all_or_nothing_and_a_checked_file_imports_alike() {
+    let Some(redis) = RedisServer::start("import-batch") else {
+        return;
+    };
+    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+        .await
+        .expect("connect");
+    let (held, _) = new_key("Held");
+    admin.insert(held.clone()).await.expect("insert");
+    let before = admin.version().await.expect("version");
+    let (fresh, _) = new_key("Fresh");
+    let thief = KeyEntry::new("key_thief", "Thief", *held.digest());
+    let refused = admin
+        .import(&KeysFile::from_entries(vec![fresh.clone(), thief]), false)
+        .await
+        .expect_err("a held hash");
+    assert_eq!(
+        refused,
+        AdminError::DuplicateDigest {
+            id: "key_thief".to_owned()
+        }
+    );
+    assert_eq!(admin.version().await.expect("version"), before);
+    assert_eq!(admin.get(fresh.id()).await.expect("read"), None);
+
+    // The same keys through a checked file on disk, with `replace`.
+    let (other, _) = new_key("Other");
+    let dir = crate::support::TempDir::new("import-checked");
+    let path = dir.path().join("keys.json");
+    let file = KeysFile::from_entries(vec![fresh.clone(), other.clone()]);
+    std::fs::write(&path, file.to_json()).expect("write the file");
+    let checked = CheckedKeysFile::load(&path).expect("a valid file");
+    assert_eq!(checked.len(), 2);
+    let report = admin.import_checked(&checked, true).await.expect("import");
+    assert_eq!(
+        (
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.removed
+        ),
+        (2, 0, 0, 1)
+    );
+    let again = admin.import_checked(&checked, true).await.expect("again");
+    assert_eq!((again.unchanged, again.version), (2, report.version));
+    let mut ids: Vec<String> = admin
+        .export()
+        .await
+        .expect("export")
+        .into_entries()
+        .into_iter()
+        .map(|entry| entry.id().to_owned())
+        .collect();
+    ids.sort();
+    let mut expected = vec![fresh.id().to_owned(), other.id().to_owned()];
+    expected.sort();
+    assert_eq!(ids, expected);
 }

@@ -19,6 +19,8 @@
 //! ([`KeysFile::parse_each`], [`KeysFile::load_each`]: the valid entries,
 //! and one error per refused entry, as a reload needs).
 
+#[cfg(feature = "redis")]
+mod checked;
 mod error;
 mod read;
 
@@ -34,6 +36,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
+#[cfg(feature = "redis")]
+pub use self::checked::CheckedKeysFile;
 pub use self::error::KeysFileError;
 pub use self::reload::{Reload, ReloadOutcome, ReloadStatus};
 use super::{KeyEntry, rfc3339};

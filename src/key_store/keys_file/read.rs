@@ -57,18 +57,31 @@ const FIELDS: [&str; 13] = [
 /// entry: one entry's JSON value at a time, never the whole document as a
 /// `serde_json::Value` (which took about seven times the file's size).
 pub(super) fn entries(json: &str) -> Result<Vec<Result<KeyEntry, KeysFileError>>, KeysFileError> {
+    let mut results = Vec::new();
+    for_each(json, &mut |result| results.push(result))?;
+    refuse_repeats(&mut results);
+    Ok(results)
+}
+
+/// Hands each entry's result to `sink`, in file order, one at a time (the
+/// entries are never all held); `Err` for the file as a whole, as
+/// [`entries`]. Entries are not checked against each other here.
+pub(super) fn for_each(
+    json: &str,
+    sink: &mut dyn FnMut(Result<KeyEntry, KeysFileError>),
+) -> Result<(), KeysFileError> {
     use serde::de::DeserializeSeed;
 
     let shape = Cell::new(None);
     let mut reader = serde_json::Deserializer::from_str(json);
-    let read = FileSeed { shape: &shape }
-        .deserialize(&mut reader)
-        .and_then(|results| reader.end().map(|()| results));
+    let read = FileSeed {
+        shape: &shape,
+        sink,
+    }
+    .deserialize(&mut reader)
+    .and_then(|()| reader.end());
     match (read, shape.take()) {
-        (Ok(mut results), _) => {
-            refuse_repeats(&mut results);
-            Ok(results)
-        }
+        (Ok(()), _) => Ok(()),
         (Err(_), Some(problem)) => Err(KeysFileError::whole(problem)),
         (Err(error), None) if error.classify() == serde_json::error::Category::Data => Err(
             KeysFileError::whole("the file must be a JSON object {\"keys\": [...]}"),
@@ -81,10 +94,11 @@ pub(super) fn entries(json: &str) -> Result<Vec<Result<KeyEntry, KeysFileError>>
 /// its message in `shape`.
 struct FileSeed<'a> {
     shape: &'a Cell<Option<String>>,
+    sink: &'a mut dyn FnMut(Result<KeyEntry, KeysFileError>),
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for FileSeed<'_> {
-    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+    type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
@@ -95,7 +109,7 @@ impl<'de> serde::de::DeserializeSeed<'de> for FileSeed<'_> {
 }
 
 impl<'de> serde::de::Visitor<'de> for FileSeed<'_> {
-    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a keys file, {\"keys\": [...]}")
@@ -106,27 +120,36 @@ impl<'de> serde::de::Visitor<'de> for FileSeed<'_> {
             self.shape.set(Some(problem));
             serde::de::Error::custom("not a keys file")
         };
-        let mut results = None;
+        let mut seen = false;
         while let Some(name) = map.next_key::<String>()? {
             if name != "keys" {
                 return Err(wrong(format!("{} besides \"keys\"", unknown_field(&name))));
             }
-            if results.is_some() {
+            if seen {
                 return Err(wrong("the file has \"keys\" twice".to_owned()));
             }
-            results = Some(map.next_value_seed(EntriesSeed { shape: self.shape })?);
+            map.next_value_seed(EntriesSeed {
+                shape: self.shape,
+                sink: &mut *self.sink,
+            })?;
+            seen = true;
         }
-        results.ok_or_else(|| wrong("the file must have a \"keys\" array".to_owned()))
+        if seen {
+            Ok(())
+        } else {
+            Err(wrong("the file must have a \"keys\" array".to_owned()))
+        }
     }
 }
 
 /// Reads the `keys` array, one entry's value at a time.
 struct EntriesSeed<'a> {
     shape: &'a Cell<Option<String>>,
+    sink: &'a mut dyn FnMut(Result<KeyEntry, KeysFileError>),
 }
 
 impl EntriesSeed<'_> {
-    fn not_array<E: serde::de::Error>(&self) -> Result<Vec<Result<KeyEntry, KeysFileError>>, E> {
+    fn not_array<E: serde::de::Error>(&self) -> Result<(), E> {
         self.shape
             .set(Some("the file must have a \"keys\" array".to_owned()));
         Err(E::custom("not a keys array"))
@@ -134,7 +157,7 @@ impl EntriesSeed<'_> {
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for EntriesSeed<'_> {
-    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+    type Value = ();
 
     fn deserialize<D: serde::Deserializer<'de>>(
         self,
@@ -145,18 +168,19 @@ impl<'de> serde::de::DeserializeSeed<'de> for EntriesSeed<'_> {
 }
 
 impl<'de> serde::de::Visitor<'de> for EntriesSeed<'_> {
-    type Value = Vec<Result<KeyEntry, KeysFileError>>;
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an array of keys")
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut results = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        let mut index = 0;
         while let Some(value) = seq.next_element::<Value>()? {
-            results.push(entry(results.len(), value));
+            (self.sink)(entry(index, value));
+            index += 1;
         }
-        Ok(results)
+        Ok(())
     }
 
     fn visit_map<A: serde::de::MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {

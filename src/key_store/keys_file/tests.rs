@@ -424,3 +424,57 @@ fn the_file_is_read_entry_by_entry_with_the_same_answers_for_its_shape() {
     let empty = KeysFile::parse("{\"keys\":[]}").expect("an empty keys file");
     assert!(empty.entries().is_empty());
 }
+
+/// A checked file refuses exactly what `KeysFile::parse` refuses, with the
+/// same first error, and reads back exactly its entries.
+#[cfg(feature = "redis")]
+#[test]
+fn a_checked_file_agrees_with_the_parsed_one() {
+    let a = format!("sha256:{}", "0".repeat(64));
+    let b = format!("sha256:{}", "1".repeat(64));
+    let c = format!("sha256:{}", "2".repeat(64));
+    let file = |entries: &[String]| format!("{{\"keys\":[{}]}}", entries.join(","));
+    let cases = [
+        file(&[valid("key_a", &a), valid("key_b", &b)]),
+        file(&[]),
+        file(&[valid("key_a", &a), valid("key_a", &b)]),
+        file(&[valid("key_a", &a), valid("key_b", &a)]),
+        // Two repeats: the earliest entry is named (key_a at 0, not key_b at 1).
+        file(&[
+            valid("key_a", &a),
+            valid("key_b", &b),
+            valid("key_b", &c),
+            valid("key_x", &a),
+        ]),
+        // A bad entry before a repeat, and after one.
+        file(&[
+            valid("key_a", &a),
+            "{\"id\":\"key_q\"}".to_owned(),
+            valid("key_a", &b),
+        ]),
+        file(&[
+            valid("key_a", &a),
+            valid("key_a", &b),
+            "{\"id\":\"key_q\"}".to_owned(),
+        ]),
+        "{\"keys\":{}}".to_owned(),
+        "not json".to_owned(),
+    ];
+    for text in cases {
+        match (KeysFile::parse(&text), CheckedKeysFile::parse(text.clone())) {
+            (Ok(parsed), Ok(checked)) => {
+                let mut read = Vec::new();
+                checked.for_each_entry(|entry| read.push(entry));
+                assert_eq!(read, parsed.entries(), "{text}");
+                assert_eq!(checked.len(), parsed.entries().len());
+                assert!(parsed.entries().iter().all(|e| checked.contains_id(e.id())));
+                assert!(!checked.contains_id("key_none"));
+            }
+            (Err(parsed), Err(checked)) => {
+                assert_eq!(checked.to_string(), parsed.to_string(), "{text}");
+                println!("both refuse: {checked}");
+            }
+            (parsed, checked) => panic!("{text}: {parsed:?} but {checked:?}"),
+        }
+    }
+}

@@ -47,7 +47,7 @@ const CAS_ATTEMPTS: usize = 64;
 pub struct RedisKeyAdmin {
     client: Client,
     connection: Mutex<Option<MultiplexedConnection>>,
-    layout: Layout,
+    pub(super) layout: Layout,
     put: Script,
     delete: Script,
 }
@@ -95,7 +95,7 @@ impl RedisKeyAdmin {
     }
 
     /// A connection, reconnecting if the last one failed.
-    async fn connection(&self) -> Result<MultiplexedConnection, AdminError> {
+    pub(super) async fn connection(&self) -> Result<MultiplexedConnection, AdminError> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
@@ -114,7 +114,7 @@ impl RedisKeyAdmin {
 
     /// Forgets a connection that failed (any error but a server's answer),
     /// so that the next call reconnects.
-    async fn failed(&self, error: &redis::RedisError) -> AdminError {
+    pub(super) async fn failed(&self, error: &redis::RedisError) -> AdminError {
         if error.code().is_none() {
             *self.connection.lock().await = None;
         }
@@ -123,7 +123,10 @@ impl RedisKeyAdmin {
 
     /// Runs a read, once more on a fresh connection if the connection
     /// failed (after a Redis restart, the first use of the old one does).
-    async fn read<T: redis::FromRedisValue>(&self, command: &redis::Cmd) -> Result<T, AdminError> {
+    pub(super) async fn read<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+    ) -> Result<T, AdminError> {
         let mut con = self.connection().await?;
         match command.query_async(&mut con).await {
             Ok(value) => Ok(value),
@@ -140,7 +143,7 @@ impl RedisKeyAdmin {
     }
 
     /// The store's epoch, initialising an empty store when `initialise`.
-    async fn epoch(&self, initialise: bool) -> Result<Option<String>, AdminError> {
+    pub(super) async fn epoch(&self, initialise: bool) -> Result<Option<String>, AdminError> {
         let epoch: Option<String> = self.read(redis::cmd("GET").arg(&self.layout.epoch)).await?;
         if epoch.is_some() || !initialise {
             return Ok(epoch);
@@ -303,55 +306,6 @@ impl RedisKeyAdmin {
         Err(AdminError::Conflict { id: id.to_owned() })
     }
 
-    /// Loads a keys file: each entry is inserted, or updated by id when it
-    /// differs; with `replace`, keys the file does not list are removed,
-    /// otherwise left alone. Initialises an empty store. Each key is written
-    /// atomically on its own, by the same script as a single write, sent in
-    /// pipelines of 1,000 (one round trip each); an error stops the import
-    /// after the batch it is in (the batch's other keys are written), and
-    /// running it again completes it.
-    ///
-    /// # Errors
-    ///
-    /// [`AdminError`] for the first write refused.
-    pub async fn import(&self, file: &KeysFile, replace: bool) -> Result<ImportReport, AdminError> {
-        let epoch = self.epoch(true).await?.unwrap_or_default();
-        let mut current: HashMap<String, (String, KeyEntry)> = self
-            .records()
-            .await?
-            .into_iter()
-            .map(|(record, entry)| (entry.id().to_owned(), (record, entry)))
-            .collect();
-        let mut report = ImportReport::default();
-        let mut batch: Vec<(&KeyEntry, String)> = Vec::with_capacity(IMPORT_BATCH);
-        for entry in file.entries() {
-            match current.remove(entry.id()) {
-                Some((_, held)) if held == *entry => report.unchanged += 1,
-                Some((record, _)) => {
-                    batch.push((entry, record));
-                    report.updated += 1;
-                }
-                None => {
-                    batch.push((entry, String::new()));
-                    report.inserted += 1;
-                }
-            }
-            if batch.len() == IMPORT_BATCH {
-                self.put_all(&epoch, &batch).await?;
-                batch.clear();
-            }
-        }
-        self.put_all(&epoch, &batch).await?;
-        if replace {
-            for id in current.into_keys() {
-                self.remove(&id).await?;
-                report.removed += 1;
-            }
-        }
-        report.version = self.version().await?;
-        Ok(report)
-    }
-
     /// When each key was last used, to the minute, as the replicas flushed
     /// it (at most a minute late). A value that is not a minute (the
     /// replica user may write this hash) is left out, and logged once per
@@ -431,50 +385,6 @@ impl RedisKeyAdmin {
 
     /// Runs the put script: insert when `expected` is empty, else
     /// compare-and-set against the record read.
-    /// Puts `(entry, the record it replaces)` pairs in pipelines of script
-    /// calls (one round trip per batch, each call still atomic and checked
-    /// on its own); the first refusal stops, as single puts would.
-    async fn put_all(&self, epoch: &str, batch: &[(&KeyEntry, String)]) -> Result<(), AdminError> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut con = self.connection().await?;
-        // Load the script, so that the pipeline's EVALSHAs find it.
-        let loaded: Result<String, _> = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(PUT_SCRIPT)
-            .query_async(&mut con)
-            .await;
-        if let Err(error) = loaded {
-            return Err(self.failed(&error).await);
-        }
-        let keys = self.layout.script_keys();
-        let mut pipe = redis::pipe();
-        pipe.ignore_errors();
-        for (entry, expected) in batch {
-            pipe.cmd("EVALSHA")
-                .arg(self.put.get_hash())
-                .arg(keys.len())
-                .arg(&keys[..])
-                .arg(epoch)
-                .arg(entry.digest().to_hex())
-                .arg(entry.id())
-                .arg(codec::encode(entry))
-                .arg(expected.as_str())
-                .arg(LOG_LENGTH);
-        }
-        let results: Vec<redis::RedisResult<u64>> = match pipe.query_async(&mut con).await {
-            Ok(results) => results,
-            Err(error) => return Err(self.failed(&error).await),
-        };
-        for ((entry, _), result) in batch.iter().zip(results) {
-            if let Err(error) = result {
-                return Err(self.script_error(&error, entry.id()).await);
-            }
-        }
-        Ok(())
-    }
-
     async fn put(&self, epoch: &str, entry: &KeyEntry, expected: &str) -> Result<u64, AdminError> {
         let mut con = self.connection().await?;
         let outcome = self
@@ -508,11 +418,8 @@ impl RedisKeyAdmin {
     }
 }
 
-/// The put script's source (also loaded by name for pipelined imports).
+/// The put script's source.
 const PUT_SCRIPT: &str = include_str!("scripts/put.lua");
-
-/// Script calls per pipeline in an import.
-const IMPORT_BATCH: usize = 1_000;
 
 /// A Redis failure, as the admin reports it.
 fn unavailable(error: &redis::RedisError) -> AdminError {

@@ -34,6 +34,7 @@
 mod admin;
 mod builder;
 mod feed;
+mod import;
 mod layout;
 mod report;
 #[cfg(feature = "admin")]
