@@ -506,6 +506,39 @@ async fn an_import_batch_is_all_or_nothing_and_a_checked_file_imports_alike() {
     );
     assert_eq!(admin.version().await.expect("version"), before);
     assert_eq!(admin.get(fresh.id()).await.expect("read"), None);
+    // Given twice in one batch (a file never checked): refused, nothing
+    // of the batch written.
+    let (twin, _) = new_key("Twin");
+    let twice = [
+        (
+            vec![
+                fresh.clone(),
+                twin.clone(),
+                KeyEntry::new("key_twin2", "T", *twin.digest()),
+            ],
+            AdminError::DuplicateDigest {
+                id: "key_twin2".to_owned(),
+            },
+        ),
+        (
+            vec![
+                fresh.clone(),
+                twin.clone(),
+                twin.clone().with_label("Again"),
+            ],
+            AdminError::DuplicateId {
+                id: twin.id().to_owned(),
+            },
+        ),
+    ];
+    for (entries, expected) in twice {
+        let refused = admin
+            .import(&KeysFile::from_entries(entries), false)
+            .await
+            .expect_err("given twice");
+        assert_eq!(refused, expected);
+        assert_eq!(admin.version().await.expect("version"), before);
+    }
 
     // The same keys through a checked file on disk, with `replace`.
     let (other, _) = new_key("Other");

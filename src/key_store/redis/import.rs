@@ -61,8 +61,15 @@ impl RedisKeyAdmin {
     /// # Errors
     ///
     /// [`AdminError::DuplicateDigest`] if a key's hash is held by another
-    /// key in the store, [`AdminError::Unavailable`] if Redis fails.
+    /// key in the store (or given twice in a batch),
+    /// [`AdminError::DuplicateId`] for an id given twice in a batch,
+    /// [`AdminError::Invalid`] for an invalid entry (nothing is written),
+    /// [`AdminError::Unavailable`] if Redis fails.
     pub async fn import(&self, file: &KeysFile, replace: bool) -> Result<ImportReport, AdminError> {
+        // A file made with `KeysFile::from_entries` was never checked.
+        for entry in file.entries() {
+            entry.validate()?;
+        }
         let batches = Batches::Entries(file.entries().chunks(BATCH));
         let ids: std::collections::HashSet<&str> = if replace {
             file.entries().iter().map(KeyEntry::id).collect()
@@ -154,6 +161,7 @@ impl RedisKeyAdmin {
     async fn import_error(&self, error: &redis::RedisError) -> AdminError {
         match (error.code(), error.detail()) {
             (Some("TBA_DUP_DIGEST"), Some(id)) => AdminError::DuplicateDigest { id: id.to_owned() },
+            (Some("TBA_DUP_ID"), Some(id)) => AdminError::DuplicateId { id: id.to_owned() },
             (Some("TBA_EPOCH"), _) => AdminError::Conflict {
                 id: "(the store was reset during the import)".to_owned(),
             },

@@ -10,34 +10,56 @@ if redis.call('GET', KEYS[5]) ~= ARGV[1] then
   return redis.error_reply('TBA_EPOCH the store was reset; read it again')
 end
 local count = (#ARGV - 2) / 3
-local held = {}
+local digests, ids = {}, {}
+for i = 1, count do
+  digests[i] = ARGV[3 * i]
+  ids[i] = ARGV[3 * i + 1]
+end
+-- What each id holds now, and what each digest is filed with now.
+local current = redis.call('HMGET', KEYS[2], unpack(ids))
+local stored = redis.call('HMGET', KEYS[1], unpack(digests))
+local writes, records, owners, moved = {}, {}, {}, {}
+local seen_digests, seen_ids = {}, {}
 local inserted, updated, unchanged = 0, 0, 0
-for i = 0, count - 1 do
-  local digest, id, record = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
-  local current = redis.call('HGET', KEYS[2], id)
-  if current == digest and redis.call('HGET', KEYS[1], digest) == record then
-    held[i] = false
+for i = 1, count do
+  local digest, id, record = digests[i], ids[i], ARGV[3 * i + 2]
+  if seen_ids[id] then
+    return redis.error_reply('TBA_DUP_ID ' .. id)
+  end
+  if seen_digests[digest] then
+    return redis.error_reply('TBA_DUP_DIGEST ' .. id)
+  end
+  seen_digests[digest] = true
+  seen_ids[id] = true
+  local held = current[i]
+  if held == digest and stored[i] == record then
     unchanged = unchanged + 1
   else
-    if current ~= digest and redis.call('HEXISTS', KEYS[1], digest) == 1 then
+    if held ~= digest and stored[i] then
       return redis.error_reply('TBA_DUP_DIGEST ' .. id)
     end
-    held[i] = current or ''
-    if current then updated = updated + 1 else inserted = inserted + 1 end
+    if held then updated = updated + 1 else inserted = inserted + 1 end
+    if held and held ~= digest then moved[#moved + 1] = held end
+    writes[#writes + 1] = i
+    records[#records + 1] = digest
+    records[#records + 1] = record
+    owners[#owners + 1] = id
+    owners[#owners + 1] = digest
   end
 end
-for i = 0, count - 1 do
-  local current = held[i]
-  if current ~= false then
-    local digest, id, record = ARGV[3 + 3 * i], ARGV[4 + 3 * i], ARGV[5 + 3 * i]
-    if current ~= '' and current ~= digest then
-      redis.call('HDEL', KEYS[1], current)
-    end
-    local v = redis.call('INCR', KEYS[3])
-    redis.call('HSET', KEYS[1], digest, record)
-    redis.call('HSET', KEYS[2], id, digest)
-    redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*',
-      'v', v, 'op', 'put', 'd', digest, 'i', id, 'r', record)
-  end
+if #writes == 0 then
+  return {inserted, updated, unchanged}
+end
+if #moved > 0 then
+  redis.call('HDEL', KEYS[1], unpack(moved))
+end
+redis.call('HSET', KEYS[1], unpack(records))
+redis.call('HSET', KEYS[2], unpack(owners))
+local last = redis.call('INCRBY', KEYS[3], #writes)
+local v = last - #writes
+for _, i in ipairs(writes) do
+  v = v + 1
+  redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[2], '*',
+    'v', v, 'op', 'put', 'd', digests[i], 'i', ids[i], 'r', ARGV[3 * i + 2])
 end
 return {inserted, updated, unchanged}
