@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use http::{Request, Response};
 use tower::{Layer, Service, ServiceExt};
 use tower_bearer_auth::key_store::{
-    keys_file::KeysFile, redis::RedisKeyAdmin, redis::SharedKeyStore,
+    keys_file::KeysFile, redis::RedisKeyWriter, redis::SharedKeyStore,
 };
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator};
@@ -98,7 +98,7 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         let url = redis.url();
-        let admin = RedisKeyAdmin::connect(&url, "default").await.expect("connect");
+        let admin = RedisKeyWriter::connect(&url, "default").await.expect("connect");
         let mut entries = Vec::with_capacity(KEYS);
         let mut bearers = Vec::new();
         for i in 0..KEYS {

@@ -3,7 +3,7 @@
 //! 1. **Startup**: how long a replica takes from `start` to its first
 //!    load, with 10,000, 100,000 and 1,000,000 keys in Redis.
 //! 2. **Propagation**: 3 demo servers (`server --redis`) share one key set;
-//!    a key is created, then revoked, through `RedisKeyAdmin`, and each time
+//!    a key is created, then revoked, through `RedisKeyWriter`, and each time
 //!    the clock runs from the moment the admin call returns until all three
 //!    servers answer accordingly over HTTP. Once idle, once while `wrk` loads
 //!    the three servers (when `wrk` is installed). The HTTP polling adds its
@@ -29,7 +29,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
+use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 /// A demo server process, killed on drop.
@@ -113,7 +113,7 @@ fn summary(name: &str, mut times: Vec<Duration>) {
     );
 }
 
-async fn measure(admin: &RedisKeyAdmin, servers: &[Server], changes: usize, label: &str) {
+async fn measure(admin: &RedisKeyWriter, servers: &[Server], changes: usize, label: &str) {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let scopes = ScopeSet::parse("profile:read").expect("valid");
     let (mut created, mut revoked) = (Vec::new(), Vec::new());
@@ -166,7 +166,7 @@ fn main() {
         return;
     };
     runtime.block_on(async {
-        let admin = RedisKeyAdmin::connect(&redis.url(), "default")
+        let admin = RedisKeyWriter::connect(&redis.url(), "default")
             .await
             .expect("connect");
         // Initialise the store, then start the replicas.

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use tower_bearer_auth::key_store::keys_file::{CheckedKeysFile, KeysFile};
-use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
+use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
@@ -193,7 +193,7 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 /// Runs one admin call against `--redis` on a small runtime.
-fn with_admin<T, F>(args: &Args, call: impl FnOnce(RedisKeyAdmin) -> F) -> Result<T, String>
+fn with_admin<T, F>(args: &Args, call: impl FnOnce(RedisKeyWriter) -> F) -> Result<T, String>
 where
     F: std::future::Future<Output = Result<T, tower_bearer_auth::key_store::admin::AdminError>>,
 {
@@ -203,7 +203,7 @@ where
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     runtime.block_on(async {
-        let admin = RedisKeyAdmin::connect(url, &args.namespace)
+        let admin = RedisKeyWriter::connect(url, &args.namespace)
             .await
             .map_err(|e| format!("--redis: {e}"))?;
         call(admin).await.map_err(|e| e.to_string())

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_bearer_auth::key_store::{
     admin::EmbeddedKeyAdmin, keys_file::KeysFile, keys_file::KeysFileError,
-    keys_file::ReloadOutcome, keys_file::ReloadStatus, redis::RedisKeyAdmin, redis::ReplicaState,
+    keys_file::ReloadOutcome, keys_file::ReloadStatus, redis::RedisKeyWriter, redis::ReplicaState,
     redis::SharedKeyAdmin, redis::SharedKeyStore,
 };
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
@@ -93,7 +93,7 @@ impl Source {
             if let Err(not_ready) = store.ready(FIRST_LOAD).await {
                 tracing::warn!("serving 503 until the key set loads: {not_ready}");
             }
-            let writer = RedisKeyAdmin::connect(url, &args.namespace)
+            let writer = RedisKeyWriter::connect(url, &args.namespace)
                 .await
                 .map_err(|e| format!("--redis: {e}"))?;
             let admin = SharedKeyAdmin::new(writer, store.clone());

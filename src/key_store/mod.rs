@@ -17,7 +17,7 @@
 //!   with a decoy compare on a miss so that unknown tokens cost the same.
 //! - **The shared store** (feature `redis`, the public module `redis`): a
 //!   key set kept in Redis that many replicas follow, each holding it in a
-//!   [`KeyStore`] (`redis::SharedKeyStore`, `redis::RedisKeyAdmin`). It
+//!   [`KeyStore`] (`redis::SharedKeyStore`, `redis::RedisKeyWriter`). It
 //!   reuses the model: its records are the keys file's entries.
 //!
 //! Changing keys at runtime, whatever holds them, is the public module

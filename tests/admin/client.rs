@@ -15,7 +15,7 @@ pub use crate::support::answer::Answer;
 use tower_bearer_auth::admin::AdminApi;
 
 use tower_bearer_auth::key_store::{
-    admin::EmbeddedKeyAdmin, redis::RedisKeyAdmin, redis::SharedKeyAdmin, redis::SharedKeyStore,
+    admin::EmbeddedKeyAdmin, redis::RedisKeyWriter, redis::SharedKeyAdmin, redis::SharedKeyStore,
 };
 use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
@@ -58,7 +58,7 @@ pub fn admin_key(store: &KeyStore) -> String {
 /// `keys:admin` key; and the replica.
 pub async fn on_redis(url: &str, namespace: &str) -> (Admin, SharedKeyStore) {
     // The admin key first: its write initialises the store the replica loads.
-    let writer = RedisKeyAdmin::connect(url, namespace)
+    let writer = RedisKeyWriter::connect(url, namespace)
         .await
         .expect("connect");
     let key = KeyGenerator::new().generate().expect("random source");

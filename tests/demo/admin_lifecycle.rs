@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyWriter};
 
 use crate::admin_client::{AdminClient, printed_tokens};
 use crate::server::{DemoServer, TestKey};
@@ -296,7 +296,7 @@ async fn with_redis_a_change_on_one_replica_applies_on_the_other_within_100_ms()
     };
     let url = redis.url();
     let root = TestKey::new("Admin", "keys:admin");
-    RedisKeyAdmin::connect(&url, "default")
+    RedisKeyWriter::connect(&url, "default")
         .await
         .expect("connect")
         .insert(root.entry.clone())

@@ -14,7 +14,7 @@ use http_body_util::Full;
 use tonic::Code;
 use tonic::metadata::MetadataValue;
 use tonic::transport::Channel;
-use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyWriter};
 use tower_bearer_auth::rate_limit::Quota;
 
 use crate::server::proto::GetProfileRequest;
@@ -265,7 +265,7 @@ async fn two_replicas_on_redis_allow_at_most_the_quota_plus_one_each() {
     let url = redis.url();
     let hot = limited("Hot Key", 100, 60);
     let other = TestKey::new("Other", "profile:read");
-    let admin = RedisKeyAdmin::connect(&url, "default")
+    let admin = RedisKeyWriter::connect(&url, "default")
         .await
         .expect("connect");
     admin.insert(hot.entry.clone()).await.expect("insert");

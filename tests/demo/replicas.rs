@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::Full;
-use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyAdmin};
+use tower_bearer_auth::key_store::{keys_file::KeysFile, redis::RedisKeyWriter};
 
 use crate::server::{DemoServer, TestKey, http_client, send};
 use crate::support::redis::RedisServer;
@@ -99,7 +99,7 @@ async fn two_servers_share_one_key_set() {
     assert_eq!(health(&a).await["keys"]["state"], "fresh");
 
     // Revoked through the admin handle: both refuse it within 100 ms.
-    let admin = RedisKeyAdmin::connect(&url, "default")
+    let admin = RedisKeyWriter::connect(&url, "default")
         .await
         .expect("connect");
     admin.revoke(&id).await.expect("revoke");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use tower::{Layer, Service, ServiceExt};
 use tower_bearer_auth::BearerAuthLayer;
-use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
+use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 
 use crate::shared_store::{NAMESPACE, new_key, replica};
@@ -34,7 +34,7 @@ async fn the_layer_waits_for_redis_then_passes_or_answers_429() {
     let Some(redis) = RedisServer::start("inline-rate-limit") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (entry, token) = new_key("Dialer");

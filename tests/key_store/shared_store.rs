@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tower_bearer_auth::key_store::{
     TokenDigest, admin::AdminError, keys_file::CheckedKeysFile, keys_file::KeysFile,
-    redis::OutagePolicy, redis::RedisKeyAdmin, redis::SharedKeyStore,
+    redis::OutagePolicy, redis::RedisKeyWriter, redis::SharedKeyStore,
 };
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet, ValidationFailure};
 
@@ -80,7 +80,7 @@ async fn changes_reach_every_replica_within_the_bound() {
     let Some(redis) = RedisServer::start("propagation") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (first, _) = new_key("First");
@@ -153,7 +153,7 @@ async fn a_replica_answers_503_until_its_first_load_and_the_first_write_initiali
     assert_eq!(store.status().state.as_str(), "loading");
 
     // The first write initialises the store; the replica follows.
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let version = admin.insert(entry).await.expect("insert");
@@ -181,12 +181,12 @@ async fn concurrent_writes_are_atomic() {
     };
     let admins = [
         Arc::new(
-            RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+            RedisKeyWriter::connect(&redis.url(), NAMESPACE)
                 .await
                 .expect("connect"),
         ),
         Arc::new(
-            RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+            RedisKeyWriter::connect(&redis.url(), NAMESPACE)
                 .await
                 .expect("connect"),
         ),
@@ -244,7 +244,7 @@ async fn validations_send_no_command_to_redis() {
     let Some(redis) = RedisServer::start("commandstats") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let mut tokens = Vec::new();
@@ -296,7 +296,7 @@ async fn export_and_import_round_trip_and_replace() {
     let Some(redis) = RedisServer::start("import") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (a, token_a) = new_key("A");
@@ -382,7 +382,7 @@ async fn a_replica_loads_ten_thousand_keys_quickly() {
     let Some(redis) = RedisServer::start("startup") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let entries: Vec<KeyEntry> = (0..10_000)
@@ -415,7 +415,7 @@ async fn last_uses_are_flushed_keeping_the_later_minute() {
         return;
     };
     let url = redis.url();
-    let admin = RedisKeyAdmin::connect(&url, NAMESPACE)
+    let admin = RedisKeyWriter::connect(&url, NAMESPACE)
         .await
         .expect("connect");
     let (used, used_token) = new_key("Used Here");
@@ -486,7 +486,7 @@ async fn an_import_batch_is_all_or_nothing_and_a_checked_file_imports_alike() {
     let Some(redis) = RedisServer::start("import-batch") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (held, _) = new_key("Held");

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use tower_bearer_auth::ValidationFailure;
-use tower_bearer_auth::key_store::{redis::RedisKeyAdmin, redis::SharedKeyStore};
+use tower_bearer_auth::key_store::{redis::RedisKeyWriter, redis::SharedKeyStore};
 
 use super::shared_store::{NAMESPACE, answer, new_key, replica};
 use crate::support::redis::{RedisServer, Relay};
@@ -57,7 +57,7 @@ async fn a_replica_cut_off_never_accepts_a_key_revoked_meanwhile() {
         return;
     };
     let relay = Relay::start(redis.socket());
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (entry, token) = new_key("Leaks Soon");
@@ -112,7 +112,7 @@ async fn a_redis_restart_within_max_staleness_causes_no_503() {
     let Some(mut redis) = RedisServer::start("restart") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (valid, valid_token) = new_key("Valid");
@@ -189,7 +189,7 @@ async fn a_long_outage_is_503_then_recovers() {
     let Some(mut redis) = RedisServer::start("outage") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (valid, token) = new_key("Valid");
@@ -232,7 +232,7 @@ async fn a_stopped_redis_is_503_then_recovers() {
     let Some(redis) = RedisServer::start("sigstop") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (valid, token) = new_key("Valid");
@@ -269,7 +269,7 @@ async fn redis_back_empty_is_503_until_the_keys_are_imported() {
     let Some(mut redis) = RedisServer::start("data-loss") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (valid, token) = new_key("Valid");
@@ -300,7 +300,7 @@ async fn redis_back_empty_is_503_until_the_keys_are_imported() {
         "{status:?}"
     );
 
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("reconnect");
     let imported_at = Instant::now();
@@ -326,7 +326,7 @@ async fn a_replica_behind_a_trimmed_log_resyncs_in_full() {
         return;
     };
     let relay = Relay::start(redis.socket());
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (first, first_token) = new_key("First");
@@ -378,7 +378,7 @@ async fn a_read_only_redis_user_can_sync_but_not_write() {
     let Some(redis) = RedisServer::start("acl") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (valid, token) = new_key("Valid");
@@ -418,7 +418,7 @@ async fn a_read_only_redis_user_can_sync_but_not_write() {
     );
     let flushed = admin.last_uses().await.expect("read");
     assert_eq!(flushed.len(), 1, "{flushed:?}");
-    let read_only = RedisKeyAdmin::connect(&url, NAMESPACE)
+    let read_only = RedisKeyWriter::connect(&url, NAMESPACE)
         .await
         .expect("connect");
     let (entry, _) = new_key("Minted");
@@ -460,7 +460,7 @@ async fn redis_restored_from_an_older_backup_never_unrevokes() {
     let Some(mut redis) = RedisServer::start("restored") else {
         return;
     };
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let (revoked, revoked_token) = new_key("Revoked later");
@@ -530,7 +530,7 @@ async fn redis_restored_from_an_older_backup_never_unrevokes() {
 
     // Writes move the store past the replicas (here: the revocation made
     // again, and one more key): they load it, and the key stays revoked.
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     admin.revoke(revoked.id()).await.expect("revoke again");

@@ -9,7 +9,7 @@ use tower_bearer_auth::KeyEntry;
 use tower_bearer_auth::ValidationFailure;
 use tower_bearer_auth::key_store::TokenDigest;
 use tower_bearer_auth::key_store::keys_file::KeysFile;
-use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
+use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 
 use super::shared_store::{NAMESPACE, answer, replica};
 use crate::support::redis::RedisServer;
@@ -27,7 +27,7 @@ async fn a_resync_at_200_000_keys_answers_no_503() {
             KeyEntry::new(format!("key_{n:07}"), "Scale", TokenDigest::of(&token))
         })
         .collect();
-    let admin = RedisKeyAdmin::connect(&redis.url(), NAMESPACE)
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
         .await
         .expect("connect");
     let started = Instant::now();

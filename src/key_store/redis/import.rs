@@ -7,8 +7,8 @@
 use redis::Script;
 use tokio::sync::mpsc;
 
-use super::admin::{ImportReport, RedisKeyAdmin};
 use super::layout::LOG_LENGTH;
+use super::writer::{ImportReport, RedisKeyWriter};
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::{CheckedKeysFile, KeysFile};
@@ -47,7 +47,7 @@ fn args(entry: &KeyEntry) -> Args {
     ]
 }
 
-impl RedisKeyAdmin {
+impl RedisKeyWriter {
     /// Loads a keys file: each entry is inserted, or replaces the key of
     /// its id when it differs; with `replace`, keys the file does not list
     /// are removed, otherwise left alone. Initialises an empty store.

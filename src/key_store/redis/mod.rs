@@ -6,7 +6,7 @@
 //! refusal to go back to an older state are backend-neutral, in the crate's
 //! `key_store/replica/`), Redis holds the set as digests only, with a
 //! version and a change log (a Redis Stream), and every write goes through
-//! [`RedisKeyAdmin`], whose Lua scripts change the record, the version and
+//! [`RedisKeyWriter`], whose Lua scripts change the record, the version and
 //! the log in one atomic step. Here: the builder
 //! ([`SharedKeyStoreBuilder`]), the feed a replica follows (a connection of
 //! its own, `XREAD` as the heartbeat, `HSCAN` pages for a full load), the
@@ -31,20 +31,19 @@
 //! never written. A record that is neither, or breaks a field's rule, is
 //! unreadable: every replica leaves that key out.
 
-mod admin;
 mod builder;
 mod feed;
 mod import;
 mod layout;
 mod report;
-#[cfg(feature = "admin")]
-mod shared_admin;
 mod sync;
+mod writer;
 
-pub use self::admin::{ImportReport, RedisKeyAdmin};
 pub use self::builder::SharedKeyStoreBuilder;
+pub use self::writer::{ImportReport, RedisKeyWriter};
 #[cfg(feature = "admin")]
-pub use self::shared_admin::SharedKeyAdmin;
+#[doc(inline)]
+pub use crate::key_store::replica::SharedKeyAdmin;
 #[doc(inline)]
 pub use crate::key_store::replica::{
     OutagePolicy, ReplicaState, SharedKeyStore, SourceBehind, SyncError, SyncStatus,

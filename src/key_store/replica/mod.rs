@@ -22,6 +22,8 @@
 //!   page by page while the copy in force keeps following the changes and
 //!   proving freshness; the new set replaces it in one step.
 
+#[cfg(feature = "admin")]
+mod admin;
 mod apply;
 mod build;
 pub(crate) mod codec;
@@ -32,9 +34,15 @@ mod freshness;
 mod report;
 mod store;
 mod tombstones;
+#[cfg(feature = "admin")]
+mod writer;
 
+#[cfg(feature = "admin")]
+pub use self::admin::SharedKeyAdmin;
 pub use self::error::SyncError;
 pub(crate) use self::follow::{FollowSettings, Follower};
 pub use self::freshness::{OutagePolicy, ReplicaState};
 pub(crate) use self::store::{ReplicaSettings, Shared};
 pub use self::store::{SharedKeyStore, SourceBehind, SyncStatus};
+#[cfg(feature = "admin")]
+pub(crate) use self::writer::KeyWriter;

@@ -34,7 +34,7 @@ use crate::validator::{TokenValidator, ValidationError};
 /// or its data lost), every token gets 503, never 401.
 ///
 /// The replica never writes: keys are created, revoked and removed through
-/// [`RedisKeyAdmin`](crate::key_store::redis::RedisKeyAdmin). The sync task and its watchdog
+/// [`RedisKeyWriter`](crate::key_store::redis::RedisKeyWriter). The sync task and its watchdog
 /// thread end when the last clone of the store is dropped.
 ///
 /// ```no_run
@@ -177,7 +177,7 @@ impl SharedKeyStore {
     }
 
     /// Waits until this replica has applied the write that produced
-    /// `version` (what [`RedisKeyAdmin`](crate::key_store::redis::RedisKeyAdmin) returns), at
+    /// `version` (what [`RedisKeyWriter`](crate::key_store::redis::RedisKeyWriter) returns), at
     /// most `within`: read-your-writes for the replica that served an admin
     /// call. Whether it did.
     pub async fn wait_for_version(&self, version: u64, within: Duration) -> bool {

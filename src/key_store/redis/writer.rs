@@ -11,6 +11,8 @@ use tokio::sync::Mutex;
 use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::KeysFile;
+#[cfg(feature = "admin")]
+use crate::key_store::replica::KeyWriter;
 use crate::key_store::replica::codec;
 use crate::key_store::{KeyEntry, KeyStoreError};
 
@@ -33,10 +35,10 @@ const CAS_ATTEMPTS: usize = 64;
 ///
 /// ```no_run
 /// use tower_bearer_auth::{KeyEntry, KeyGenerator};
-/// use tower_bearer_auth::key_store::redis::RedisKeyAdmin;
+/// use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let admin = RedisKeyAdmin::connect("redis://127.0.0.1/", "billing-api").await?;
+/// let admin = RedisKeyWriter::connect("redis://127.0.0.1/", "billing-api").await?;
 /// let key = KeyGenerator::new().generate()?;
 /// admin.insert(KeyEntry::new(key.id(), "Staging Server", key.digest())).await?;
 /// println!("shown once: {}", key.token().expose());
@@ -44,7 +46,7 @@ const CAS_ATTEMPTS: usize = 64;
 /// # Ok(())
 /// # }
 /// ```
-pub struct RedisKeyAdmin {
+pub struct RedisKeyWriter {
     client: Client,
     connection: Mutex<Option<MultiplexedConnection>>,
     pub(super) layout: Layout,
@@ -68,7 +70,7 @@ pub struct ImportReport {
     pub version: u64,
 }
 
-impl RedisKeyAdmin {
+impl RedisKeyWriter {
     /// Connects to the key set `namespace` at `redis_url`.
     ///
     /// # Errors
@@ -435,10 +437,32 @@ async fn contention_pause() {
     tokio::time::sleep(std::time::Duration::from_micros(u64::from(byte[0]) * 8)).await;
 }
 
-impl std::fmt::Debug for RedisKeyAdmin {
+impl std::fmt::Debug for RedisKeyWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisKeyAdmin")
+        f.debug_struct("RedisKeyWriter")
             .field("keys", &self.layout)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "admin")]
+impl KeyWriter for RedisKeyWriter {
+    async fn insert(&self, entry: KeyEntry) -> Result<u64, AdminError> {
+        Self::insert(self, entry).await
+    }
+
+    async fn update<F>(&self, id: &str, change: F) -> Result<u64, AdminError>
+    where
+        F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
+    {
+        Self::update(self, id, change).await
+    }
+
+    async fn remove(&self, id: &str) -> Result<u64, AdminError> {
+        Self::remove(self, id).await
+    }
+
+    async fn last_uses(&self) -> Result<HashMap<String, u32>, AdminError> {
+        Self::last_uses(self).await
     }
 }

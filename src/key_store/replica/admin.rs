@@ -1,48 +1,60 @@
-//! The shared key set as an admin API changes it: writes through
-//! [`RedisKeyAdmin`], reads from this replica, and every write awaited until
-//! this replica has applied it (read-your-writes).
+//! The shared key set as an admin API changes it: writes through a
+//! backend's writer ([`KeyWriter`]), reads from this replica, and every
+//! write awaited until this replica has applied it (read-your-writes).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use super::{RedisKeyAdmin, ReplicaState, SharedKeyStore};
+use super::writer::KeyWriter;
+use super::{ReplicaState, SharedKeyStore};
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::{AdminError, KeyAdmin};
+use crate::key_store::redis::RedisKeyWriter;
 
 /// How long a write waits for this replica to apply it before answering
 /// 503 (the write is done; other replicas follow).
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
-/// The key set shared through Redis, as an admin API changes it: writes go
-/// through the admin scripts, reads come from `replica`, and every write
+/// The shared key set, as an admin API changes it: writes go through the
+/// backend's writer (Redis: [`RedisKeyWriter`], its scripts), reads come
+/// from `replica`, and every write
 /// returns only once `replica` has applied it, so a change applies to every
 /// request this replica starts after the change returns (other replicas
 /// follow within the propagation bound). Last uses are the later of this
 /// replica's and what all replicas flushed to Redis (once a minute).
 ///
 /// ```no_run
-/// use tower_bearer_auth::key_store::{redis::RedisKeyAdmin, redis::SharedKeyAdmin, redis::SharedKeyStore};
+/// use tower_bearer_auth::key_store::{redis::RedisKeyWriter, redis::SharedKeyAdmin, redis::SharedKeyStore};
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let replica = SharedKeyStore::builder("redis://127.0.0.1/").start()?;
 /// let admin = SharedKeyAdmin::new(
-///     RedisKeyAdmin::connect("redis://127.0.0.1/", "default").await?,
+///     RedisKeyWriter::connect("redis://127.0.0.1/", "default").await?,
 ///     replica.clone(),
 /// );
 /// # Ok(())
 /// # }
 /// ```
-#[derive(Clone, Debug)]
-pub struct SharedKeyAdmin {
-    admin: Arc<RedisKeyAdmin>,
+#[derive(Debug)]
+pub struct SharedKeyAdmin<W: KeyWriter = RedisKeyWriter> {
+    admin: Arc<W>,
     replica: SharedKeyStore,
 }
 
-impl SharedKeyAdmin {
+impl<W: KeyWriter> Clone for SharedKeyAdmin<W> {
+    fn clone(&self) -> Self {
+        Self {
+            admin: Arc::clone(&self.admin),
+            replica: self.replica.clone(),
+        }
+    }
+}
+
+impl<W: KeyWriter> SharedKeyAdmin<W> {
     /// Writes through `admin`, reads from and waits for `replica` (both on
-    /// the same namespace).
+    /// the same store and namespace).
     #[must_use]
-    pub fn new(admin: RedisKeyAdmin, replica: SharedKeyStore) -> Self {
+    pub fn new(admin: W, replica: SharedKeyStore) -> Self {
         Self {
             admin: Arc::new(admin),
             replica,
@@ -88,7 +100,7 @@ impl SharedKeyAdmin {
     }
 }
 
-impl KeyAdmin for SharedKeyAdmin {
+impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
     async fn entries(&self) -> Result<Vec<KeyEntry>, AdminError> {
         self.fresh()?;
         let flushed = self.admin.last_uses().await?;

@@ -1,0 +1,36 @@
+//! The write half of a backend's seam: what [`SharedKeyAdmin`](super::SharedKeyAdmin)
+//! asks of a backend's writer. Each write is atomic in the source (record,
+//! version and change log together) and answers the version it made, which
+//! the admin awaits on its replica (read-your-writes).
+//!
+//! A `pub` trait in a private module: nameable by no one outside the
+//! crate, so only the crate's writers implement it (Redis today).
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use crate::key_store::KeyEntry;
+use crate::key_store::admin::AdminError;
+
+/// A backend's writer of the shared key set.
+pub trait KeyWriter: Send + Sync + 'static {
+    /// Adds a key (initialising an empty store); the version made.
+    fn insert(&self, entry: KeyEntry) -> impl Future<Output = Result<u64, AdminError>> + Send;
+
+    /// Changes the key with this id with `change`, compare-and-set; the
+    /// version made (the current one if nothing changed).
+    fn update<F>(
+        &self,
+        id: &str,
+        change: F,
+    ) -> impl Future<Output = Result<u64, AdminError>> + Send
+    where
+        F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send;
+
+    /// Forgets the key with this id; the version made.
+    fn remove(&self, id: &str) -> impl Future<Output = Result<u64, AdminError>> + Send;
+
+    /// When each key was last used, to the minute, as the replicas
+    /// flushed it.
+    fn last_uses(&self) -> impl Future<Output = Result<HashMap<String, u32>, AdminError>> + Send;
+}
