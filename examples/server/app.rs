@@ -18,6 +18,7 @@ use tower_layer::Layer;
 use crate::grpc::ProfilesService;
 use crate::keys::Health;
 use crate::proto::profiles_server::ProfilesServer;
+use crate::ready::{self, Readiness};
 use crate::{request_log, rest};
 
 /// Builds the whole application for `keys` (and JWTs when `jwt` is set),
@@ -38,6 +39,10 @@ where
     A: KeyAdmin,
 {
     // Keys and JWTs on the same layers: the principal is either (`Who`).
+    let readiness = Readiness {
+        health: health.clone(),
+        jwt: jwt.clone(),
+    };
     let keys = KeyOrJwt::new(keys, jwt);
     let read = ScopeRequirement::all(["profile:read"])?;
     let write = ScopeRequirement::all(["calls:write"])?;
@@ -91,7 +96,8 @@ where
         .principal_in_response(log_requests)
         .rate_limiter(limiter)
         .build()?;
-    let (_reporter, grpc_health) = tonic_health::server::health_reporter();
+    let (reporter, grpc_health) = tonic_health::server::health_reporter();
+    ready::report_to_grpc(readiness.clone(), reporter, &["demo.v1.Profiles"]);
     let grpc =
         tonic::service::Routes::new(grpc_auth.named_layer(ProfilesServer::new(ProfilesService)))
             .add_service(grpc_health)
@@ -104,6 +110,7 @@ where
     let app = Router::new()
         .route("/health", get(rest::health))
         .with_state(health)
+        .route("/ready", get(ready::ready).with_state(readiness))
         .merge(rest)
         .merge(admin_api)
         .merge(admin::portal())

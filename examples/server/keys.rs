@@ -93,9 +93,10 @@ impl Source {
             if let Err(not_ready) = store.ready(FIRST_LOAD).await {
                 tracing::warn!("serving 503 until the key set loads: {not_ready}");
             }
-            let writer = RedisKeyWriter::connect(url, &args.namespace)
-                .await
-                .map_err(|e| format!("--redis: {e}"))?;
+            // Connects on its first write: the server starts while Redis is
+            // down (503 until it is back).
+            let writer =
+                RedisKeyWriter::new(url, &args.namespace).map_err(|e| format!("--redis: {e}"))?;
             let admin = SharedKeyAdmin::new(writer, store.clone());
             return Ok(Self::Shared(store, admin));
         }

@@ -9,7 +9,8 @@
 //! cargo run --example server -- --check-keys keys.json
 //! ```
 //!
-//! Routes: `GET /health` (public), `GET /v1/ping` (any valid key),
+//! Routes: `GET /health` (public, liveness), `GET /ready` (public:
+//! readiness, with the gRPC health statuses following it), `GET /v1/ping` (any valid key),
 //! `GET /v1/profile` (`profile:read`), `POST /v1/calls` (`calls:write`),
 //! the gRPC service `demo.v1.Profiles`, the admin API under
 //! `/admin/v1/keys` (`keys:admin`) and the portal, `GET /portal`.
@@ -37,6 +38,7 @@ mod args;
 mod grpc;
 mod jwt;
 mod keys;
+mod ready;
 mod request_log;
 mod rest;
 mod serve;

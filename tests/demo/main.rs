@@ -14,6 +14,7 @@ mod keygen_cli;
 mod limits;
 mod portal;
 mod rate_limits;
+mod readiness;
 mod reload;
 mod replicas;
 mod rest;

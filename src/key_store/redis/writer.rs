@@ -77,6 +77,20 @@ impl RedisKeyWriter {
     ///
     /// [`AdminError::Unavailable`] if the URL is invalid or Redis unreachable.
     pub async fn connect(redis_url: &str, namespace: &str) -> Result<Self, AdminError> {
+        let writer = Self::new(redis_url, namespace)?;
+        writer.connection().await?;
+        Ok(writer)
+    }
+
+    /// A writer of the key set `namespace` at `redis_url` that connects on
+    /// its first write (and again after a failure): a server can start
+    /// while Redis is down, answering 503 to writes until it is back.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::Unavailable`] if the URL or the namespace is invalid
+    /// (nothing is asked of Redis).
+    pub fn new(redis_url: &str, namespace: &str) -> Result<Self, AdminError> {
         if !is_valid_namespace(namespace) {
             return Err(AdminError::Unavailable {
                 problem: format!(
@@ -85,15 +99,13 @@ impl RedisKeyWriter {
             });
         }
         let client = Client::open(redis_url).map_err(|e| unavailable(&e))?;
-        let admin = Self {
+        Ok(Self {
             client,
             connection: Mutex::new(None),
             layout: Layout::new(namespace),
             put: Script::new(PUT_SCRIPT),
             delete: Script::new(include_str!("scripts/del.lua")),
-        };
-        admin.connection().await?;
-        Ok(admin)
+        })
     }
 
     /// A connection, reconnecting if the last one failed.
