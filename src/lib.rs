@@ -135,6 +135,8 @@ pub mod jwt;
 #[cfg_attr(docsrs, doc(cfg(feature = "key-store")))]
 pub mod key_store;
 mod layer;
+#[cfg(feature = "tracing")]
+mod log_limit;
 mod principal;
 pub mod rate_limit;
 pub mod rejection;

@@ -140,7 +140,7 @@ pub struct RateLimiterBuilder {
     default: Option<Quota>,
     max_keys: usize,
     #[cfg(feature = "redis")]
-    redis: Option<(redis::Client, String)>,
+    redis: Option<crate::key_store::redis::LimiterHome>,
 }
 
 impl RateLimiter {
@@ -281,9 +281,9 @@ impl RateLimiterBuilder {
             inner: Arc::new(Inner {
                 default: self.default.map(DefaultQuota::new),
                 #[cfg(feature = "redis")]
-                redis: self.redis.map(|(client, tag)| {
-                    Arc::new(super::redis::RedisLimiter::new(client, &tag, &local))
-                }),
+                redis: self
+                    .redis
+                    .map(|home| Arc::new(super::redis::RedisLimiter::new(home, &local))),
                 local,
             }),
         }

@@ -13,6 +13,7 @@ use tokio::sync::Mutex;
 use super::Quota;
 use super::gcra::{self, Decision, Units};
 use super::local::{LocalLimiter, fingerprint};
+use crate::key_store::redis::LimiterHome;
 
 /// How long a connection attempt or a script may take before the request
 /// is decided locally.
@@ -28,6 +29,9 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 pub(crate) struct RedisLimiter {
     client: Client,
     prefix: String,
+    /// The store's slot for a refusal that makes this limiter count per
+    /// replica (shown in its status).
+    problem: Arc<std::sync::Mutex<Option<String>>>,
     script: Script,
     connection: Mutex<Option<MultiplexedConnection>>,
     /// The local table's clock (ns) and table, for the fallback.
@@ -39,10 +43,11 @@ pub(crate) struct RedisLimiter {
 }
 
 impl RedisLimiter {
-    pub(crate) fn new(client: Client, hash_tag: &str, local: &Arc<LocalLimiter>) -> Self {
+    pub(crate) fn new(home: LimiterHome, local: &Arc<LocalLimiter>) -> Self {
         Self {
-            client,
-            prefix: format!("{hash_tag}:rl:"),
+            client: home.client,
+            prefix: format!("{}:rl:", home.hash_tag),
+            problem: home.problem,
             script: Script::new(include_str!("scripts/gcra.lua")),
             connection: Mutex::new(None),
             local: Arc::clone(local),
@@ -64,6 +69,7 @@ impl RedisLimiter {
             Ok(decision) => {
                 if self.fallback_until.swap(0, Ordering::Relaxed) != 0 {
                     super::report::redis_back();
+                    self.set_problem(None);
                 }
                 decision
             }
@@ -74,7 +80,7 @@ impl RedisLimiter {
         }
     }
 
-    async fn ask(&self, key: &str, quota: Quota) -> Result<Decision, String> {
+    async fn ask(&self, key: &str, quota: Quota) -> Result<Decision, Problem> {
         let mut connection = self.connection().await?;
         let units = Units::micros(quota);
         let mut call = self.script.key(format!("{}{key}", self.prefix));
@@ -82,8 +88,11 @@ impl RedisLimiter {
         let (allowed, amount): (u8, u64) =
             tokio::time::timeout(TIMEOUT, call.invoke_async(&mut connection))
                 .await
-                .map_err(|_| "the rate-limit script timed out".to_owned())?
-                .map_err(|e| e.to_string())?;
+                .map_err(|_| Problem::failed("the rate-limit script timed out".to_owned()))?
+                .map_err(|e| Problem {
+                    refused: e.code() == Some("NOPERM"),
+                    text: e.to_string(),
+                })?;
         let decision = if allowed == 1 {
             gcra::allowed_with_debt(amount, units)
         } else {
@@ -99,7 +108,7 @@ impl RedisLimiter {
         })
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, String> {
+    async fn connection(&self) -> Result<MultiplexedConnection, Problem> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
@@ -111,14 +120,14 @@ impl RedisLimiter {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await
-            .map_err(|e| format!("cannot connect to Redis: {e}"))?;
+            .map_err(|e| Problem::failed(format!("cannot connect to Redis: {e}")))?;
         *slot = Some(connection.clone());
         Ok(connection)
     }
 
     /// Decides locally for a while, forgets the connection, and warns (at
     /// most once a minute).
-    async fn fail(&self, problem: &str) {
+    async fn fail(&self, problem: &Problem) {
         let now = self.local.now();
         let fallback = u64::try_from(FALLBACK.as_nanos()).unwrap_or(u64::MAX);
         self.fallback_until
@@ -132,7 +141,40 @@ impl RedisLimiter {
                 .compare_exchange(last, now.max(1), Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
         {
-            super::report::redis_fallback(problem);
+            if problem.refused {
+                super::report::redis_refused(&problem.text);
+            } else {
+                super::report::redis_fallback(&problem.text);
+            }
+        }
+        if problem.refused {
+            self.set_problem(Some(format!(
+                "Redis refuses the rate-limit script, so limits count per replica: {}",
+                problem.text
+            )));
+        }
+    }
+
+    fn set_problem(&self, problem: Option<String>) {
+        *self
+            .problem
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = problem;
+    }
+}
+
+/// Why Redis did not decide: refused (a permission: it will not change by
+/// itself), or failed (down, slow).
+struct Problem {
+    refused: bool,
+    text: String,
+}
+
+impl Problem {
+    fn failed(text: String) -> Self {
+        Self {
+            refused: false,
+            text,
         }
     }
 }

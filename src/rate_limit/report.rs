@@ -21,6 +21,17 @@ pub(super) fn redis_fallback(problem: &str) {
     ));
 }
 
+/// Redis refused the rate-limit script (a permission: the user's ACL lacks
+/// what the script needs): limits count per replica until it is fixed.
+#[cfg(feature = "redis")]
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(super) fn redis_refused(problem: &str) {
+    trace_event!(error!(
+        problem,
+        "rate limiter: Redis refuses the rate-limit script (ACL); limiting per replica, not shared, until the user may run it (see SECURITY.md, ACL users)"
+    ));
+}
+
 /// Redis answers again.
 #[cfg(feature = "redis")]
 pub(super) fn redis_back() {

@@ -29,6 +29,10 @@ pub(crate) struct RejectionRenderer {
     format: Arc<dyn RejectionFormat>,
     content_type: HeaderValue,
     prepared: [Prepared; RejectionKind::ALL.len()],
+    /// The validator's failures are logged at most once a second per kind
+    /// (unavailable, timeout), by this layer.
+    #[cfg(feature = "tracing")]
+    failures: Arc<trace::FailureLog>,
 }
 
 impl RejectionRenderer {
@@ -48,6 +52,8 @@ impl RejectionRenderer {
             content_type: format.content_type(),
             format,
             prepared,
+            #[cfg(feature = "tracing")]
+            failures: Arc::default(),
         }
     }
 
@@ -72,7 +78,14 @@ impl RejectionRenderer {
         subject: Option<&str>,
     ) -> Response<Bytes> {
         let kind = rejection.kind();
-        trace::rejected(rejection, request, cause, subject);
+        trace::rejected(
+            rejection,
+            request,
+            cause,
+            subject,
+            #[cfg(feature = "tracing")]
+            &self.failures,
+        );
 
         let mut response = if let Some(content_type) = grpc::response_content_type(request) {
             grpc::trailers_only(content_type, kind, &rejection.message())

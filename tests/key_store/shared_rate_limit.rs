@@ -92,3 +92,88 @@ async fn the_layer_waits_for_redis_then_passes_or_answers_429() {
         .expect("GET");
     assert!(state.is_some(), "the key's GCRA state is in Redis");
 }
+
+/// The replica user SECURITY.md documents may run what the shared rate
+/// limit needs: two replicas of that user share one quota. A user without
+/// it (the user documented before) is refused the script: the limiter
+/// counts per replica, and says so in the store's status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_reported() {
+    let Some(redis) = RedisServer::start("acl-rate-limit") else {
+        return;
+    };
+    let admin = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
+        .await
+        .expect("connect");
+    let (entry, token) = new_key("Dialer");
+    let quota = Quota::new(2, 60).expect("valid quota");
+    admin
+        .insert(entry.with_rate_limit(Some(quota)))
+        .await
+        .expect("insert");
+    let mut con = redis
+        .client()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    // As SECURITY.md documents it ("ACL users"), and the user documented
+    // before (no rate-limit keys, SET or TIME).
+    let documented = "%R~{tba:*}* %RW~{tba:*}:used %RW~{tba:*}:rl:* +@read +@transaction +ping +hello +client|setname +evalsha +eval +script|load +hset +set +time";
+    let before = "%R~{tba:*}* %RW~{tba:*}:used +@read +@transaction +ping +hello +client|setname +evalsha +eval +script|load +hset";
+    for (user, rules) in [("replica", documented), ("old", before)] {
+        let mut setuser = redis::cmd("ACL");
+        setuser.arg("SETUSER").arg(user).arg("on").arg(">pw");
+        for rule in rules.split(' ') {
+            setuser.arg(rule);
+        }
+        let () = setuser.query_async(&mut con).await.expect("ACL SETUSER");
+    }
+    let bearer = format!("Bearer {token}");
+    let url = |user: &str| format!("{}?user={user}&pass=pw", redis.url());
+
+    // Two replicas of the documented user: one quota between them.
+    let mut services = Vec::new();
+    let mut stores = Vec::new();
+    for _ in 0..2 {
+        let store = replica(&url("replica"), Duration::from_secs(5), true).await;
+        let limiter = RateLimiter::builder().redis(&store).build();
+        let auth = BearerAuthLayer::builder(store.clone())
+            .rate_limiter(limiter)
+            .build()
+            .expect("valid");
+        services.push(auth.layer(Echo::default()));
+        stores.push(store);
+    }
+    let mut statuses = Vec::new();
+    for service in [0, 1, 0] {
+        statuses.push(send(&mut services[service], &bearer).await.0.status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            http::StatusCode::OK,
+            http::StatusCode::OK,
+            http::StatusCode::TOO_MANY_REQUESTS
+        ],
+        "one quota of 2 across two replicas"
+    );
+    assert_eq!(stores[0].status().shared_rate_limit_problem, None);
+
+    // The old user: refused, counted per replica, reported.
+    let store = replica(&url("old"), Duration::from_secs(5), true).await;
+    let limiter = RateLimiter::builder().redis(&store).build();
+    let mut service = BearerAuthLayer::builder(store.clone())
+        .rate_limiter(limiter)
+        .build()
+        .expect("valid")
+        .layer(Echo::default());
+    let (parts, _) = send(&mut service, &bearer).await;
+    assert_eq!(parts.status, http::StatusCode::OK, "a fresh local count");
+    let problem = store
+        .status()
+        .shared_rate_limit_problem
+        .expect("the refusal is in the status");
+    println!("status: {problem}");
+    assert!(problem.contains("per replica"), "{problem}");
+    assert!(problem.to_lowercase().contains("noperm"), "{problem}");
+}

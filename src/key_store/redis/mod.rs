@@ -41,6 +41,8 @@ mod writer;
 
 pub use self::builder::SharedKeyStoreBuilder;
 pub use self::writer::{ImportReport, RedisKeyWriter};
+#[cfg(feature = "rate-limit")]
+pub(crate) use crate::key_store::replica::LimiterHome;
 #[cfg(feature = "admin")]
 #[doc(inline)]
 pub use crate::key_store::replica::SharedKeyAdmin;

@@ -42,6 +42,8 @@ pub use self::admin::SharedKeyAdmin;
 pub use self::error::SyncError;
 pub(crate) use self::follow::{FollowSettings, Follower};
 pub use self::freshness::{OutagePolicy, ReplicaState};
+#[cfg(feature = "rate-limit")]
+pub(crate) use self::store::LimiterHome;
 pub(crate) use self::store::{ReplicaSettings, Shared};
 pub use self::store::{SharedKeyStore, SourceBehind, SyncStatus};
 #[cfg(feature = "admin")]

@@ -82,9 +82,20 @@ pub(crate) struct Shared {
     /// The source, for `Debug` and thread names (a Redis namespace).
     name: String,
     /// Where the Redis-shared rate limit keeps its state: the source's
-    /// client and hash tag.
+    /// client and hash tag, and the limiter's standing problem.
     #[cfg(feature = "rate-limit")]
-    redis_home: (redis::Client, String),
+    redis_home: LimiterHome,
+}
+
+/// Where a Redis-shared rate limiter keeps its state (next to the key
+/// set), and where it reports a problem that makes it count per replica
+/// (shown in [`SyncStatus::shared_rate_limit_problem`]).
+#[cfg(feature = "rate-limit")]
+#[derive(Clone, Debug)]
+pub(crate) struct LimiterHome {
+    pub(crate) client: redis::Client,
+    pub(crate) hash_tag: String,
+    pub(crate) problem: Arc<Mutex<Option<String>>>,
 }
 
 impl Shared {
@@ -139,7 +150,11 @@ impl SharedKeyStore {
             loads: Mutex::new((0, None)),
             name: settings.name,
             #[cfg(feature = "rate-limit")]
-            redis_home: settings.redis_home,
+            redis_home: LimiterHome {
+                client: settings.redis_home.0,
+                hash_tag: settings.redis_home.1,
+                problem: Arc::default(),
+            },
         });
         start_watchdog(&inner, |inner| &inner.freshness, &inner.name).map_err(|e| {
             SyncError::Thread {
@@ -208,7 +223,7 @@ impl SharedKeyStore {
     /// The Redis client and the hash tag of this key set (`{tba:<ns>}`),
     /// for others that keep state next to it (the rate limiter).
     #[cfg(feature = "rate-limit")]
-    pub(crate) fn redis_home(&self) -> (redis::Client, String) {
+    pub(crate) fn redis_home(&self) -> LimiterHome {
         self.inner.redis_home.clone()
     }
 
@@ -269,6 +284,16 @@ impl SharedKeyStore {
             tombstones: self.inner.tombstones.load(Ordering::Relaxed),
             full_loads,
             last_load_took,
+            #[cfg(feature = "rate-limit")]
+            shared_rate_limit_problem: self
+                .inner
+                .redis_home
+                .problem
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+            #[cfg(not(feature = "rate-limit"))]
+            shared_rate_limit_problem: None,
         }
     }
 
@@ -344,6 +369,10 @@ pub struct SyncStatus {
     pub full_loads: u64,
     /// How long the last full load took, from its first read to the swap.
     pub last_load_took: Option<Duration>,
+    /// Why a rate limiter sharing this store's Redis counts per replica
+    /// (Redis refused its script: an ACL without the commands it needs),
+    /// until it is solved; `None` without such a limiter.
+    pub shared_rate_limit_problem: Option<String>,
 }
 
 /// The source of the 503 a replica answers while it cannot prove that its
