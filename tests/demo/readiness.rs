@@ -96,6 +96,24 @@ async fn started_without_redis_it_serves_503_until_redis_holds_the_keys() {
     let (status, _) = get(&server, "/admin/v1/keys", Some("Bearer sk_whatever")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
+    // Logs that scale: a burst of refusals is a line a second, counted.
+    let burst = Instant::now();
+    for _ in 0..200 {
+        let (status, _) = get(&server, "/v1/profile", Some("Bearer sk_whatever")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    let seconds = burst.elapsed().as_secs() as usize;
+    let lines = server.stderr.count("token validator failed");
+    println!(
+        "202 refusals in {:?} wrote {lines} warn lines",
+        burst.elapsed()
+    );
+    assert!(lines <= seconds + 2, "{lines} lines in {seconds} s");
+    assert!(
+        server.stderr.text().contains("count="),
+        "the lines carry a count"
+    );
+
     // Redis comes up, then a key is written: ready by itself.
     redis.start_again();
     let output = std::process::Command::new(example_binary("keygen"))
