@@ -7,6 +7,10 @@
 //! cargo run --example keygen -- --redis URL [--namespace NS] --import keys.json [--replace]
 //! ```
 //!
+//! With a `rediss://` URL: `--redis-ca FILE` trusts that CA (PEM) instead of
+//! the system's roots, `--redis-cert FILE --redis-key FILE` present a client
+//! certificate.
+//!
 //! Without `--redis`, append the entry to the `keys` array of your keys
 //! file. With `--redis`, every replica (`server --redis URL`) accepts the key
 //! within milliseconds. Either way the token is not stored anywhere and
@@ -20,12 +24,13 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use tower_bearer_auth::key_store::keys_file::{CheckedKeysFile, KeysFile};
-use tower_bearer_auth::key_store::redis::RedisKeyWriter;
+use tower_bearer_auth::key_store::redis::{RedisKeyWriter, RedisTls};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
                      [--redis URL [--namespace NS]]
-       keygen --redis URL [--namespace NS] --import FILE [--replace]";
+       keygen --redis URL [--namespace NS] --import FILE [--replace]
+       (rediss:// URLs: [--redis-ca FILE] [--redis-cert FILE --redis-key FILE])";
 
 struct Args {
     label: Option<String>,
@@ -34,6 +39,8 @@ struct Args {
     generator: KeyGenerator,
     json: bool,
     redis: Option<String>,
+    /// `--redis-ca`, `--redis-cert`, `--redis-key`.
+    redis_tls: [Option<PathBuf>; 3],
     namespace: String,
     import: Option<PathBuf>,
     replace: bool,
@@ -47,6 +54,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         generator: KeyGenerator::new(),
         json: false,
         redis: None,
+        redis_tls: [None, None, None],
         namespace: "default".to_owned(),
         import: None,
         replace: false,
@@ -74,12 +82,29 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--json" => parsed.json = true,
             "--redis" => parsed.redis = Some(value("--redis")?),
+            "--redis-ca" => parsed.redis_tls[0] = Some(PathBuf::from(value("--redis-ca")?)),
+            "--redis-cert" => parsed.redis_tls[1] = Some(PathBuf::from(value("--redis-cert")?)),
+            "--redis-key" => parsed.redis_tls[2] = Some(PathBuf::from(value("--redis-key")?)),
             "--namespace" => parsed.namespace = value("--namespace")?,
             "--import" => parsed.import = Some(PathBuf::from(value("--import")?)),
             "--replace" => parsed.replace = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    let [ca, cert, key] = &parsed.redis_tls;
+    if (ca.is_some() || cert.is_some() || key.is_some())
+        && !parsed
+            .redis
+            .as_deref()
+            .is_some_and(|url| url.starts_with("rediss://"))
+    {
+        return Err(
+            "--redis-ca, --redis-cert and --redis-key go with a rediss:// --redis URL".to_owned(),
+        );
+    }
+    if cert.is_some() != key.is_some() {
+        return Err("--redis-cert and --redis-key go together".to_owned());
     }
     if parsed.import.is_some() {
         if parsed.redis.is_none() {
@@ -202,10 +227,17 @@ where
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let [ca, cert, key] = &args.redis_tls;
+    let tls = (ca.is_some() || cert.is_some())
+        .then(|| RedisTls::from_files(ca.as_deref(), cert.as_deref().zip(key.as_deref())))
+        .transpose()?;
     runtime.block_on(async {
-        let admin = RedisKeyWriter::connect(url, &args.namespace)
-            .await
-            .map_err(|e| format!("--redis: {e}"))?;
+        let admin = match &tls {
+            // Connects on its first write.
+            Some(tls) => RedisKeyWriter::with_tls(url, &args.namespace, tls),
+            None => RedisKeyWriter::connect(url, &args.namespace).await,
+        }
+        .map_err(|e| format!("--redis: {e}"))?;
         call(admin).await.map_err(|e| e.to_string())
     })
 }

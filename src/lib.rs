@@ -92,6 +92,7 @@
 //! | `tracing` | no | one event per rejection (tracing) |
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
 //! | `redis` | no | `key_store::redis::SharedKeyStore`: one key set for many replicas (redis, tokio) |
+//! | `redis-tls` | no | `rediss://` URLs and `key_store::redis::RedisTls` (rustls with ring) |
 //! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
 //! | `jwt` | no | `jwt::{JwtValidator, KeyOrJwt}`: JWT access tokens, static keys or JWKS (jsonwebtoken, hyper) |
 //! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |

@@ -15,6 +15,9 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
   --keys FILE               serve the keys of FILE; SIGHUP reloads it (default: one demo key in memory)
   --redis URL               serve the key set shared in Redis (redis://host:port, redis+unix:///socket);
                             SIGHUP resyncs it; every replica with the same URL and namespace agrees
+  --redis-ca FILE           with a rediss:// URL: trust this CA (PEM) instead of the system's roots
+  --redis-cert FILE --redis-key FILE
+                            with a rediss:// URL: present this client certificate and key (PEM)
   --namespace NS            the key set's namespace in Redis (default: default)
   --max-staleness 5s        with --redis: answer 503 when freshness was not proven for this long
   --resync-every 10m        with --redis: load the whole key set again this often (beside the copy in force)
@@ -43,6 +46,8 @@ pub(crate) struct Args {
     pub(crate) listen: String,
     pub(crate) keys: Option<PathBuf>,
     pub(crate) redis: Option<String>,
+    /// `--redis-ca`, and `--redis-cert` with `--redis-key`.
+    pub(crate) redis_tls: RedisTlsArgs,
     pub(crate) namespace: String,
     pub(crate) max_staleness: Duration,
     pub(crate) resync_every: Duration,
@@ -53,6 +58,44 @@ pub(crate) struct Args {
     pub(crate) reload_timeout: Duration,
     pub(crate) rate_limit: Option<Quota>,
     pub(crate) jwt: Option<JwtArgs>,
+}
+
+/// TLS files for a `rediss://` URL.
+#[derive(Default)]
+pub(crate) struct RedisTlsArgs {
+    pub(crate) ca: Option<PathBuf>,
+    pub(crate) cert: Option<PathBuf>,
+    pub(crate) key: Option<PathBuf>,
+}
+
+impl RedisTlsArgs {
+    /// Refuses flags that cannot apply: TLS files without a `rediss://`
+    /// URL, a certificate without its key (or the reverse).
+    pub(crate) fn check(&self, redis: Option<&str>) -> Result<(), String> {
+        let any = self.ca.is_some() || self.cert.is_some() || self.key.is_some();
+        if any && !redis.is_some_and(|url| url.starts_with("rediss://")) {
+            return Err(
+                "--redis-ca, --redis-cert and --redis-key go with a rediss:// --redis URL"
+                    .to_owned(),
+            );
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err("--redis-cert and --redis-key go together".to_owned());
+        }
+        Ok(())
+    }
+
+    /// The TLS settings, `None` without any flag.
+    pub(crate) fn read(
+        &self,
+    ) -> Result<Option<tower_bearer_auth::key_store::redis::RedisTls>, String> {
+        if self.ca.is_none() && self.cert.is_none() {
+            return Ok(None);
+        }
+        let client = self.cert.as_deref().zip(self.key.as_deref());
+        tower_bearer_auth::key_store::redis::RedisTls::from_files(self.ca.as_deref(), client)
+            .map(Some)
+    }
 }
 
 /// Where JWTs' keys are and what their claims must say.
@@ -70,6 +113,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         listen: "127.0.0.1:3000".to_owned(),
         keys: None,
         redis: None,
+        redis_tls: RedisTlsArgs::default(),
         namespace: "default".to_owned(),
         max_staleness: Duration::from_secs(5),
         resync_every: Duration::from_secs(600),
@@ -90,6 +134,9 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
             "--keys" => parsed.keys = Some(PathBuf::from(value("--keys")?)),
             "--check-keys" => check_keys = Some(PathBuf::from(value("--check-keys")?)),
             "--redis" => parsed.redis = Some(value("--redis")?),
+            "--redis-ca" => parsed.redis_tls.ca = Some(PathBuf::from(value("--redis-ca")?)),
+            "--redis-cert" => parsed.redis_tls.cert = Some(PathBuf::from(value("--redis-cert")?)),
+            "--redis-key" => parsed.redis_tls.key = Some(PathBuf::from(value("--redis-key")?)),
             "--namespace" => parsed.namespace = value("--namespace")?,
             "--max-staleness" => {
                 parsed.max_staleness = duration("--max-staleness", &value("--max-staleness")?)?;
@@ -139,6 +186,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
     if parsed.keys.is_some() && parsed.redis.is_some() {
         return Err("--keys and --redis are two sources of keys: choose one".to_owned());
     }
+    parsed.redis_tls.check(parsed.redis.as_deref())?;
     parsed.jwt = match (jwks_url, issuer, audience) {
         (Some(jwks_url), Some(issuer), Some(audience)) => Some(JwtArgs {
             jwks_url,

@@ -84,19 +84,25 @@ const FIRST_LOAD: Duration = Duration::from_secs(3);
 impl Source {
     pub(crate) async fn open(args: &crate::args::Args) -> Result<Self, String> {
         if let Some(url) = &args.redis {
-            let store = SharedKeyStore::builder(url)
+            let tls = args.redis_tls.read()?;
+            let mut builder = SharedKeyStore::builder(url)
                 .namespace(&args.namespace)
                 .max_staleness(args.max_staleness)
-                .resync_every(args.resync_every)
-                .start()
-                .map_err(|e| format!("--redis: {e}"))?;
+                .resync_every(args.resync_every);
+            if let Some(tls) = &tls {
+                builder = builder.tls(tls.clone());
+            }
+            let store = builder.start().map_err(|e| format!("--redis: {e}"))?;
             if let Err(not_ready) = store.ready(FIRST_LOAD).await {
                 tracing::warn!("serving 503 until the key set loads: {not_ready}");
             }
             // Connects on its first write: the server starts while Redis is
             // down (503 until it is back).
-            let writer =
-                RedisKeyWriter::new(url, &args.namespace).map_err(|e| format!("--redis: {e}"))?;
+            let writer = match &tls {
+                Some(tls) => RedisKeyWriter::with_tls(url, &args.namespace, tls),
+                None => RedisKeyWriter::new(url, &args.namespace),
+            }
+            .map_err(|e| format!("--redis: {e}"))?;
             let admin = SharedKeyAdmin::new(writer, store.clone());
             return Ok(Self::Shared(store, admin));
         }

@@ -15,6 +15,7 @@ mod limits;
 mod portal;
 mod rate_limits;
 mod readiness;
+mod redis_tls;
 mod reload;
 mod replicas;
 mod rest;

@@ -11,4 +11,6 @@ mod shared_rate_limit;
 mod shared_store;
 mod shared_store_faults;
 mod shared_store_scale;
+#[cfg(feature = "redis-tls")]
+mod shared_store_tls;
 mod store;

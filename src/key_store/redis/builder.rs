@@ -17,6 +17,8 @@ pub struct SharedKeyStoreBuilder {
     policy: OutagePolicy,
     resync_every: Duration,
     require_checksum: bool,
+    #[cfg(feature = "redis-tls")]
+    tls: Option<super::RedisTls>,
 }
 
 impl SharedKeyStore {
@@ -31,6 +33,8 @@ impl SharedKeyStore {
             policy: OutagePolicy::FailClosed,
             resync_every: Duration::from_secs(600),
             require_checksum: false,
+            #[cfg(feature = "redis-tls")]
+            tls: None,
         }
     }
 }
@@ -72,6 +76,15 @@ impl SharedKeyStoreBuilder {
         self
     }
 
+    /// TLS for a `rediss://` URL: a CA of its own, a client certificate
+    /// (feature `redis-tls`). Without it, `rediss://` trusts the system's
+    /// roots.
+    #[cfg(feature = "redis-tls")]
+    pub fn tls(mut self, tls: super::RedisTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Starts the replica: it answers 503 until its first load, which
     /// happens in the background (see [`SharedKeyStore::ready`]).
     ///
@@ -90,7 +103,11 @@ impl SharedKeyStoreBuilder {
                 namespace: self.namespace,
             });
         }
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| SyncError::InvalidUrl {
+        #[cfg(feature = "redis-tls")]
+        let client = super::tls::client(&self.url, self.tls.as_ref());
+        #[cfg(not(feature = "redis-tls"))]
+        let client = redis::Client::open(self.url.as_str());
+        let client = client.map_err(|e| SyncError::InvalidUrl {
             problem: e.to_string(),
         })?;
         let store = SharedKeyStore::new(crate::key_store::replica::ReplicaSettings {

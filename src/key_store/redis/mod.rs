@@ -37,9 +37,13 @@ mod import;
 mod layout;
 mod report;
 mod sync;
+#[cfg(feature = "redis-tls")]
+mod tls;
 mod writer;
 
 pub use self::builder::SharedKeyStoreBuilder;
+#[cfg(feature = "redis-tls")]
+pub use self::tls::RedisTls;
 pub use self::writer::{ImportReport, RedisKeyWriter};
 #[cfg(feature = "rate-limit")]
 pub(crate) use crate::key_store::replica::LimiterHome;

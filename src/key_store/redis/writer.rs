@@ -91,6 +91,28 @@ impl RedisKeyWriter {
     /// [`AdminError::Unavailable`] if the URL or the namespace is invalid
     /// (nothing is asked of Redis).
     pub fn new(redis_url: &str, namespace: &str) -> Result<Self, AdminError> {
+        Self::with_client(Client::open(redis_url), namespace)
+    }
+
+    /// A writer as [`new`](Self::new) makes, over TLS as `tls` says
+    /// (feature `redis-tls`; a `rediss://` URL).
+    ///
+    /// # Errors
+    ///
+    /// As [`new`](Self::new).
+    #[cfg(feature = "redis-tls")]
+    pub fn with_tls(
+        redis_url: &str,
+        namespace: &str,
+        tls: &super::RedisTls,
+    ) -> Result<Self, AdminError> {
+        Self::with_client(super::tls::client(redis_url, Some(tls)), namespace)
+    }
+
+    fn with_client(
+        client: redis::RedisResult<Client>,
+        namespace: &str,
+    ) -> Result<Self, AdminError> {
         if !is_valid_namespace(namespace) {
             return Err(AdminError::Unavailable {
                 problem: format!(
@@ -98,7 +120,7 @@ impl RedisKeyWriter {
                 ),
             });
         }
-        let client = Client::open(redis_url).map_err(|e| unavailable(&e))?;
+        let client = client.map_err(|e| unavailable(&e))?;
         Ok(Self {
             client,
             connection: Mutex::new(None),
