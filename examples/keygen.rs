@@ -97,7 +97,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         && !parsed
             .redis
             .as_deref()
-            .is_some_and(|url| url.starts_with("rediss://"))
+            .is_some_and(|url| url.starts_with("rediss"))
     {
         return Err(
             "--redis-ca, --redis-cert and --redis-key go with a rediss:// --redis URL".to_owned(),

@@ -73,7 +73,7 @@ impl RedisTlsArgs {
     /// URL, a certificate without its key (or the reverse).
     pub(crate) fn check(&self, redis: Option<&str>) -> Result<(), String> {
         let any = self.ca.is_some() || self.cert.is_some() || self.key.is_some();
-        if any && !redis.is_some_and(|url| url.starts_with("rediss://")) {
+        if any && !redis.is_some_and(|url| url.starts_with("rediss")) {
             return Err(
                 "--redis-ca, --redis-cert and --redis-key go with a rediss:// --redis URL"
                     .to_owned(),

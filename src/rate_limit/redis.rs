@@ -7,13 +7,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Script};
+use redis::{AsyncConnectionConfig, Script};
 use tokio::sync::Mutex;
 
 use super::Quota;
 use super::gcra::{self, Decision, Units};
 use super::local::{LocalLimiter, fingerprint};
-use crate::key_store::redis::LimiterHome;
+use crate::key_store::redis::{LimiterHome, Source};
 
 /// How long a connection attempt or a script may take before the request
 /// is decided locally.
@@ -27,7 +27,7 @@ const FALLBACK: Duration = Duration::from_secs(1);
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
 pub(crate) struct RedisLimiter {
-    client: Client,
+    source: Source,
     prefix: String,
     /// The store's slot for a refusal that makes this limiter count per
     /// replica (shown in its status).
@@ -45,7 +45,7 @@ pub(crate) struct RedisLimiter {
 impl RedisLimiter {
     pub(crate) fn new(home: LimiterHome, local: &Arc<LocalLimiter>) -> Self {
         Self {
-            client: home.client,
+            source: home.source,
             prefix: format!("{}:rl:", home.hash_tag),
             problem: home.problem,
             script: Script::new(include_str!("scripts/gcra.lua")),
@@ -117,10 +117,10 @@ impl RedisLimiter {
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
         let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
+            .source
+            .connect(&config)
             .await
-            .map_err(|e| Problem::failed(format!("cannot connect to Redis: {e}")))?;
+            .map_err(Problem::failed)?;
         *slot = Some(connection.clone());
         Ok(connection)
     }

@@ -104,26 +104,24 @@ impl SharedKeyStoreBuilder {
             });
         }
         #[cfg(feature = "redis-tls")]
-        let client = super::tls::client(&self.url, self.tls.as_ref());
+        let source = super::source::Source::open(&self.url, self.tls.as_ref());
         #[cfg(not(feature = "redis-tls"))]
-        let client = redis::Client::open(self.url.as_str());
-        let client = client.map_err(|e| SyncError::InvalidUrl {
-            problem: e.to_string(),
-        })?;
+        let source = super::source::Source::open(&self.url, None);
+        let source = source.map_err(|problem| SyncError::InvalidUrl { problem })?;
         let store = SharedKeyStore::new(crate::key_store::replica::ReplicaSettings {
             name: self.namespace.clone(),
             max_staleness: self.max_staleness,
             policy: self.policy,
             require_checksum: self.require_checksum,
             #[cfg(feature = "rate-limit")]
-            redis_home: (client.clone(), format!("{{tba:{}}}", self.namespace)),
+            redis_home: (source.clone(), format!("{{tba:{}}}", self.namespace)),
         })?;
         let settings = FollowSettings {
             heartbeat: (self.max_staleness / 4)
                 .clamp(Duration::from_millis(10), Duration::from_secs(1)),
             resync_every: self.resync_every,
         };
-        sync::start(&store, client, settings, &self.namespace).map_err(|e| SyncError::Thread {
+        sync::start(&store, source, settings, &self.namespace).map_err(|e| SyncError::Thread {
             problem: format!("cannot start the sync thread: {e}"),
         })?;
         Ok(store)

@@ -11,6 +11,7 @@ use redis::streams::{StreamRangeReply, StreamReadReply};
 
 use super::layout::{Layout, from_stream};
 use super::report;
+use super::source::role;
 use crate::key_store::replica::Shared;
 use crate::key_store::replica::feed::{Feed, Head, LoadStart, Round};
 
@@ -30,6 +31,9 @@ pub(super) struct RedisFeed<'a> {
     /// How long a waiting round blocks, in milliseconds.
     pub(super) block_ms: u64,
     pub(super) last_uses: &'a mut LastUses,
+    /// Whether each round also asks the node's role (through Sentinel: a
+    /// node demoted meanwhile proves nothing).
+    pub(super) checks_role: bool,
 }
 
 /// What the replica wrote of its last uses so far, across connections.
@@ -99,20 +103,35 @@ impl Feed for RedisFeed<'_> {
         if wait {
             xread.arg("BLOCK").arg(self.block_ms);
         }
-        // The epoch and the version are answered after the read returns.
+        // The epoch and the version are answered after the read returns
+        // (and the role after them, when asked).
+        let mut pipe = redis::pipe();
+        pipe.add_command(xread)
+            .arg("STREAMS")
+            .arg(&self.layout.log)
+            .arg(position)
+            .cmd("GET")
+            .arg(&self.layout.epoch)
+            .cmd("GET")
+            .arg(&self.layout.ver);
+        if self.checks_role {
+            pipe.cmd("HELLO");
+        }
+        let mut replies: Vec<redis::Value> = pipe
+            .query_async(&mut self.con)
+            .await
+            .map_err(failed("reading the change log"))?;
+        if self.checks_role {
+            let hello = replies.pop().unwrap_or(redis::Value::Nil);
+            if role(&hello).as_deref() != Some("master") {
+                return Err(
+                    "the node is no longer the primary (a failover): it proves nothing".to_owned(),
+                );
+            }
+        }
         let (read, epoch, version): (Option<StreamReadReply>, Option<String>, Option<u64>) =
-            redis::pipe()
-                .add_command(xread)
-                .arg("STREAMS")
-                .arg(&self.layout.log)
-                .arg(position)
-                .cmd("GET")
-                .arg(&self.layout.epoch)
-                .cmd("GET")
-                .arg(&self.layout.ver)
-                .query_async(&mut self.con)
-                .await
-                .map_err(failed("reading the change log"))?;
+            redis::FromRedisValue::from_redis_value(redis::Value::Array(replies))
+                .map_err(|e| format!("reading the change log failed: {e}"))?;
         Ok(Round {
             entries: read
                 .into_iter()

@@ -36,12 +36,15 @@ mod feed;
 mod import;
 mod layout;
 mod report;
+mod source;
 mod sync;
 #[cfg(feature = "redis-tls")]
 mod tls;
 mod writer;
 
 pub use self::builder::SharedKeyStoreBuilder;
+#[cfg(feature = "rate-limit")]
+pub(crate) use self::source::Source;
 #[cfg(feature = "redis-tls")]
 pub use self::tls::RedisTls;
 pub use self::writer::{ImportReport, RedisKeyWriter};

@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use redis::{AsyncConnectionConfig, Client};
+use redis::AsyncConnectionConfig;
 
 use super::feed::{LastUses, RedisFeed};
 use super::layout::Layout;
 use super::report;
+use super::source::Source;
 use crate::key_store::replica::{FollowSettings, Follower, SharedKeyStore};
 
 /// Reconnection backoff.
@@ -23,7 +24,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// runtime; it ends when the last handle of `store` is dropped.
 pub(super) fn start(
     store: &SharedKeyStore,
-    client: Client,
+    source: Source,
     settings: FollowSettings,
     namespace: &str,
 ) -> std::io::Result<()> {
@@ -34,12 +35,12 @@ pub(super) fn start(
     let layout = Layout::new(namespace);
     std::thread::Builder::new()
         .name(format!("tba-sync-{namespace}"))
-        .spawn(move || runtime.block_on(run(follower, client, layout, settings)))?;
+        .spawn(move || runtime.block_on(run(follower, source, layout, settings)))?;
     Ok(())
 }
 
 /// Runs until the store is dropped.
-async fn run(mut follower: Follower, client: Client, layout: Layout, settings: FollowSettings) {
+async fn run(mut follower: Follower, source: Source, layout: Layout, settings: FollowSettings) {
     let mut last_uses = LastUses::new();
     let mut backoff = MIN_BACKOFF;
     let config = AsyncConnectionConfig::new()
@@ -50,20 +51,18 @@ async fn run(mut follower: Follower, client: Client, layout: Layout, settings: F
         .max(1);
     loop {
         let started = Instant::now();
-        let outcome = match client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-        {
+        let outcome = match source.connect(&config).await {
             Ok(con) => {
                 let mut feed = RedisFeed {
                     con,
                     layout: &layout,
                     block_ms,
                     last_uses: &mut last_uses,
+                    checks_role: source.checks_role(),
                 };
                 follower.follow(&mut feed).await
             }
-            Err(e) => Err(format!("cannot connect to Redis: {e}")),
+            Err(problem) => Err(problem),
         };
         match outcome {
             Ok(()) => return,

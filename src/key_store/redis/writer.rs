@@ -4,11 +4,12 @@
 
 use std::collections::HashMap;
 
+use redis::Script;
 use redis::aio::MultiplexedConnection;
-use redis::{Client, Script};
 use tokio::sync::Mutex;
 
 use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
+use super::source::Source;
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::KeysFile;
 #[cfg(feature = "admin")]
@@ -47,7 +48,7 @@ const CAS_ATTEMPTS: usize = 64;
 /// # }
 /// ```
 pub struct RedisKeyWriter {
-    client: Client,
+    source: Source,
     connection: Mutex<Option<MultiplexedConnection>>,
     pub(super) layout: Layout,
     put: Script,
@@ -91,7 +92,7 @@ impl RedisKeyWriter {
     /// [`AdminError::Unavailable`] if the URL or the namespace is invalid
     /// (nothing is asked of Redis).
     pub fn new(redis_url: &str, namespace: &str) -> Result<Self, AdminError> {
-        Self::with_client(Client::open(redis_url), namespace)
+        Self::with_source(Source::open(redis_url, None), namespace)
     }
 
     /// A writer as [`new`](Self::new) makes, over TLS as `tls` says
@@ -106,13 +107,10 @@ impl RedisKeyWriter {
         namespace: &str,
         tls: &super::RedisTls,
     ) -> Result<Self, AdminError> {
-        Self::with_client(super::tls::client(redis_url, Some(tls)), namespace)
+        Self::with_source(Source::open(redis_url, Some(tls)), namespace)
     }
 
-    fn with_client(
-        client: redis::RedisResult<Client>,
-        namespace: &str,
-    ) -> Result<Self, AdminError> {
+    fn with_source(source: Result<Source, String>, namespace: &str) -> Result<Self, AdminError> {
         if !is_valid_namespace(namespace) {
             return Err(AdminError::Unavailable {
                 problem: format!(
@@ -120,9 +118,9 @@ impl RedisKeyWriter {
                 ),
             });
         }
-        let client = client.map_err(|e| unavailable(&e))?;
+        let source = source.map_err(|problem| AdminError::Unavailable { problem })?;
         Ok(Self {
-            client,
+            source,
             connection: Mutex::new(None),
             layout: Layout::new(namespace),
             put: Script::new(PUT_SCRIPT),
@@ -140,10 +138,10 @@ impl RedisKeyWriter {
             .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
         let connection = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
+            .source
+            .connect(&config)
             .await
-            .map_err(|e| unavailable(&e))?;
+            .map_err(|problem| AdminError::Unavailable { problem })?;
         *slot = Some(connection.clone());
         Ok(connection)
     }

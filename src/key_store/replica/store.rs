@@ -93,7 +93,7 @@ pub(crate) struct Shared {
 #[cfg(feature = "rate-limit")]
 #[derive(Clone, Debug)]
 pub(crate) struct LimiterHome {
-    pub(crate) client: redis::Client,
+    pub(crate) source: crate::key_store::redis::Source,
     pub(crate) hash_tag: String,
     pub(crate) problem: Arc<Mutex<Option<String>>>,
 }
@@ -114,7 +114,7 @@ pub(crate) struct ReplicaSettings {
     pub(crate) policy: OutagePolicy,
     pub(crate) require_checksum: bool,
     #[cfg(feature = "rate-limit")]
-    pub(crate) redis_home: (redis::Client, String),
+    pub(crate) redis_home: (crate::key_store::redis::Source, String),
 }
 
 /// A source that was behind what this replica applied: it proves nothing
@@ -151,7 +151,7 @@ impl SharedKeyStore {
             name: settings.name,
             #[cfg(feature = "rate-limit")]
             redis_home: LimiterHome {
-                client: settings.redis_home.0,
+                source: settings.redis_home.0,
                 hash_tag: settings.redis_home.1,
                 problem: Arc::default(),
             },

@@ -180,7 +180,7 @@ fn replica() -> SharedKeyStore {
         require_checksum: false,
         #[cfg(feature = "rate-limit")]
         redis_home: (
-            redis::Client::open("redis://127.0.0.1/").expect("URL"),
+            crate::key_store::redis::Source::open("redis://127.0.0.1/", None).expect("URL"),
             "{tba:test}".to_owned(),
         ),
     })

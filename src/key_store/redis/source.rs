@@ -1,0 +1,277 @@
+//! Where a key set's Redis is: one node (`redis://`, `rediss://`,
+//! `redis+unix://`), or the primary that Redis Sentinel names
+//! (`redis+sentinel://host:port[,host:port...]/MASTER_NAME`, and
+//! `rediss+sentinel://` for TLS to the sentinels and the nodes). A
+//! connection through Sentinel asks the sentinels for the current primary
+//! at every connect, and checks that the node it reaches says it is a
+//! primary (`HELLO`'s `role`): a node that is not proves nothing.
+
+use std::time::Duration;
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client};
+
+#[cfg(feature = "redis-tls")]
+use super::RedisTls;
+
+/// TLS settings, or nothing without the `redis-tls` feature.
+#[cfg(feature = "redis-tls")]
+pub(crate) type Tls<'a> = Option<&'a RedisTls>;
+/// TLS settings, or nothing without the `redis-tls` feature.
+#[cfg(not(feature = "redis-tls"))]
+pub(crate) type Tls<'a> = Option<&'a std::convert::Infallible>;
+
+/// How long one sentinel may take to name the primary.
+const SENTINEL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// A key set's Redis.
+#[derive(Clone, Debug)]
+pub(crate) enum Source {
+    /// One node.
+    Node(Client),
+    /// The primary that Sentinel names.
+    Sentinel(Sentinel),
+}
+
+/// Sentinels, and how to reach the primary they name.
+#[derive(Clone)]
+pub(crate) struct Sentinel {
+    sentinels: Vec<Client>,
+    master: String,
+    /// `redis` or `rediss`, with `user:pass@` when given, for the node.
+    node_scheme: String,
+    node_credentials: String,
+    node_db: String,
+    #[cfg(feature = "redis-tls")]
+    tls: Option<RedisTls>,
+}
+
+impl std::fmt::Debug for Sentinel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials.
+        f.debug_struct("Sentinel")
+            .field("sentinels", &self.sentinels.len())
+            .field("master", &self.master)
+            .field("scheme", &self.node_scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client of `url`, with TLS as `tls` says.
+fn client(url: &str, tls: Tls<'_>) -> Result<Client, String> {
+    #[cfg(feature = "redis-tls")]
+    let client = super::tls::client(url, tls);
+    #[cfg(not(feature = "redis-tls"))]
+    let client = {
+        let _ = tls;
+        Client::open(url)
+    };
+    client.map_err(|e| e.to_string())
+}
+
+impl Source {
+    /// The source a URL names.
+    pub(crate) fn open(url: &str, tls: Tls<'_>) -> Result<Self, String> {
+        let sentinel = url
+            .strip_prefix("redis+sentinel://")
+            .map(|rest| ("redis", rest))
+            .or_else(|| {
+                url.strip_prefix("rediss+sentinel://")
+                    .map(|rest| ("rediss", rest))
+            });
+        let Some((scheme, rest)) = sentinel else {
+            return client(url, tls).map(Self::Node);
+        };
+        let (authority, path) = rest
+            .split_once('/')
+            .ok_or("a Sentinel URL is redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME")?;
+        let (credentials, hosts) = match authority.rsplit_once('@') {
+            Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+            None => (String::new(), authority),
+        };
+        let (master, db) = match path.split_once("?db=") {
+            Some((master, db)) => (master, format!("/{db}")),
+            None => (path, String::new()),
+        };
+        if master.is_empty() || hosts.is_empty() {
+            return Err("a Sentinel URL names its sentinels and its master: redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER_NAME".to_owned());
+        }
+        let sentinels = hosts
+            .split(',')
+            .map(|host| client(&format!("{scheme}://{host}/"), tls))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::Sentinel(Sentinel {
+            sentinels,
+            master: master.to_owned(),
+            node_scheme: scheme.to_owned(),
+            node_credentials: credentials,
+            node_db: db,
+            #[cfg(feature = "redis-tls")]
+            tls: tls.cloned(),
+        }))
+    }
+
+    /// Whether every proof of freshness must come from a node that still
+    /// says it is the primary (Sentinel: it may be demoted at any time).
+    pub(crate) fn checks_role(&self) -> bool {
+        matches!(self, Self::Sentinel(_))
+    }
+
+    /// A connection to the node that holds the key set (through Sentinel:
+    /// the current primary, checked).
+    pub(crate) async fn connect(
+        &self,
+        config: &AsyncConnectionConfig,
+    ) -> Result<MultiplexedConnection, String> {
+        match self {
+            Self::Node(client) => client
+                .get_multiplexed_async_connection_with_config(config)
+                .await
+                .map_err(|e| format!("cannot connect to Redis: {e}")),
+            Self::Sentinel(sentinel) => sentinel.connect(config).await,
+        }
+    }
+}
+
+impl Sentinel {
+    async fn connect(
+        &self,
+        config: &AsyncConnectionConfig,
+    ) -> Result<MultiplexedConnection, String> {
+        let (host, port) = self.primary().await?;
+        let url = format!(
+            "{}://{}{host}:{port}{}",
+            self.node_scheme, self.node_credentials, self.node_db
+        );
+        #[cfg(feature = "redis-tls")]
+        let node = client(&url, self.tls.as_ref())?;
+        #[cfg(not(feature = "redis-tls"))]
+        let node = client(&url, None)?;
+        let mut con = node
+            .get_multiplexed_async_connection_with_config(config)
+            .await
+            .map_err(|e| format!("cannot connect to the primary {host}:{port}: {e}"))?;
+        if !is_primary(&mut con).await? {
+            return Err(format!(
+                "{host}:{port}, named primary by Sentinel, says it is not (a failover in progress)"
+            ));
+        }
+        Ok(con)
+    }
+
+    /// The primary's address, from the first sentinel that names one.
+    async fn primary(&self) -> Result<(String, u16), String> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(SENTINEL_TIMEOUT))
+            .set_response_timeout(Some(SENTINEL_TIMEOUT));
+        let mut problems = Vec::new();
+        for sentinel in &self.sentinels {
+            let asked = async {
+                let mut con = sentinel
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?;
+                redis::cmd("SENTINEL")
+                    .arg("get-master-addr-by-name")
+                    .arg(&self.master)
+                    .query_async::<Option<(String, u16)>>(&mut con)
+                    .await
+            };
+            match asked.await {
+                Ok(Some(address)) => return Ok(address),
+                Ok(None) => problems.push(format!("no master named {:?}", self.master)),
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        Err(format!(
+            "no sentinel named the primary: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// Whether the node says it is a primary (`HELLO` without arguments
+/// answers its `role` on any protocol, and any user may run it).
+pub(crate) async fn is_primary(con: &mut MultiplexedConnection) -> Result<bool, String> {
+    let hello: redis::Value = redis::cmd("HELLO")
+        .query_async(con)
+        .await
+        .map_err(|e| format!("HELLO failed: {e}"))?;
+    Ok(role(&hello).as_deref() == Some("master"))
+}
+
+/// The `role` of a `HELLO` answer (an array of names and values, or a map).
+pub(crate) fn role(hello: &redis::Value) -> Option<String> {
+    let text = |value: &redis::Value| match value {
+        redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        redis::Value::SimpleString(text) => Some(text.clone()),
+        _ => None,
+    };
+    match hello {
+        redis::Value::Array(items) => items
+            .chunks(2)
+            .find(|pair| pair.first().and_then(text).as_deref() == Some("role"))
+            .and_then(|pair| pair.get(1).and_then(text)),
+        redis::Value::Map(pairs) => pairs
+            .iter()
+            .find(|(name, _)| text(name).as_deref() == Some("role"))
+            .and_then(|(_, value)| text(value)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_name_a_node_or_sentinels_and_debug_shows_no_password() {
+        for url in [
+            "redis://user:s3cretpw@127.0.0.1:6379/",
+            "redis+sentinel://user:s3cretpw@127.0.0.1:26379,127.0.0.1:26380/mymaster",
+        ] {
+            let source = Source::open(url, None).expect(url);
+            let shown = format!("{source:?}");
+            assert!(!shown.contains("s3cretpw"), "{shown}");
+        }
+        let Ok(Source::Sentinel(sentinel)) =
+            Source::open("redis+sentinel://a:1,b:2/mymaster?db=3", None)
+        else {
+            panic!("a Sentinel URL");
+        };
+        assert_eq!(
+            (
+                sentinel.sentinels.len(),
+                sentinel.master.as_str(),
+                sentinel.node_db.as_str()
+            ),
+            (2, "mymaster", "/3")
+        );
+        for bad in [
+            "redis+sentinel://a:1",
+            "redis+sentinel:///mymaster",
+            "redis+sentinel://a:1/",
+        ] {
+            assert!(Source::open(bad, None).is_err(), "{bad}");
+        }
+        assert!(
+            !Source::open("redis://a/", None)
+                .expect("a node")
+                .checks_role()
+        );
+    }
+
+    #[test]
+    fn the_role_is_read_from_either_protocol() {
+        let bulk = |text: &str| redis::Value::BulkString(text.as_bytes().to_vec());
+        let resp2 = redis::Value::Array(vec![
+            bulk("server"),
+            bulk("redis"),
+            bulk("role"),
+            bulk("replica"),
+        ]);
+        assert_eq!(role(&resp2).as_deref(), Some("replica"));
+        let resp3 = redis::Value::Map(vec![(bulk("role"), bulk("master"))]);
+        assert_eq!(role(&resp3).as_deref(), Some("master"));
+        assert_eq!(role(&redis::Value::Nil), None);
+    }
+}
