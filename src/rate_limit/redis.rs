@@ -118,7 +118,7 @@ impl RedisLimiter {
             .set_response_timeout(Some(TIMEOUT));
         let connection = self
             .source
-            .connect(&config)
+            .connect(&config, &self.prefix)
             .await
             .map_err(Problem::failed)?;
         *slot = Some(connection.clone());

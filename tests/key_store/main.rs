@@ -9,6 +9,7 @@ mod last_used;
 mod revocation_under_load;
 mod shared_rate_limit;
 mod shared_store;
+mod shared_store_cluster;
 mod shared_store_faults;
 mod shared_store_scale;
 mod shared_store_sentinel;

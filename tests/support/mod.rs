@@ -9,6 +9,7 @@ pub mod answer;
 pub mod fuzz_input;
 pub mod jwt;
 pub mod redis;
+pub mod redis_cluster;
 pub mod redis_sentinel;
 pub mod redis_tls;
 

@@ -31,6 +31,47 @@ pub(crate) enum Source {
     Node(Client),
     /// The primary that Sentinel names.
     Sentinel(Sentinel),
+    /// The node of a Redis Cluster that owns the key set's slot.
+    Cluster(Cluster),
+}
+
+/// Seed nodes of a cluster, and how to reach the owner of a slot.
+#[derive(Clone)]
+pub(crate) struct Cluster {
+    seeds: Vec<Client>,
+    node: NodeUrl,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the credentials.
+        f.debug_struct("Cluster")
+            .field("seeds", &self.seeds.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to reach a data node found by address: scheme, credentials, TLS.
+#[derive(Clone)]
+struct NodeUrl {
+    scheme: &'static str,
+    credentials: String,
+    db: String,
+    #[cfg(feature = "redis-tls")]
+    tls: Option<RedisTls>,
+}
+
+impl NodeUrl {
+    fn client(&self, host: &str, port: u16) -> Result<Client, String> {
+        let url = format!(
+            "{}://{}{host}:{port}{}",
+            self.scheme, self.credentials, self.db
+        );
+        #[cfg(feature = "redis-tls")]
+        return client(&url, self.tls.as_ref());
+        #[cfg(not(feature = "redis-tls"))]
+        return client(&url, None);
+    }
 }
 
 /// Sentinels, and how to reach the primary they name.
@@ -72,6 +113,41 @@ fn client(url: &str, tls: Tls<'_>) -> Result<Client, String> {
 impl Source {
     /// The source a URL names.
     pub(crate) fn open(url: &str, tls: Tls<'_>) -> Result<Self, String> {
+        let cluster = url
+            .strip_prefix("redis+cluster://")
+            .map(|rest| ("redis", rest))
+            .or_else(|| {
+                url.strip_prefix("rediss+cluster://")
+                    .map(|rest| ("rediss", rest))
+            });
+        if let Some((scheme, rest)) = cluster {
+            let authority = rest.trim_end_matches('/');
+            let (credentials, hosts) = match authority.rsplit_once('@') {
+                Some((credentials, hosts)) => (format!("{credentials}@"), hosts),
+                None => (String::new(), authority),
+            };
+            if hosts.is_empty() || hosts.contains('/') {
+                return Err("a Cluster URL is redis+cluster://HOST:PORT[,HOST:PORT...]".to_owned());
+            }
+            let node = NodeUrl {
+                scheme,
+                credentials,
+                db: String::new(),
+                #[cfg(feature = "redis-tls")]
+                tls: tls.cloned(),
+            };
+            let seeds = hosts
+                .split(',')
+                .map(|host| {
+                    let (name, port) = host.rsplit_once(':').ok_or("a seed is HOST:PORT")?;
+                    let port = port
+                        .parse::<u16>()
+                        .map_err(|_| "a seed's port is a number")?;
+                    node.client(name, port)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            return Ok(Self::Cluster(Cluster { seeds, node }));
+        }
         let sentinel = url
             .strip_prefix("redis+sentinel://")
             .map(|rest| ("redis", rest))
@@ -117,11 +193,15 @@ impl Source {
         matches!(self, Self::Sentinel(_))
     }
 
-    /// A connection to the node that holds the key set (through Sentinel:
-    /// the current primary, checked).
+    /// A connection to the node that holds the key set, whose keys are
+    /// all in the slot of `key` (through Sentinel: the current primary,
+    /// checked; in a cluster: the slot's owner, found at every connect; a
+    /// node that no longer owns it answers `MOVED`, a failure, and the
+    /// next connect finds the owner again).
     pub(crate) async fn connect(
         &self,
         config: &AsyncConnectionConfig,
+        key: &str,
     ) -> Result<MultiplexedConnection, String> {
         match self {
             Self::Node(client) => client
@@ -129,6 +209,7 @@ impl Source {
                 .await
                 .map_err(|e| format!("cannot connect to Redis: {e}")),
             Self::Sentinel(sentinel) => sentinel.connect(config).await,
+            Self::Cluster(cluster) => cluster.connect(config, key).await,
         }
     }
 }
@@ -187,6 +268,89 @@ impl Sentinel {
             problems.join("; ")
         ))
     }
+}
+
+impl Cluster {
+    async fn connect(
+        &self,
+        config: &AsyncConnectionConfig,
+        key: &str,
+    ) -> Result<MultiplexedConnection, String> {
+        let (host, port) = self.owner(key).await?;
+        self.node
+            .client(&host, port)?
+            .get_multiplexed_async_connection_with_config(config)
+            .await
+            .map_err(|e| format!("cannot connect to the slot's owner {host}:{port}: {e}"))
+    }
+
+    /// The address of the primary owning `key`'s slot, from the first
+    /// seed that answers (`CLUSTER KEYSLOT`, then `CLUSTER SLOTS`).
+    async fn owner(&self, key: &str) -> Result<(String, u16), String> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(SENTINEL_TIMEOUT))
+            .set_response_timeout(Some(SENTINEL_TIMEOUT));
+        let mut problems = Vec::new();
+        for seed in &self.seeds {
+            let asked = async {
+                let mut con = seed
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let slot: i64 = redis::cmd("CLUSTER")
+                    .arg("KEYSLOT")
+                    .arg(key)
+                    .query_async(&mut con)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let slots: redis::Value = redis::cmd("CLUSTER")
+                    .arg("SLOTS")
+                    .query_async(&mut con)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                owner_of(&slots, slot).ok_or_else(|| format!("no node owns slot {slot}"))
+            };
+            match asked.await {
+                Ok(owner) => return Ok(owner),
+                Err(problem) => problems.push(problem),
+            }
+        }
+        Err(format!(
+            "no cluster seed named the slot's owner: {}",
+            problems.join("; ")
+        ))
+    }
+}
+
+/// The primary owning `slot` in a `CLUSTER SLOTS` answer: ranges of
+/// `[start, end, [host, port, id, ...], replicas...]`.
+fn owner_of(slots: &redis::Value, slot: i64) -> Option<(String, u16)> {
+    let redis::Value::Array(ranges) = slots else {
+        return None;
+    };
+    ranges.iter().find_map(|range| {
+        let redis::Value::Array(fields) = range else {
+            return None;
+        };
+        let number = |value: Option<&redis::Value>| match value {
+            Some(redis::Value::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let (start, end) = (number(fields.first())?, number(fields.get(1))?);
+        if !(start..=end).contains(&slot) {
+            return None;
+        }
+        let redis::Value::Array(primary) = fields.get(2)? else {
+            return None;
+        };
+        let host = match primary.first()? {
+            redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok()?,
+            redis::Value::SimpleString(text) => text.clone(),
+            _ => return None,
+        };
+        let port = u16::try_from(number(primary.get(1))?).ok()?;
+        Some((host, port))
+    })
 }
 
 /// Whether the node says it is a primary (`HELLO` without arguments
@@ -258,6 +422,40 @@ mod tests {
                 .expect("a node")
                 .checks_role()
         );
+    }
+
+    #[test]
+    fn cluster_urls_and_the_owner_of_a_slot() {
+        let Ok(Source::Cluster(cluster)) =
+            Source::open("redis+cluster://user:s3cretpw@a:7000,b:7001", None)
+        else {
+            panic!("a Cluster URL");
+        };
+        assert_eq!(cluster.seeds.len(), 2);
+        assert!(!format!("{cluster:?}").contains("s3cretpw"));
+        for bad in [
+            "redis+cluster://",
+            "redis+cluster://a",
+            "redis+cluster://a:x",
+            "redis+cluster://a:1/db",
+        ] {
+            assert!(Source::open(bad, None).is_err(), "{bad}");
+        }
+        let bulk = |text: &str| redis::Value::BulkString(text.as_bytes().to_vec());
+        let range = |start, end, host: &str, port| {
+            redis::Value::Array(vec![
+                redis::Value::Int(start),
+                redis::Value::Int(end),
+                redis::Value::Array(vec![bulk(host), redis::Value::Int(port), bulk("id")]),
+            ])
+        };
+        let slots = redis::Value::Array(vec![
+            range(0, 5460, "a", 7000),
+            range(5461, 16383, "b", 7001),
+        ]);
+        assert_eq!(owner_of(&slots, 5460), Some(("a".to_owned(), 7000)));
+        assert_eq!(owner_of(&slots, 5461), Some(("b".to_owned(), 7001)));
+        assert_eq!(owner_of(&redis::Value::Array(vec![]), 1), None);
     }
 
     #[test]

@@ -51,7 +51,7 @@ async fn run(mut follower: Follower, source: Source, layout: Layout, settings: F
         .max(1);
     loop {
         let started = Instant::now();
-        let outcome = match source.connect(&config).await {
+        let outcome = match source.connect(&config, &layout.keys).await {
             Ok(con) => {
                 let mut feed = RedisFeed {
                     con,

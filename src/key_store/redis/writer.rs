@@ -139,7 +139,7 @@ impl RedisKeyWriter {
             .set_response_timeout(Some(RESPONSE_TIMEOUT));
         let connection = self
             .source
-            .connect(&config)
+            .connect(&config, &self.layout.keys)
             .await
             .map_err(|problem| AdminError::Unavailable { problem })?;
         *slot = Some(connection.clone());
@@ -149,7 +149,7 @@ impl RedisKeyWriter {
     /// Forgets a connection that failed (any error but a server's answer),
     /// so that the next call reconnects.
     pub(super) async fn failed(&self, error: &redis::RedisError) -> AdminError {
-        if error.code().is_none() {
+        if must_reconnect(error) {
             *self.connection.lock().await = None;
         }
         unavailable(error)
@@ -164,7 +164,7 @@ impl RedisKeyWriter {
         let mut con = self.connection().await?;
         match command.query_async(&mut con).await {
             Ok(value) => Ok(value),
-            Err(error) if error.code().is_none() => {
+            Err(error) if must_reconnect(&error) => {
                 *self.connection.lock().await = None;
                 let mut con = self.connection().await?;
                 command
@@ -454,6 +454,17 @@ impl RedisKeyWriter {
 
 /// The put script's source.
 const PUT_SCRIPT: &str = include_str!("scripts/put.lua");
+
+/// Whether a failure means the connection must be made again: it broke
+/// (no code), or the node no longer holds the key set (a cluster's
+/// `MOVED`/`ASK`, a slot in migration, a node demoted to replica): the next
+/// connect finds the node that does.
+fn must_reconnect(error: &redis::RedisError) -> bool {
+    matches!(
+        error.code(),
+        None | Some("MOVED" | "ASK" | "TRYAGAIN" | "CLUSTERDOWN" | "READONLY")
+    )
+}
 
 /// A Redis failure, as the admin reports it.
 fn unavailable(error: &redis::RedisError) -> AdminError {

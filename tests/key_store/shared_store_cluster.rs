@@ -1,0 +1,89 @@
+//! The shared store on a real three-primary Redis Cluster: any seed works
+//! (even one that does not own the key set's slot, after one that is
+//! down); every key of a namespace is in one slot; a live reshard of that
+//! slot to another node is survived without a restart (the replica and the
+//! writer follow `MOVED` to the new owner), and a key revoked after it is
+//! refused.
+
+use std::time::{Duration, Instant};
+
+use tower_bearer_auth::ValidationFailure;
+use tower_bearer_auth::key_store::redis::RedisKeyWriter;
+
+use crate::shared_store::{NAMESPACE, answer, new_key, replica};
+use crate::support::redis_cluster::RedisCluster;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_seed_works_and_a_live_reshard_is_followed() {
+    let Some(cluster) = RedisCluster::start("reshard") else {
+        return;
+    };
+    let tag = format!("{{tba:{NAMESPACE}}}");
+    let slot = cluster.slot(&tag);
+    let owner = cluster.owner(slot);
+    let other = (owner + 1) % 3;
+    // A dead seed first, then a node that does not own the slot.
+    let url = format!(
+        "{},{}",
+        "redis+cluster://127.0.0.1:1",
+        cluster.url(&[other]).trim_start_matches("redis+cluster://")
+    );
+    let writer = RedisKeyWriter::new(&url, NAMESPACE).expect("valid URL");
+    let (entry, token) = new_key("In a cluster");
+    let (kept, kept_token) = new_key("Kept");
+    let id = entry.id().to_owned();
+    writer.insert(entry).await.expect("insert");
+    let version = writer.insert(kept).await.expect("insert");
+    let store = replica(&url, Duration::from_secs(1), true).await;
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(answer(&store, &token), Ok(()));
+    for key in ["keys", "ids", "ver", "log", "epoch"] {
+        assert_eq!(cluster.slot(&format!("{tag}:{key}")), slot, "{key}");
+    }
+
+    // The slot moves to another node while the replica follows it.
+    let moved_at = Instant::now();
+    cluster.move_slot(slot, owner, other);
+    let mut revoked = None;
+    let started = Instant::now();
+    while revoked.is_none() {
+        match writer.revoke(&id).await {
+            Ok(version) => revoked = Some(version),
+            Err(error) => {
+                assert!(started.elapsed() < Duration::from_secs(10), "{error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    println!(
+        "the writer revoked on the new owner {:?} after the move",
+        moved_at.elapsed()
+    );
+    let revoked = revoked.unwrap_or_default();
+    assert!(
+        store
+            .wait_for_version(revoked, Duration::from_secs(10))
+            .await,
+        "{:?}",
+        store.status()
+    );
+    let started = Instant::now();
+    while answer(&store, &kept_token) != Ok(()) {
+        assert_ne!(answer(&store, &token), Ok(()));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            store.status()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "the replica was fresh on the new owner {:?} after the move",
+        moved_at.elapsed()
+    );
+    assert_eq!(answer(&store, &token), Err(ValidationFailure::Invalid));
+}

@@ -1,0 +1,221 @@
+//! A three-primary Redis Cluster of real `redis-server`s on TCP ports of
+//! loopback (a cluster announces addresses), made with `CLUSTER
+//! ADDSLOTSRANGE` and `CLUSTER MEET`, killed on drop; and the move of one
+//! slot to another node, as `redis-cli --cluster reshard` does it.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::TempDir;
+use super::redis::server_binary;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Three primaries sharing the 16,384 slots.
+pub struct RedisCluster {
+    _dir: TempDir,
+    /// The nodes' ports.
+    pub ports: [u16; 3],
+    children: Vec<Child>,
+}
+
+fn connection(port: u16) -> redis::Connection {
+    redis::Client::open(format!("redis://127.0.0.1:{port}/"))
+        .and_then(|client| client.get_connection())
+        .expect("connect to a cluster node")
+}
+
+impl RedisCluster {
+    /// Starts the cluster and waits until it is `ok`; `None` when Redis
+    /// tests are skipped.
+    pub fn start(name: &str) -> Option<Self> {
+        let binary: PathBuf = server_binary()?;
+        let dir = TempDir::new(&format!("redis-cluster-{name}"));
+        let ports = [free_port(), free_port(), free_port()];
+        let mut children = Vec::new();
+        for (index, port) in ports.iter().enumerate() {
+            let data = dir.path().join(format!("node{index}"));
+            std::fs::create_dir_all(&data).expect("data dir");
+            let child = Command::new(&binary)
+                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+                .arg("--dir")
+                .arg(&data)
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--daemonize",
+                    "no",
+                    "--logfile",
+                ])
+                .arg(data.join("redis.log"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            children.push(child);
+        }
+        for port in ports {
+            let started = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "a node did not start"
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
+        for (port, (start, end)) in ports.iter().zip(ranges) {
+            let () = redis::cmd("CLUSTER")
+                .arg("ADDSLOTSRANGE")
+                .arg(start)
+                .arg(end)
+                .query(&mut connection(*port))
+                .expect("ADDSLOTSRANGE");
+        }
+        for port in &ports[1..] {
+            let () = redis::cmd("CLUSTER")
+                .arg("MEET")
+                .arg("127.0.0.1")
+                .arg(port)
+                .query(&mut connection(ports[0]))
+                .expect("MEET");
+        }
+        let cluster = Self {
+            _dir: dir,
+            ports,
+            children,
+        };
+        cluster.wait_until_ok();
+        Some(cluster)
+    }
+
+    fn wait_until_ok(&self) {
+        let started = Instant::now();
+        for port in self.ports {
+            loop {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query(&mut connection(port))
+                    .unwrap_or_default();
+                let known: String = redis::cmd("CLUSTER")
+                    .arg("NODES")
+                    .query(&mut connection(port))
+                    .unwrap_or_default();
+                if info.contains("cluster_state:ok") && known.lines().count() == 3 {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "cluster never ok: {info}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
+    /// The slot of `key`.
+    pub fn slot(&self, key: &str) -> u16 {
+        redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query(&mut connection(self.ports[0]))
+            .expect("KEYSLOT")
+    }
+
+    /// The index of the node owning `slot`.
+    pub fn owner(&self, slot: u16) -> usize {
+        match slot {
+            0..=5460 => 0,
+            5461..=10922 => 1,
+            _ => 2,
+        }
+    }
+
+    fn id(&self, index: usize) -> String {
+        redis::cmd("CLUSTER")
+            .arg("MYID")
+            .query(&mut connection(self.ports[index]))
+            .expect("MYID")
+    }
+
+    /// Moves `slot` and its keys from node `from` to node `to`, as a live
+    /// reshard does (importing / migrating, `MIGRATE`, then the new owner
+    /// told to every node).
+    pub fn move_slot(&self, slot: u16, from: usize, to: usize) {
+        let (from_id, to_id) = (self.id(from), self.id(to));
+        let mut source = connection(self.ports[from]);
+        let mut target = connection(self.ports[to]);
+        let () = redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("IMPORTING")
+            .arg(&from_id)
+            .query(&mut target)
+            .expect("IMPORTING");
+        let () = redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("MIGRATING")
+            .arg(&to_id)
+            .query(&mut source)
+            .expect("MIGRATING");
+        loop {
+            let keys: Vec<String> = redis::cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(slot)
+                .arg(100)
+                .query(&mut source)
+                .expect("GETKEYSINSLOT");
+            if keys.is_empty() {
+                break;
+            }
+            let () = redis::cmd("MIGRATE")
+                .arg("127.0.0.1")
+                .arg(self.ports[to])
+                .arg("")
+                .arg(0)
+                .arg(5000)
+                .arg("KEYS")
+                .arg(&keys)
+                .query(&mut source)
+                .expect("MIGRATE");
+        }
+        for port in self.ports {
+            let () = redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(slot)
+                .arg("NODE")
+                .arg(&to_id)
+                .query(&mut connection(port))
+                .expect("SETSLOT NODE");
+        }
+    }
+
+    /// A Cluster URL with these nodes as seeds.
+    pub fn url(&self, seeds: &[usize]) -> String {
+        let hosts: Vec<String> = seeds
+            .iter()
+            .map(|&index| format!("127.0.0.1:{}", self.ports[index]))
+            .collect();
+        format!("redis+cluster://{}", hosts.join(","))
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
