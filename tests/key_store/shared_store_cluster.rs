@@ -87,3 +87,74 @@ async fn any_seed_works_and_a_live_reshard_is_followed() {
     );
     assert_eq!(answer(&store, &token), Err(ValidationFailure::Invalid));
 }
+
+/// The slot's owner killed: its replica takes the slot over, and the
+/// replica of the key set follows it without a restart; a key revoked on
+/// the new owner is refused, and was never accepted after the revoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failover_of_the_slot_owner_is_followed() {
+    let Some(mut cluster) = RedisCluster::start_with("failover", true) else {
+        return;
+    };
+    let tag = format!("{{tba:{NAMESPACE}}}");
+    let slot = cluster.slot(&tag);
+    let owner = cluster.owner(slot);
+    let url = cluster.url(&[0, 1, 2, 3, 4, 5]);
+    let writer = RedisKeyWriter::new(&url, NAMESPACE).expect("valid URL");
+    let (entry, token) = new_key("Failover");
+    let (kept, kept_token) = new_key("Kept");
+    let id = entry.id().to_owned();
+    writer.insert(entry).await.expect("insert");
+    let version = writer.insert(kept).await.expect("insert");
+    let store = replica(&url, Duration::from_secs(1), true).await;
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(answer(&store, &token), Ok(()));
+    cluster.wait_for_replica(owner);
+
+    let killed_at = Instant::now();
+    cluster.kill(owner);
+    let survivor = (owner + 1) % 3;
+    while cluster.owner_port(slot, survivor) != Some(cluster.all_ports[owner + 3]) {
+        assert!(killed_at.elapsed() < Duration::from_secs(30), "no failover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "the cluster promoted the replica {:?} after the kill",
+        killed_at.elapsed()
+    );
+    let started = Instant::now();
+    let revoked = loop {
+        match writer.revoke(&id).await {
+            Ok(version) => break version,
+            Err(error) => {
+                assert!(started.elapsed() < Duration::from_secs(10), "{error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert!(
+        store
+            .wait_for_version(revoked, Duration::from_secs(10))
+            .await,
+        "{:?}",
+        store.status()
+    );
+    while answer(&store, &kept_token) != Ok(()) {
+        assert_ne!(answer(&store, &token), Ok(()));
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            store.status()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "the replica was fresh on the new owner {:?} after the kill",
+        killed_at.elapsed()
+    );
+    assert_eq!(answer(&store, &token), Err(ValidationFailure::Invalid));
+}

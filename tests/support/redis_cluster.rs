@@ -17,12 +17,15 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Three primaries sharing the 16,384 slots.
+/// Three primaries sharing the 16,384 slots (nodes 0 to 2), with a
+/// replica each when asked (node 3 + i replicates node i).
 pub struct RedisCluster {
     _dir: TempDir,
-    /// The nodes' ports.
+    /// The primaries' ports.
     pub ports: [u16; 3],
-    children: Vec<Child>,
+    /// Every node's port, primaries first.
+    pub all_ports: Vec<u16>,
+    children: Vec<Option<Child>>,
 }
 
 fn connection(port: u16) -> redis::Connection {
@@ -35,11 +38,20 @@ impl RedisCluster {
     /// Starts the cluster and waits until it is `ok`; `None` when Redis
     /// tests are skipped.
     pub fn start(name: &str) -> Option<Self> {
+        Self::start_with(name, false)
+    }
+
+    /// As [`start`](Self::start), with a replica for each primary when
+    /// `replicas`.
+    pub fn start_with(name: &str, replicas: bool) -> Option<Self> {
         let binary: PathBuf = server_binary()?;
         let dir = TempDir::new(&format!("redis-cluster-{name}"));
-        let ports = [free_port(), free_port(), free_port()];
+        let all_ports: Vec<u16> = (0..if replicas { 6 } else { 3 })
+            .map(|_| free_port())
+            .collect();
+        let ports = [all_ports[0], all_ports[1], all_ports[2]];
         let mut children = Vec::new();
-        for (index, port) in ports.iter().enumerate() {
+        for (index, port) in all_ports.iter().enumerate() {
             let data = dir.path().join(format!("node{index}"));
             std::fs::create_dir_all(&data).expect("data dir");
             let child = Command::new(&binary)
@@ -61,9 +73,9 @@ impl RedisCluster {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start redis-server");
-            children.push(child);
+            children.push(Some(child));
         }
-        for port in ports {
+        for &port in &all_ports {
             let started = Instant::now();
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 assert!(
@@ -82,7 +94,7 @@ impl RedisCluster {
                 .query(&mut connection(*port))
                 .expect("ADDSLOTSRANGE");
         }
-        for port in &ports[1..] {
+        for port in &all_ports[1..] {
             let () = redis::cmd("CLUSTER")
                 .arg("MEET")
                 .arg("127.0.0.1")
@@ -93,15 +105,86 @@ impl RedisCluster {
         let cluster = Self {
             _dir: dir,
             ports,
+            all_ports,
             children,
         };
         cluster.wait_until_ok();
+        for replica in 3..cluster.all_ports.len() {
+            let primary = cluster.id(replica - 3);
+            let started = Instant::now();
+            // The replica must know the primary (gossip) before it can follow it.
+            while redis::cmd("CLUSTER")
+                .arg("REPLICATE")
+                .arg(&primary)
+                .query::<()>(&mut connection(cluster.all_ports[replica]))
+                .is_err()
+            {
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "REPLICATE refused"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        if cluster.all_ports.len() > 3 {
+            cluster.wait_until_ok();
+        }
         Some(cluster)
+    }
+
+    /// `kill -9` of node `index`.
+    pub fn kill(&mut self, index: usize) {
+        if let Some(mut child) = self.children[index].take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Waits until the replica of primary `index` has every write the
+    /// primary acknowledged (`WAIT`).
+    pub fn wait_for_replica(&self, index: usize) {
+        let acknowledged: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(5000)
+            .query(&mut connection(self.ports[index]))
+            .expect("WAIT");
+        assert_eq!(acknowledged, 1, "the replica did not acknowledge");
+    }
+
+    /// The port of the node that owns `slot` now, as node `asked` sees it.
+    pub fn owner_port(&self, slot: u16, asked: usize) -> Option<u16> {
+        let slots: redis::Value = redis::cmd("CLUSTER")
+            .arg("SLOTS")
+            .query(&mut connection(self.all_ports[asked]))
+            .ok()?;
+        let redis::Value::Array(ranges) = slots else {
+            return None;
+        };
+        ranges.iter().find_map(|range| {
+            let redis::Value::Array(fields) = range else {
+                return None;
+            };
+            let (Some(redis::Value::Int(start)), Some(redis::Value::Int(end))) =
+                (fields.first(), fields.get(1))
+            else {
+                return None;
+            };
+            if !(*start..=*end).contains(&i64::from(slot)) {
+                return None;
+            }
+            let Some(redis::Value::Array(primary)) = fields.get(2) else {
+                return None;
+            };
+            match primary.get(1) {
+                Some(redis::Value::Int(port)) => u16::try_from(*port).ok(),
+                _ => None,
+            }
+        })
     }
 
     fn wait_until_ok(&self) {
         let started = Instant::now();
-        for port in self.ports {
+        for &port in &self.all_ports {
             loop {
                 let info: String = redis::cmd("CLUSTER")
                     .arg("INFO")
@@ -111,7 +194,9 @@ impl RedisCluster {
                     .arg("NODES")
                     .query(&mut connection(port))
                     .unwrap_or_default();
-                if info.contains("cluster_state:ok") && known.lines().count() == 3 {
+                if info.contains("cluster_state:ok")
+                    && known.lines().count() == self.all_ports.len()
+                {
                     break;
                 }
                 assert!(
@@ -190,7 +275,7 @@ impl RedisCluster {
                 .query(&mut source)
                 .expect("MIGRATE");
         }
-        for port in self.ports {
+        for &port in &self.all_ports {
             let () = redis::cmd("CLUSTER")
                 .arg("SETSLOT")
                 .arg(slot)
@@ -205,7 +290,7 @@ impl RedisCluster {
     pub fn url(&self, seeds: &[usize]) -> String {
         let hosts: Vec<String> = seeds
             .iter()
-            .map(|&index| format!("127.0.0.1:{}", self.ports[index]))
+            .map(|&index| format!("127.0.0.1:{}", self.all_ports[index]))
             .collect();
         format!("redis+cluster://{}", hosts.join(","))
     }
@@ -213,7 +298,7 @@ impl RedisCluster {
 
 impl Drop for RedisCluster {
     fn drop(&mut self) {
-        for child in &mut self.children {
+        for child in self.children.iter_mut().flatten() {
             let _ = child.kill();
             let _ = child.wait();
         }
