@@ -48,6 +48,9 @@ impl Health {
                         "full_loads": status.full_loads,
                         "last_load_ms": status.last_load_took.map(|took| took.as_millis()),
                         "source_behind": status.source_behind.is_some(),
+                        // Whether a shared rate limit counts per replica
+                        // (Redis refused its script); the reason is in the log.
+                        "rate_limit_per_replica": status.shared_rate_limit_problem.is_some(),
                     }),
                 )
             }

@@ -45,6 +45,28 @@ pub(crate) fn answer(store: &SharedKeyStore, token: &str) -> Result<(), Validati
     store.verify(token).map(|_| ()).map_err(|e| e.failure())
 }
 
+/// Waits (up to `within`) until `store` accepts `kept` again (fresh after
+/// a failover or a move), checking at every step that it never accepts
+/// `revoked`; then that `revoked` is refused as invalid.
+pub(crate) async fn until_fresh_refusing(
+    store: &SharedKeyStore,
+    kept: &str,
+    revoked: &str,
+    within: Duration,
+) {
+    let started = Instant::now();
+    while answer(store, kept) != Ok(()) {
+        assert_ne!(
+            answer(store, revoked),
+            Ok(()),
+            "the revoked key was accepted"
+        );
+        assert!(started.elapsed() < within, "{:?}", store.status());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(answer(store, revoked), Err(ValidationFailure::Invalid));
+}
+
 /// Polls from a blocking thread (not a runtime worker, which the replicas'
 /// sync tasks need) until `done` holds for every replica; the time it took.
 pub(crate) async fn time_until(

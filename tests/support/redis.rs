@@ -44,6 +44,28 @@ pub fn server_binary() -> Option<PathBuf> {
     found
 }
 
+/// A free TCP port of loopback (for servers that must announce one).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+/// Waits until `port` of loopback accepts connections, or fails naming
+/// `what` with its log.
+pub fn wait_for_port(port: u16, what: &str, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start: {}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A running `redis-server`, killed on drop.
 pub struct RedisServer {
     binary: PathBuf,

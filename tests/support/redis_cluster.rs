@@ -8,14 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::TempDir;
-use super::redis::server_binary;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
+use super::redis::{free_port, server_binary, wait_for_port};
 
 /// Three primaries sharing the 16,384 slots (nodes 0 to 2), with a
 /// replica each when asked (node 3 + i replicates node i).
@@ -75,15 +68,9 @@ impl RedisCluster {
                 .expect("start redis-server");
             children.push(Some(child));
         }
-        for &port in &all_ports {
-            let started = Instant::now();
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                assert!(
-                    started.elapsed() < Duration::from_secs(10),
-                    "a node did not start"
-                );
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        for (index, &port) in all_ports.iter().enumerate() {
+            let log = dir.path().join(format!("node{index}")).join("redis.log");
+            wait_for_port(port, "a cluster node", &log);
         }
         let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
         for (port, (start, end)) in ports.iter().zip(ranges) {

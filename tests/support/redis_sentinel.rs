@@ -8,29 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::TempDir;
-use super::redis::server_binary;
+use super::redis::{free_port, server_binary, wait_for_port};
 
 /// The sentinel's name for the primary.
 pub const MASTER: &str = "mymaster";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-fn wait_for_port(port: u16, what: &str, log: &std::path::Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not start: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// The three servers.
 pub struct SentinelSet {

@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::TempDir;
-use super::redis::server_binary;
+use super::redis::{free_port, server_binary};
 
 /// A TLS-only `redis-server`, killed on drop.
 pub struct TlsRedis {
@@ -116,13 +116,6 @@ fn have_openssl() -> bool {
         eprintln!("skipping the Redis TLS tests: openssl not found (apt-get install openssl)");
     }
     found
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
 }
 
 impl TlsRedis {
