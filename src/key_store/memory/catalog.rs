@@ -107,6 +107,62 @@ impl Catalog {
         }
     }
 
+    /// Takes out the keys with these ids (found by binary search, removed
+    /// in one pass per list): each record, and whether it was active.
+    #[cfg(feature = "redis")]
+    pub(super) fn take_out(&mut self, ids: &[&str]) -> Vec<Removed> {
+        let mut taken = Vec::new();
+        for (list, active) in [(&mut self.active, true), (&mut self.revoked, false)] {
+            let mut doomed: Vec<usize> = ids.iter().filter_map(|id| find(list, id).ok()).collect();
+            if doomed.is_empty() {
+                continue;
+            }
+            doomed.sort_unstable();
+            let mut doomed = doomed.into_iter().peekable();
+            let mut index = 0;
+            list.retain(|record| {
+                let gone = doomed.next_if_eq(&index).is_some();
+                index += 1;
+                if gone {
+                    taken.push((Arc::clone(record), active));
+                }
+                !gone
+            });
+        }
+        for (record, active) in &taken {
+            if !active {
+                self.revoked_digests.remove(&record.digest);
+            }
+        }
+        taken
+    }
+
+    /// Merges new records (ids not in the lists) into the sorted lists:
+    /// one pass, not an insert each.
+    #[cfg(feature = "redis")]
+    pub(super) fn merge_in(&mut self, active: Vec<Arc<KeyRecord>>, revoked: Vec<Arc<KeyRecord>>) {
+        for record in &revoked {
+            self.revoked_digests.insert(ByDigest(Arc::clone(record)));
+        }
+        for (list, mut new) in [(&mut self.active, active), (&mut self.revoked, revoked)] {
+            if new.is_empty() {
+                continue;
+            }
+            new.sort_unstable_by(|a, b| a.id().cmp(b.id()));
+            let old = std::mem::take(list);
+            let mut merged = Vec::with_capacity(old.len() + new.len());
+            let mut new = new.into_iter().peekable();
+            for record in old {
+                while let Some(next) = new.next_if(|next| next.id() < record.id()) {
+                    merged.push(next);
+                }
+                merged.push(record);
+            }
+            merged.extend(new);
+            *list = merged;
+        }
+    }
+
     /// Sorts the records pushed, checks them against each other and builds
     /// the digest indexes. A digest or id held twice (an entry given twice,
     /// same id and digest, counts once) is refused, or, with `left_out`,

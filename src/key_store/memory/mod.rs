@@ -17,6 +17,8 @@
 
 #[cfg(feature = "redis")]
 mod assembly;
+#[cfg(feature = "redis")]
+mod batch;
 mod catalog;
 #[cfg(feature = "keys-file")]
 mod persist;
@@ -25,4 +27,6 @@ mod store;
 
 #[cfg(feature = "redis")]
 pub(crate) use self::assembly::Assembly;
+#[cfg(feature = "redis")]
+pub(crate) use self::batch::Change as BatchChange;
 pub use self::store::{KeyCounts, KeyStore, KeyStoreBuilder};

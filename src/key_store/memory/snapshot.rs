@@ -96,6 +96,37 @@ impl Snapshot {
         self.with_shard(index, shard, if removed { self.len - 1 } else { self.len })
     }
 
+    /// A new snapshot without `removed` and with `added`, each shard
+    /// touched copied once.
+    #[cfg(feature = "redis")]
+    pub(super) fn with_changes(&self, removed: &[TokenDigest], added: Vec<Arc<KeyRecord>>) -> Self {
+        let mut shards = self.shards.clone();
+        let mut copied: std::collections::HashMap<usize, Shard> = std::collections::HashMap::new();
+        let mut len = self.len;
+        for digest in removed {
+            let index = digest.shard(SHARDS);
+            let shard = copied
+                .entry(index)
+                .or_insert_with(|| Shard::clone(&self.shards[index]));
+            if shard.remove(digest) {
+                len -= 1;
+            }
+        }
+        for record in added {
+            let index = record.digest.shard(SHARDS);
+            let shard = copied
+                .entry(index)
+                .or_insert_with(|| Shard::clone(&self.shards[index]));
+            if shard.replace(ByDigest(record)).is_none() {
+                len += 1;
+            }
+        }
+        for (index, shard) in copied {
+            shards[index] = Arc::new(shard);
+        }
+        Self { shards, len }
+    }
+
     fn with_shard(&self, index: usize, shard: Shard, len: usize) -> Self {
         let mut shards = self.shards.clone();
         shards[index] = Arc::new(shard);

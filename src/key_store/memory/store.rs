@@ -291,6 +291,18 @@ impl KeyStore {
         Ok(counts(&catalog))
     }
 
+    /// The snapshot in force.
+    #[cfg(feature = "redis")]
+    pub(super) fn snapshot(&self) -> Arc<Snapshot> {
+        self.shared.snapshot.load_full()
+    }
+
+    /// Puts `snapshot` in force (under the catalog's lock).
+    #[cfg(feature = "redis")]
+    pub(super) fn store_snapshot(&self, snapshot: Snapshot) {
+        self.shared.snapshot.store(Arc::new(snapshot));
+    }
+
     /// An empty assembly of a new key set that shares, with this store,
     /// every record it holds active and gets again unchanged.
     #[cfg(feature = "redis")]
@@ -403,7 +415,7 @@ impl KeyStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Catalog> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, Catalog> {
         // Catalog updates do not panic midway; a poisoned lock still holds a
         // consistent catalog.
         self.shared

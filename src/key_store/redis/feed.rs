@@ -16,7 +16,7 @@ use crate::key_store::replica::Shared;
 use crate::key_store::replica::feed::{Feed, Head, LoadStart, Round};
 
 /// Log entries read per round.
-const BATCH: usize = 512;
+const BATCH: usize = 4_096;
 /// Hash fields read per `HSCAN` page.
 const SCAN_PAGE: usize = 1_000;
 /// How often a replica writes its keys' last uses to Redis.

@@ -1,6 +1,6 @@
 //! Records into key sets: a full load's scanned records ([`scanned`]) and
 //! the changes logged after its start ([`Newer`]), and one logged change
-//! applied to the set in force ([`apply`]). A record that cannot be read,
+//! applied to the set in force ([`staged`]). A record that cannot be read,
 //! or conflicts with another, leaves its key out: it fails, the safe side.
 //!
 //! Revocations and deletions are remembered ([`Tombstones`]). A record
@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use super::feed::Change;
 use super::report;
 use super::tombstones::Tombstones;
-use crate::key_store::{KeyEntry, KeyStore, KeyStoreError, TokenDigest};
+use crate::key_store::memory::BatchChange;
+use crate::key_store::{KeyEntry, TokenDigest};
 
 /// The entry of `record`, filed under `digest` (and `id`, when the change
 /// names one), checked against both.
@@ -81,37 +82,32 @@ impl Newer {
     }
 }
 
-/// Applies one logged change, the next version after what was applied, to
-/// the set in force.
-pub(super) fn apply(local: &KeyStore, change: &Change, tombstones: &mut Tombstones) {
+/// One logged change, the next version after what was applied, as the
+/// set in force takes it (in a batch with the rest of its round:
+/// [`KeyStore::apply_batch`]): a readable put is put in force (another key
+/// holding its digest leaves: the newer write wins), an unreadable one
+/// forgets its key, a delete forgets it and is remembered.
+pub(super) fn staged(change: &Change, tombstones: &mut Tombstones) -> BatchChange {
     match change {
         Change::Put { digest, id, record } => match read(digest, Some(id), record) {
-            Ok(entry) => {
-                let entry = remember(entry, tombstones);
-                if let Err(KeyStoreError::DuplicateDigest { .. }) = local.upsert(entry.clone()) {
-                    // Another id holds this digest locally (a write this
-                    // replica missed is being replayed): the newer wins.
-                    local.remove_digest(entry.digest());
-                    let _ = local.upsert(entry);
-                }
-            }
+            Ok(entry) => BatchChange::Put(remember(entry, tombstones)),
             Err(problem) => {
                 report::unreadable(digest, &problem);
-                forget(local, id, digest);
+                BatchChange::Forget {
+                    id: id.clone(),
+                    digest: TokenDigest::from_hex(digest),
+                }
             }
         },
         Change::Delete { digest, id } => {
-            if let Some(digest) = TokenDigest::from_hex(digest) {
+            let digest = TokenDigest::from_hex(digest);
+            if let Some(digest) = digest {
                 tombstones.note(digest);
             }
-            forget(local, id, digest);
+            BatchChange::Forget {
+                id: id.clone(),
+                digest,
+            }
         }
-    }
-}
-
-fn forget(local: &KeyStore, id: &str, digest: &str) {
-    let _ = local.remove(id);
-    if let Some(digest) = TokenDigest::from_hex(digest) {
-        local.remove_digest(&digest);
     }
 }

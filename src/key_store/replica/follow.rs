@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::Shared;
-use super::apply::{Newer, apply};
+use super::apply::{Newer, staged};
 use super::build::Build;
 use super::feed::{Feed, Head, LoadStart, LogEntry, Round};
 use super::report;
@@ -173,6 +173,7 @@ impl Follower {
         }
         let mut gap = false;
         let mut read_any = false;
+        let mut batch = Vec::with_capacity(round.entries.len());
         for entry in round.entries {
             read_any = true;
             // An entry no writer of ours made, or one that is not the next
@@ -180,7 +181,7 @@ impl Follower {
             // another history: a failover, a restore): load in full.
             match entry {
                 Some(entry) if entry.version == position.version + 1 => {
-                    apply(&shared.local, &entry.change, &mut self.tombstones);
+                    batch.push(staged(&entry.change, &mut self.tombstones));
                     position.version = entry.version;
                     position.log = entry.position;
                 }
@@ -190,6 +191,8 @@ impl Follower {
                 }
             }
         }
+        // The round's changes in one step (one pass over the key set).
+        shared.local.apply_batch(batch);
         shared.applied.send_replace(position.version);
         shared
             .tombstones
@@ -336,14 +339,16 @@ impl Follower {
         let keys = counts.active + counts.revoked;
         // The writes made while it was built, on top of it.
         let tombstones = &mut self.tombstones;
+        let mut batch = Vec::new();
         let proof = match catch_up(feed, &head.epoch, &mut at, |change| {
-            apply(&built, change, tombstones);
+            batch.push(staged(change, tombstones));
         })
         .await?
         {
             Ok(proof) => proof,
             Err(again) => return Ok(again),
         };
+        built.apply_batch(batch);
         let (version, log) = at;
         let Some(shared) = self.shared.upgrade() else {
             return Ok(Loaded::Done);
