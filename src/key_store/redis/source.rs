@@ -79,12 +79,7 @@ impl NodeUrl {
 pub(crate) struct Sentinel {
     sentinels: Vec<Client>,
     master: String,
-    /// `redis` or `rediss`, with `user:pass@` when given, for the node.
-    node_scheme: String,
-    node_credentials: String,
-    node_db: String,
-    #[cfg(feature = "redis-tls")]
-    tls: Option<RedisTls>,
+    node: NodeUrl,
 }
 
 impl std::fmt::Debug for Sentinel {
@@ -93,7 +88,7 @@ impl std::fmt::Debug for Sentinel {
         f.debug_struct("Sentinel")
             .field("sentinels", &self.sentinels.len())
             .field("master", &self.master)
-            .field("scheme", &self.node_scheme)
+            .field("scheme", &self.node.scheme)
             .finish_non_exhaustive()
     }
 }
@@ -179,11 +174,13 @@ impl Source {
         Ok(Self::Sentinel(Sentinel {
             sentinels,
             master: master.to_owned(),
-            node_scheme: scheme.to_owned(),
-            node_credentials: credentials,
-            node_db: db,
-            #[cfg(feature = "redis-tls")]
-            tls: tls.cloned(),
+            node: NodeUrl {
+                scheme,
+                credentials,
+                db,
+                #[cfg(feature = "redis-tls")]
+                tls: tls.cloned(),
+            },
         }))
     }
 
@@ -220,15 +217,9 @@ impl Sentinel {
         config: &AsyncConnectionConfig,
     ) -> Result<MultiplexedConnection, String> {
         let (host, port) = self.primary().await?;
-        let url = format!(
-            "{}://{}{host}:{port}{}",
-            self.node_scheme, self.node_credentials, self.node_db
-        );
-        #[cfg(feature = "redis-tls")]
-        let node = client(&url, self.tls.as_ref())?;
-        #[cfg(not(feature = "redis-tls"))]
-        let node = client(&url, None)?;
-        let mut con = node
+        let mut con = self
+            .node
+            .client(&host, port)?
             .get_multiplexed_async_connection_with_config(config)
             .await
             .map_err(|e| format!("cannot connect to the primary {host}:{port}: {e}"))?;
@@ -406,7 +397,7 @@ mod tests {
             (
                 sentinel.sentinels.len(),
                 sentinel.master.as_str(),
-                sentinel.node_db.as_str()
+                sentinel.node.db.as_str()
             ),
             (2, "mymaster", "/3")
         );
