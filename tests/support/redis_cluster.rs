@@ -115,6 +115,24 @@ impl RedisCluster {
         }
         if cluster.all_ports.len() > 3 {
             cluster.wait_until_ok();
+            // Each replica's first full sync (Redis delays it by seconds).
+            for replica in 3..cluster.all_ports.len() {
+                let started = Instant::now();
+                loop {
+                    let info: String = redis::cmd("INFO")
+                        .arg("replication")
+                        .query(&mut connection(cluster.all_ports[replica]))
+                        .unwrap_or_default();
+                    if info.contains("master_link_status:up") {
+                        break;
+                    }
+                    assert!(
+                        started.elapsed() < Duration::from_secs(60),
+                        "a replica never synced: {info}"
+                    );
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
         }
         Some(cluster)
     }
@@ -132,7 +150,7 @@ impl RedisCluster {
     pub fn wait_for_replica(&self, index: usize) {
         let acknowledged: i64 = redis::cmd("WAIT")
             .arg(1)
-            .arg(5000)
+            .arg(20_000)
             .query(&mut connection(self.ports[index]))
             .expect("WAIT");
         assert_eq!(acknowledged, 1, "the replica did not acknowledge");
