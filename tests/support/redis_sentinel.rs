@@ -121,7 +121,7 @@ impl SentinelSet {
                 return;
             }
             assert!(
-                started.elapsed() < Duration::from_secs(20),
+                started.elapsed() < Duration::from_secs(60),
                 "the replica never synced: {info}"
             );
             std::thread::sleep(Duration::from_millis(20));
