@@ -45,6 +45,28 @@ pub(crate) fn answer(store: &SharedKeyStore, token: &str) -> Result<(), Validati
     store.verify(token).map(|_| ()).map_err(|e| e.failure())
 }
 
+/// Retries `write` until the writer reaches the node holding the key set
+/// (a failover or a slot move takes a moment), at most 20 s.
+pub(crate) async fn until_written<F, Fut>(what: &str, mut write: F) -> u64
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<u64, tower_bearer_auth::key_store::admin::AdminError>>,
+{
+    let started = Instant::now();
+    loop {
+        match write().await {
+            Ok(version) => return version,
+            Err(error) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "{what}: {error}"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
 /// Waits (up to `within`) until `store` accepts `kept` again (fresh after
 /// a failover or a move), checking at every step that it never accepts
 /// `revoked`; then that `revoked` is refused as invalid.

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 
-use crate::shared_store::{NAMESPACE, answer, new_key, replica, until_fresh_refusing};
+use crate::shared_store::{
+    NAMESPACE, answer, new_key, replica, until_fresh_refusing, until_written,
+};
 use crate::support::redis_cluster::RedisCluster;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,22 +49,11 @@ async fn any_seed_works_and_a_live_reshard_is_followed() {
     // The slot moves to another node while the replica follows it.
     let moved_at = Instant::now();
     cluster.move_slot(slot, owner, other);
-    let mut revoked = None;
-    let started = Instant::now();
-    while revoked.is_none() {
-        match writer.revoke(&id).await {
-            Ok(version) => revoked = Some(version),
-            Err(error) => {
-                assert!(started.elapsed() < Duration::from_secs(10), "{error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    let revoked = until_written("revoke on the new owner", || writer.revoke(&id)).await;
     println!(
         "the writer revoked on the new owner {:?} after the move",
         moved_at.elapsed()
     );
-    let revoked = revoked.unwrap_or_default();
     assert!(
         store
             .wait_for_version(revoked, Duration::from_secs(10))
@@ -115,16 +106,7 @@ async fn a_failover_of_the_slot_owner_is_followed() {
         "the cluster promoted the replica {:?} after the kill",
         killed_at.elapsed()
     );
-    let started = Instant::now();
-    let revoked = loop {
-        match writer.revoke(&id).await {
-            Ok(version) => break version,
-            Err(error) => {
-                assert!(started.elapsed() < Duration::from_secs(10), "{error}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    };
+    let revoked = until_written("revoke on the new owner", || writer.revoke(&id)).await;
     assert!(
         store
             .wait_for_version(revoked, Duration::from_secs(10))

@@ -10,30 +10,10 @@ use std::time::{Duration, Instant};
 
 use tower_bearer_auth::key_store::redis::RedisKeyWriter;
 
-use crate::shared_store::{NAMESPACE, answer, new_key, replica, until_fresh_refusing};
+use crate::shared_store::{
+    NAMESPACE, answer, new_key, replica, until_fresh_refusing, until_written,
+};
 use crate::support::redis_sentinel::SentinelSet;
-
-/// Retries `write` until the writer reaches a primary (a failover takes a
-/// few seconds), at most 20 s.
-async fn until_written<F, Fut>(what: &str, mut write: F) -> u64
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<u64, tower_bearer_auth::key_store::admin::AdminError>>,
-{
-    let started = Instant::now();
-    loop {
-        match write().await {
-            Ok(version) => return version,
-            Err(error) => {
-                assert!(
-                    started.elapsed() < Duration::from_secs(20),
-                    "{what}: {error}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_follow_the_primary_sentinel_names_and_never_unrevoke_in_a_failover() {
