@@ -35,9 +35,8 @@ async fn replicas_follow_the_primary_sentinel_names_and_never_unrevoke_in_a_fail
     );
     assert_eq!(answer(&store, &token), Ok(()));
 
-    // Let the replica catch up (appendfsync always, one write each), then
-    // the failover.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Let the replica acknowledge every write, then the failover.
+    set.wait_until_replicated();
     set.kill(0);
     let started = Instant::now();
     while set.primary_port() != Some(set.ports[1]) {

@@ -66,6 +66,50 @@ pub fn wait_for_port(port: u16, what: &str, log: &Path) {
     }
 }
 
+/// Waits (up to 20 s) until the replica of the primary behind `primary`
+/// has acknowledged every write the primary made so far. (`WAIT` cannot
+/// say it: it counts the asking connection's own writes, none on a fresh
+/// connection, so it answers at once even for a replica still at offset 0.)
+pub fn wait_until_replicated(primary: &redis::Client) {
+    let info = || -> String {
+        primary
+            .get_connection()
+            .and_then(|mut con| redis::cmd("INFO").arg("replication").query(&mut con))
+            .unwrap_or_default()
+    };
+    let field = |info: &str, name: &str| -> Option<u64> {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|value| value.trim().parse().ok())
+    };
+    let target = field(&info(), "master_repl_offset:").expect("the primary's offset");
+    let started = Instant::now();
+    loop {
+        let now = info();
+        // slave0:ip=...,port=...,state=online,offset=N,lag=...
+        let acknowledged = now
+            .lines()
+            .find(|line| line.starts_with("slave0:") && line.contains("state=online"))
+            .and_then(|line| {
+                line.split(',')
+                    .find_map(|part| part.strip_prefix("offset="))
+            })
+            .and_then(|offset| offset.parse::<u64>().ok());
+        if acknowledged.is_some_and(|offset| offset >= target) {
+            println!(
+                "the replica acknowledged offset {target} after {:?}",
+                started.elapsed()
+            );
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the replica did not acknowledge offset {target}: {now}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running `redis-server`, killed on drop.
 pub struct RedisServer {
     binary: PathBuf,

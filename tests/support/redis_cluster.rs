@@ -145,15 +145,12 @@ impl RedisCluster {
         }
     }
 
-    /// Waits until the replica of primary `index` has every write the
-    /// primary acknowledged (`WAIT`).
+    /// Waits until the replica of primary `index` has acknowledged every
+    /// write the primary made.
     pub fn wait_for_replica(&self, index: usize) {
-        let acknowledged: i64 = redis::cmd("WAIT")
-            .arg(1)
-            .arg(20_000)
-            .query(&mut connection(self.ports[index]))
-            .expect("WAIT");
-        assert_eq!(acknowledged, 1, "the replica did not acknowledge");
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}/", self.ports[index]))
+            .expect("valid URL");
+        super::redis::wait_until_replicated(&client);
     }
 
     /// The port of the node that owns `slot` now, as node `asked` sees it.

@@ -128,6 +128,13 @@ impl SentinelSet {
         }
     }
 
+    /// Waits until the replica has acknowledged every write of the
+    /// primary (node 0).
+    pub fn wait_until_replicated(&self) {
+        let client = redis::Client::open(self.node_url(0)).expect("url");
+        super::redis::wait_until_replicated(&client);
+    }
+
     /// `kill -9` of node `index`.
     pub fn kill(&mut self, index: usize) {
         if let Some(mut child) = self.children[index].take() {
