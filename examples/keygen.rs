@@ -1,35 +1,47 @@
 //! Generates an API key: prints the token once, and its keys-file entry or
-//! (with `--redis`) writes the key straight into the shared key set.
+//! (with `--redis` or `--postgres`) writes the key straight into the shared
+//! key set.
 //!
 //! ```text
 //! cargo run --example keygen -- --label "Staging Server" --scopes profile:read,calls:write \
 //!     [--expires-at 2027-01-01T00:00:00Z] [--prefix ais] [--json] [--redis URL [--namespace NS]]
 //! cargo run --example keygen -- --redis URL [--namespace NS] --import keys.json [--replace]
+//! cargo run --example keygen -- --redis URL [--namespace NS] --export keys.json
+//! cargo run --example keygen -- --postgres URL --init
 //! ```
+//!
+//! `--postgres URL` works wherever `--redis URL` does; `--init` applies the
+//! Postgres schema (idempotent: safe to run at every deploy).
 //!
 //! With a `rediss://` URL: `--redis-ca FILE` trusts that CA (PEM) instead of
 //! the system's roots, `--redis-cert FILE --redis-key FILE` present a client
 //! certificate.
 //!
-//! Without `--redis`, append the entry to the `keys` array of your keys
-//! file. With `--redis`, every replica (`server --redis URL`) accepts the key
-//! within milliseconds. Either way the token is not stored anywhere and
-//! cannot be shown again. `--import` loads a keys file into Redis: entries
-//! are inserted or updated by id; keys the file does not list are left
-//! alone unless `--replace` is given. The first write initialises an empty
-//! store.
+//! Without `--redis` or `--postgres`, append the entry to the `keys` array
+//! of your keys file. With either, every replica (`server --redis URL` or
+//! `server --postgres URL`) accepts the key within milliseconds. Either way
+//! the token is not stored anywhere and cannot be shown again. `--import`
+//! loads a keys file into the shared store: entries are inserted or updated
+//! by id; keys the file does not list are left alone unless `--replace` is
+//! given. The first write initialises an empty store. `--export` writes
+//! every key (digests, never tokens) to a keys file: a backup `--import`
+//! restores.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use tower_bearer_auth::key_store::admin::AdminError;
 use tower_bearer_auth::key_store::keys_file::{CheckedKeysFile, KeysFile};
+use tower_bearer_auth::key_store::postgres::{ImportReport, PostgresKeyWriter};
 use tower_bearer_auth::key_store::redis::{RedisKeyWriter, RedisTls};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
-                     [--redis URL [--namespace NS]]
-       keygen --redis URL [--namespace NS] --import FILE [--replace]
+                     [--redis URL | --postgres URL] [--namespace NS]
+       keygen (--redis URL | --postgres URL) [--namespace NS] --import FILE [--replace]
+       keygen (--redis URL | --postgres URL) [--namespace NS] --export FILE
+       keygen --postgres URL --init
        (rediss:// URLs: [--redis-ca FILE] [--redis-cert FILE --redis-key FILE])";
 
 struct Args {
@@ -39,11 +51,29 @@ struct Args {
     generator: KeyGenerator,
     json: bool,
     redis: Option<String>,
+    postgres: Option<String>,
     /// `--redis-ca`, `--redis-cert`, `--redis-key`.
     redis_tls: [Option<PathBuf>; 3],
     namespace: String,
     import: Option<PathBuf>,
+    export: Option<PathBuf>,
     replace: bool,
+    init: bool,
+}
+
+impl Args {
+    fn shared(&self) -> bool {
+        self.redis.is_some() || self.postgres.is_some()
+    }
+
+    /// The shared store's name, for messages.
+    fn backend(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "Postgres"
+        } else {
+            "Redis"
+        }
+    }
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -54,10 +84,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         generator: KeyGenerator::new(),
         json: false,
         redis: None,
+        postgres: None,
         redis_tls: [None, None, None],
         namespace: "default".to_owned(),
         import: None,
+        export: None,
         replace: false,
+        init: false,
     };
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -82,6 +115,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             }
             "--json" => parsed.json = true,
             "--redis" => parsed.redis = Some(value("--redis")?),
+            "--postgres" => parsed.postgres = Some(value("--postgres")?),
+            "--init" => parsed.init = true,
+            "--export" => parsed.export = Some(PathBuf::from(value("--export")?)),
             "--redis-ca" => parsed.redis_tls[0] = Some(PathBuf::from(value("--redis-ca")?)),
             "--redis-cert" => parsed.redis_tls[1] = Some(PathBuf::from(value("--redis-cert")?)),
             "--redis-key" => parsed.redis_tls[2] = Some(PathBuf::from(value("--redis-key")?)),
@@ -106,9 +142,30 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     if cert.is_some() != key.is_some() {
         return Err("--redis-cert and --redis-key go together".to_owned());
     }
+    if parsed.redis.is_some() && parsed.postgres.is_some() {
+        return Err("--redis and --postgres are two stores: choose one".to_owned());
+    }
+    if parsed.init {
+        if parsed.postgres.is_none() {
+            return Err("--init needs --postgres".to_owned());
+        }
+        if parsed.label.is_some() || parsed.import.is_some() || parsed.export.is_some() {
+            return Err("--init applies the schema and nothing else".to_owned());
+        }
+        return Ok(parsed);
+    }
+    if parsed.export.is_some() {
+        if !parsed.shared() {
+            return Err("--export needs --redis or --postgres".to_owned());
+        }
+        if parsed.label.is_some() || parsed.import.is_some() {
+            return Err("--export writes a file and nothing else".to_owned());
+        }
+        return Ok(parsed);
+    }
     if parsed.import.is_some() {
-        if parsed.redis.is_none() {
-            return Err("--import needs --redis".to_owned());
+        if !parsed.shared() {
+            return Err("--import needs --redis or --postgres".to_owned());
         }
         if parsed.label.is_some() {
             return Err("--import loads a file; --label generates a key: choose one".to_owned());
@@ -168,16 +225,40 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args) -> Result<(), String> {
+    if args.init {
+        with_writer(args, async |writer| writer.init().await)?;
+        println!(
+            "schema applied (namespace {} starts empty until its first write)",
+            args.namespace
+        );
+        return Ok(());
+    }
+    if let Some(path) = &args.export {
+        let file = with_writer(args, async |writer| writer.export().await)?;
+        file.save(path).map_err(|e| format!("--export: {e}"))?;
+        println!(
+            "exported {} keys from {} to {}",
+            file.entries().len(),
+            args.backend(),
+            path.display()
+        );
+        return Ok(());
+    }
     if let Some(path) = &args.import {
         // Checked whole first (nothing is written from a bad file), then
         // read again entry by entry as it is written.
         let file = CheckedKeysFile::load(path).map_err(|e| e.to_string())?;
-        let report = with_admin(args, |admin| async move {
-            admin.import_checked(&file, args.replace).await
+        let report = with_writer(args, async |writer| {
+            writer.import_checked(&file, args.replace).await
         })?;
         println!(
-            "imported into Redis: {} inserted, {} updated, {} unchanged, {} removed (version {})",
-            report.inserted, report.updated, report.unchanged, report.removed, report.version
+            "imported into {}: {} inserted, {} updated, {} unchanged, {} removed (version {})",
+            args.backend(),
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.removed,
+            report.version
         );
         return Ok(());
     }
@@ -189,20 +270,27 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(expires_at) = args.expires_at {
         entry = entry.with_expiry(expires_at);
     }
-    if args.redis.is_some() {
+    if args.shared() {
         let inserted = entry.clone();
-        with_admin(args, |admin| async move { admin.insert(inserted).await })?;
+        with_writer(args, async |writer| writer.insert(inserted).await)?;
     }
     let entry_json = entry_json(entry);
     if args.json {
         let token = serde_json::to_string(key.token().expose()).unwrap_or_default();
         println!("{{\"token\":{token},\"key\":{entry_json}}}");
-    } else if args.redis.is_some() {
-        println!("API key (shown once; Redis keeps only its hash):");
+    } else if args.shared() {
+        println!(
+            "API key (shown once; {} keeps only its hash):",
+            args.backend()
+        );
         println!();
         println!("    {}", key.token().expose());
         println!();
-        println!("Stored in Redis (namespace {}):", args.namespace);
+        println!(
+            "Stored in {} (namespace {}):",
+            args.backend(),
+            args.namespace
+        );
         println!();
         println!("{entry_json}");
     } else {
@@ -217,12 +305,52 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs one admin call against `--redis` on a small runtime.
-fn with_admin<T, F>(args: &Args, call: impl FnOnce(RedisKeyWriter) -> F) -> Result<T, String>
-where
-    F: std::future::Future<Output = Result<T, tower_bearer_auth::key_store::admin::AdminError>>,
-{
-    let url = args.redis.as_deref().unwrap_or_default();
+/// The shared store's writer.
+enum Writer {
+    Redis(RedisKeyWriter),
+    Postgres(PostgresKeyWriter),
+}
+
+impl Writer {
+    async fn init(&self) -> Result<(), AdminError> {
+        match self {
+            Self::Postgres(writer) => writer.init().await,
+            Self::Redis(_) => Ok(()),
+        }
+    }
+
+    async fn insert(&self, entry: KeyEntry) -> Result<u64, AdminError> {
+        match self {
+            Self::Redis(writer) => writer.insert(entry).await,
+            Self::Postgres(writer) => writer.insert(entry).await,
+        }
+    }
+
+    async fn import_checked(
+        &self,
+        file: &CheckedKeysFile,
+        replace: bool,
+    ) -> Result<ImportReport, AdminError> {
+        match self {
+            Self::Redis(writer) => writer.import_checked(file, replace).await,
+            Self::Postgres(writer) => writer.import_checked(file, replace).await,
+        }
+    }
+
+    async fn export(&self) -> Result<KeysFile, AdminError> {
+        match self {
+            Self::Redis(writer) => writer.export().await,
+            Self::Postgres(writer) => writer.export().await,
+        }
+    }
+}
+
+/// Runs one call of the `--redis` or `--postgres` writer on a small
+/// runtime.
+fn with_writer<T>(
+    args: &Args,
+    call: impl AsyncFnOnce(Writer) -> Result<T, AdminError>,
+) -> Result<T, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -232,12 +360,23 @@ where
         .then(|| RedisTls::from_files(ca.as_deref(), cert.as_deref().zip(key.as_deref())))
         .transpose()?;
     runtime.block_on(async {
-        let admin = match &tls {
-            // Connects on its first write.
-            Some(tls) => RedisKeyWriter::with_tls(url, &args.namespace, tls),
-            None => RedisKeyWriter::connect(url, &args.namespace).await,
-        }
-        .map_err(|e| format!("--redis: {e}"))?;
-        call(admin).await.map_err(|e| e.to_string())
+        let writer = if let Some(url) = &args.postgres {
+            // Connects on its first statement.
+            Writer::Postgres(
+                PostgresKeyWriter::new(url, &args.namespace)
+                    .map_err(|e| format!("--postgres: {e}"))?,
+            )
+        } else {
+            let url = args.redis.as_deref().unwrap_or_default();
+            Writer::Redis(
+                match &tls {
+                    // Connects on its first write.
+                    Some(tls) => RedisKeyWriter::with_tls(url, &args.namespace, tls),
+                    None => RedisKeyWriter::connect(url, &args.namespace).await,
+                }
+                .map_err(|e| format!("--redis: {e}"))?,
+            )
+        };
+        call(writer).await.map_err(|e| e.to_string())
     })
 }

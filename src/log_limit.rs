@@ -17,7 +17,7 @@ pub(crate) struct OncePerSecond {
 }
 
 impl OncePerSecond {
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) const fn new() -> Self {
         Self {
             last: AtomicU64::new(0),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tower_bearer_auth::rate_limit::Quota;
 
-pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL] [--realm NAME]
+pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL | --postgres URL] [--realm NAME]
               [--namespace NS] [--max-staleness DURATION] [--resync-every DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
               [--reload-timeout DURATION] [--rate-limit N/Ss]
@@ -18,9 +18,11 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
   --redis-ca FILE           with a rediss:// URL: trust this CA (PEM) instead of the system's roots
   --redis-cert FILE --redis-key FILE
                             with a rediss:// URL: present this client certificate and key (PEM)
-  --namespace NS            the key set's namespace in Redis (default: default)
-  --max-staleness 5s        with --redis: answer 503 when freshness was not proven for this long
-  --resync-every 10m        with --redis: load the whole key set again this often (beside the copy in force)
+  --postgres URL            serve the key set shared in Postgres (postgres://user:pass@host:port/db;
+                            a unix socket: postgres://user@%2Frun%2Fpostgresql/db); SIGHUP resyncs it
+  --namespace NS            the key set's namespace in Redis or Postgres (default: default)
+  --max-staleness 5s        with --redis or --postgres: answer 503 when freshness was not proven for this long
+  --resync-every 10m        with --redis or --postgres: load the whole key set again this often (beside the copy in force)
   --check-keys FILE         check FILE as a reload would, print every problem, exit 0 or 1; serve nothing
   --header-timeout 30s      time a client has to send a request head (HTTP/1)
   --idle-timeout 60s        a connection with no traffic for this long is closed
@@ -46,6 +48,7 @@ pub(crate) struct Args {
     pub(crate) listen: String,
     pub(crate) keys: Option<PathBuf>,
     pub(crate) redis: Option<String>,
+    pub(crate) postgres: Option<String>,
     /// `--redis-ca`, and `--redis-cert` with `--redis-key`.
     pub(crate) redis_tls: RedisTlsArgs,
     pub(crate) namespace: String,
@@ -113,6 +116,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         listen: "127.0.0.1:3000".to_owned(),
         keys: None,
         redis: None,
+        postgres: None,
         redis_tls: RedisTlsArgs::default(),
         namespace: "default".to_owned(),
         max_staleness: Duration::from_secs(5),
@@ -134,6 +138,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
             "--keys" => parsed.keys = Some(PathBuf::from(value("--keys")?)),
             "--check-keys" => check_keys = Some(PathBuf::from(value("--check-keys")?)),
             "--redis" => parsed.redis = Some(value("--redis")?),
+            "--postgres" => parsed.postgres = Some(value("--postgres")?),
             "--redis-ca" => parsed.redis_tls.ca = Some(PathBuf::from(value("--redis-ca")?)),
             "--redis-cert" => parsed.redis_tls.cert = Some(PathBuf::from(value("--redis-cert")?)),
             "--redis-key" => parsed.redis_tls.key = Some(PathBuf::from(value("--redis-key")?)),
@@ -183,8 +188,13 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
-    if parsed.keys.is_some() && parsed.redis.is_some() {
-        return Err("--keys and --redis are two sources of keys: choose one".to_owned());
+    let sources = [
+        parsed.keys.is_some(),
+        parsed.redis.is_some(),
+        parsed.postgres.is_some(),
+    ];
+    if sources.iter().filter(|&&given| given).count() > 1 {
+        return Err("--keys, --redis and --postgres are sources of keys: choose one".to_owned());
     }
     parsed.redis_tls.check(parsed.redis.as_deref())?;
     parsed.jwt = match (jwks_url, issuer, audience) {

@@ -1,7 +1,7 @@
 //! The demo's keys: an in-memory demo key and admin key, a keys file loaded
 //! strictly at startup, changed through the admin API and reloaded entry by
 //! entry on SIGHUP (off the async runtime, within a time limit), or a key
-//! set shared in Redis; and `--check-keys`.
+//! set shared in Redis or Postgres; and `--check-keys`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower_bearer_auth::key_store::{
     admin::EmbeddedKeyAdmin, keys_file::KeysFile, keys_file::KeysFileError,
-    keys_file::ReloadOutcome, keys_file::ReloadStatus, redis::RedisKeyWriter, redis::ReplicaState,
+    keys_file::ReloadOutcome, keys_file::ReloadStatus, postgres::PostgresKeyWriter,
+    postgres::PostgresStoreBuilder, redis::RedisKeyWriter, redis::ReplicaState,
     redis::SharedKeyAdmin, redis::SharedKeyStore,
 };
+
+use crate::shared_admin::SharedAdmin;
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
@@ -24,8 +27,8 @@ use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 pub(crate) enum Health {
     /// The in-memory demo key, or a keys file and its last reload.
     File(watch::Receiver<ReloadStatus>),
-    /// A replica of the key set in Redis.
-    Shared(SharedKeyStore),
+    /// A replica of the key set in Redis or Postgres (named).
+    Shared(SharedKeyStore, &'static str),
 }
 
 impl Health {
@@ -37,12 +40,12 @@ impl Health {
                 let status = *reloads.borrow();
                 (status.is_degraded(), json!(status))
             }
-            Self::Shared(store) => {
+            Self::Shared(store, backend) => {
                 let status = store.status();
                 (
                     status.state != ReplicaState::Fresh,
                     json!({
-                        "source": "redis",
+                        "source": backend,
                         "state": status.state.as_str(),
                         "version": status.applied_version,
                         "full_loads": status.full_loads,
@@ -68,8 +71,9 @@ pub(crate) enum Source {
         file: Option<PathBuf>,
         status: watch::Sender<ReloadStatus>,
     },
-    /// A replica of the key set in Redis, and the admin that changes it.
-    Shared(SharedKeyStore, SharedKeyAdmin),
+    /// A replica of the key set in Redis or Postgres, and the admin that
+    /// changes it.
+    Shared(SharedKeyStore, SharedAdmin),
 }
 
 /// The tokens of the demo's two in-memory keys, printed once at startup.
@@ -84,6 +88,14 @@ pub(crate) struct DemoTokens {
 /// serving anyway (503 until it loads).
 const FIRST_LOAD: Duration = Duration::from_secs(3);
 
+/// Waits a little for a shared key set's first load; serves 503 until it
+/// loads if it takes longer.
+async fn first_load(store: &SharedKeyStore) {
+    if let Err(not_ready) = store.ready(FIRST_LOAD).await {
+        tracing::warn!("serving 503 until the key set loads: {not_ready}");
+    }
+}
+
 impl Source {
     pub(crate) async fn open(args: &crate::args::Args) -> Result<Self, String> {
         if let Some(url) = &args.redis {
@@ -96,9 +108,7 @@ impl Source {
                 builder = builder.tls(tls.clone());
             }
             let store = builder.start().map_err(|e| format!("--redis: {e}"))?;
-            if let Err(not_ready) = store.ready(FIRST_LOAD).await {
-                tracing::warn!("serving 503 until the key set loads: {not_ready}");
-            }
+            first_load(&store).await;
             // Connects on its first write: the server starts while Redis is
             // down (503 until it is back).
             let writer = match &tls {
@@ -106,7 +116,21 @@ impl Source {
                 None => RedisKeyWriter::new(url, &args.namespace),
             }
             .map_err(|e| format!("--redis: {e}"))?;
-            let admin = SharedKeyAdmin::new(writer, store.clone());
+            let admin = SharedAdmin::Redis(SharedKeyAdmin::new(writer, store.clone()));
+            return Ok(Self::Shared(store, admin));
+        }
+        if let Some(url) = &args.postgres {
+            let store = PostgresStoreBuilder::new(url)
+                .namespace(&args.namespace)
+                .max_staleness(args.max_staleness)
+                .resync_every(args.resync_every)
+                .start()
+                .map_err(|e| format!("--postgres: {e}"))?;
+            first_load(&store).await;
+            // Connects on its first write, as with Redis.
+            let writer = PostgresKeyWriter::new(url, &args.namespace)
+                .map_err(|e| format!("--postgres: {e}"))?;
+            let admin = SharedAdmin::Postgres(SharedKeyAdmin::new(writer, store.clone()));
             return Ok(Self::Shared(store, admin));
         }
         let (store, demo) = match &args.keys {
@@ -132,7 +156,7 @@ impl Source {
     pub(crate) fn health(&self) -> Health {
         match self {
             Self::Local { status, .. } => Health::File(status.subscribe()),
-            Self::Shared(store, _) => Health::Shared(store.clone()),
+            Self::Shared(store, admin) => Health::Shared(store.clone(), admin.backend()),
         }
     }
 
@@ -151,18 +175,20 @@ impl Source {
                     "keys loaded"
                 );
             }
-            Self::Shared(store, _) => {
+            Self::Shared(store, admin) => {
                 let status = store.status();
+                let backend = admin.backend();
                 tracing::info!(
                     state = status.state.as_str(),
                     active = status.counts.active,
                     revoked = status.counts.revoked,
                     version = status.applied_version,
-                    "keys shared through Redis"
+                    backend,
+                    "keys shared through {backend}"
                 );
-                println!("Keys come from Redis. Bootstrap an admin key (then use the portal):");
+                println!("Keys come from {backend}. Bootstrap an admin key (then use the portal):");
                 println!(
-                    "    cargo run --example keygen -- --redis <URL> --label \"Admin\" --scopes keys:admin"
+                    "    cargo run --example keygen -- --{backend} <URL> --label \"Admin\" --scopes keys:admin"
                 );
                 println!();
                 println!("Portal: http://{address}/portal");
@@ -177,11 +203,13 @@ impl Source {
         if let Some(quota) = default {
             builder = builder.default_quota(quota);
         }
-        if let Self::Shared(store, _) = self {
+        let mut shared = false;
+        if let Self::Shared(store, SharedAdmin::Redis(_)) = self {
             builder = builder.redis(store);
+            shared = true;
         }
         let limiter = builder.build();
-        tracing::info!(default = ?limiter.default_quota().map(|q| q.to_string()), shared = matches!(self, Self::Shared(..)), "rate limits");
+        tracing::info!(default = ?limiter.default_quota().map(|q| q.to_string()), shared, "rate limits");
         limiter
     }
 
@@ -217,7 +245,7 @@ impl Source {
 pub(crate) enum OnShutdown {
     /// Save them to the keys file.
     Save(EmbeddedKeyAdmin),
-    /// Flush them to Redis.
+    /// Flush them to the shared store.
     Flush(SharedKeyStore),
     /// In memory only: nothing to keep.
     Nothing,
@@ -232,9 +260,11 @@ impl OnShutdown {
             },
             Self::Flush(store) => {
                 if store.flush_last_uses(Duration::from_secs(2)).await {
-                    tracing::info!("shutdown: last uses flushed to Redis");
+                    tracing::info!("shutdown: last uses flushed to the shared store");
                 } else {
-                    tracing::warn!("shutdown: last uses not flushed to Redis within 2 s");
+                    tracing::warn!(
+                        "shutdown: last uses not flushed to the shared store within 2 s"
+                    );
                 }
             }
             Self::Nothing => {}

@@ -42,6 +42,7 @@ mod ready;
 mod request_log;
 mod rest;
 mod serve;
+mod shared_admin;
 
 #[allow(
     unreachable_pub,

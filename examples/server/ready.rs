@@ -32,7 +32,7 @@ impl Readiness {
     /// `Ok` when requests can be authenticated, else why not (public: no
     /// key, no problem detail).
     pub(crate) async fn check(&self) -> Result<(), &'static str> {
-        if let Health::Shared(store) = &self.health {
+        if let Health::Shared(store, _) = &self.health {
             // A replica serving stale answers by its explicit opt-in
             // (`ServeStale`) still answers: ready.
             if !matches!(

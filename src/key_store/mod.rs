@@ -37,8 +37,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-#[cfg(any(feature = "admin", feature = "redis"))]
-#[cfg_attr(docsrs, doc(cfg(any(feature = "admin", feature = "redis"))))]
+#[cfg(any(feature = "admin", feature = "replica"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "admin", feature = "replica"))))]
 pub mod admin;
 mod api_key;
 mod checksum;
@@ -51,11 +51,14 @@ mod generator;
 #[cfg_attr(docsrs, doc(cfg(feature = "keys-file")))]
 pub mod keys_file;
 mod memory;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
 mod record;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 mod replica;
 #[cfg(feature = "keys-file")]
 pub(crate) mod rfc3339;

@@ -132,7 +132,7 @@ impl KeyRecord {
     /// Whether `entry` describes this record's key exactly (the last use
     /// aside, which only moves forward): a full load shares this record
     /// instead of building it again.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) fn is_same_key(&self, entry: &KeyEntry) -> bool {
         self.digest == entry.digest
             && self.id() == entry.id

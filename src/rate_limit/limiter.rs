@@ -265,11 +265,13 @@ impl RateLimiterBuilder {
     }
 
     /// Counts in the Redis of `store`, next to its key set (same hash
-    /// tag), so that every replica shares each key's quota.
+    /// tag), so that every replica shares each key's quota. A store that
+    /// another backend (Postgres) feeds has no Redis: the limiter then
+    /// counts per replica, as without this call.
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(mut self, store: &crate::key_store::redis::SharedKeyStore) -> Self {
-        self.redis = Some(store.redis_home());
+        self.redis = store.redis_home();
         self
     }
 

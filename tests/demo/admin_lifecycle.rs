@@ -389,7 +389,10 @@ async fn with_redis_a_change_on_one_replica_applies_on_the_other_within_100_ms()
     b.signal("TERM");
     assert!(
         b.stderr
-            .wait_for("last uses flushed to Redis", Duration::from_secs(10))
+            .wait_for(
+                "last uses flushed to the shared store",
+                Duration::from_secs(10)
+            )
             .is_some(),
         "{}",
         b.stderr.text()

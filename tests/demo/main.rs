@@ -13,6 +13,7 @@ mod jwt;
 mod keygen_cli;
 mod limits;
 mod portal;
+mod postgres;
 mod rate_limits;
 mod readiness;
 mod redis_tls;

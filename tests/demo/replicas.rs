@@ -158,7 +158,9 @@ async fn two_servers_share_one_key_set() {
 fn keygen_and_server_refuse_conflicting_sources() {
     let output = keygen(&["--import", "keys.json"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("--import needs --redis"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("--import needs --redis or --postgres")
+    );
     let (code, _, stderr) =
         crate::server::run_to_exit(&["--keys", "keys.json", "--redis", "redis://127.0.0.1:1/"]);
     assert_eq!(code, Some(2), "{stderr}");

@@ -11,6 +11,7 @@ mod shared_rate_limit;
 mod shared_store;
 mod shared_store_cluster;
 mod shared_store_faults;
+mod shared_store_postgres;
 mod shared_store_scale;
 mod shared_store_sentinel;
 #[cfg(feature = "redis-tls")]

@@ -8,6 +8,7 @@
 pub mod answer;
 pub mod fuzz_input;
 pub mod jwt;
+pub mod postgres;
 pub mod redis;
 pub mod redis_cluster;
 pub mod redis_sentinel;

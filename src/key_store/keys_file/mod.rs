@@ -19,7 +19,7 @@
 //! ([`KeysFile::parse_each`], [`KeysFile::load_each`]: the valid entries,
 //! and one error per refused entry, as a reload needs).
 
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 mod checked;
 mod error;
 mod read;
@@ -36,7 +36,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 pub use self::checked::CheckedKeysFile;
 pub use self::error::KeysFileError;
 pub use self::reload::{Reload, ReloadOutcome, ReloadStatus};
@@ -261,13 +261,13 @@ fn sync_directory(directory: &Path) -> std::io::Result<()> {
 
 /// One entry as compact JSON, exactly as the file writes it (the shared
 /// store's version 1 record).
-#[cfg(all(test, feature = "redis"))]
+#[cfg(all(test, feature = "replica"))]
 pub(crate) fn entry_json(entry: &KeyEntry) -> String {
     serde_json::to_string(&to_file_entry(entry)).unwrap_or_default()
 }
 
 /// One entry from its compact JSON, with the file's checks.
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 pub(crate) fn parse_entry(json: &str) -> Result<KeyEntry, KeysFileError> {
     read::single(json)
 }

@@ -214,7 +214,7 @@ impl<'de> serde::de::Visitor<'de> for EntriesSeed<'_> {
 
 /// Reads one entry on its own, from its JSON text (the form a shared store
 /// keeps each record in).
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 pub(super) fn single(json: &str) -> Result<KeyEntry, KeysFileError> {
     let value: Value = serde_json::from_str(json).map_err(|e| KeysFileError::syntax(&e))?;
     entry(0, value)

@@ -427,7 +427,7 @@ fn the_file_is_read_entry_by_entry_with_the_same_answers_for_its_shape() {
 
 /// A checked file refuses exactly what `KeysFile::parse` refuses, with the
 /// same first error, and reads back exactly its entries.
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 #[test]
 fn a_checked_file_agrees_with_the_parsed_one() {
     let a = format!("sha256:{}", "0".repeat(64));

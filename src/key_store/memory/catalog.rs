@@ -85,14 +85,14 @@ impl Catalog {
     }
 
     /// Keeps only the records pushed that `keep` accepts.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&KeyRecord) -> bool) {
         self.active.retain(|record| keep(record));
         self.revoked.retain(|record| keep(record));
     }
 
     /// Interns the scope set of a record shared with another catalog.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn share_scopes(&mut self, record: &KeyRecord) {
         if !self.scope_sets.contains(&record.scopes) {
             self.scope_sets.insert(Arc::clone(&record.scopes));
@@ -100,7 +100,7 @@ impl Catalog {
     }
 
     /// Calls `visit` with the digest of every revoked key.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn for_each_revoked_digest(&self, mut visit: impl FnMut(&TokenDigest)) {
         for record in &self.revoked {
             visit(&record.digest);
@@ -109,7 +109,7 @@ impl Catalog {
 
     /// Takes out the keys with these ids (found by binary search, removed
     /// in one pass per list): each record, and whether it was active.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn take_out(&mut self, ids: &[&str]) -> Vec<Removed> {
         let mut taken = Vec::new();
         for (list, active) in [(&mut self.active, true), (&mut self.revoked, false)] {
@@ -139,7 +139,7 @@ impl Catalog {
 
     /// Merges new records (ids not in the lists) into the sorted lists:
     /// one pass, not an insert each.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn merge_in(&mut self, active: Vec<Arc<KeyRecord>>, revoked: Vec<Arc<KeyRecord>>) {
         for record in &revoked {
             self.revoked_digests.insert(ByDigest(Arc::clone(record)));
@@ -361,7 +361,7 @@ impl Catalog {
     }
 
     /// The id of the revoked key holding `digest`, if one does.
-    #[cfg(any(feature = "redis", feature = "admin"))]
+    #[cfg(any(feature = "replica", feature = "admin"))]
     pub(super) fn revoked_holder(&self, digest: &TokenDigest) -> Option<String> {
         self.revoked_digests
             .get(digest)

@@ -15,9 +15,9 @@
 //! out of the snapshot keeps the request path's index small; keeping them at
 //! all is what lets a revoked key never be re-added under another id.
 
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 mod assembly;
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 mod batch;
 mod catalog;
 #[cfg(feature = "keys-file")]
@@ -25,8 +25,8 @@ mod persist;
 mod snapshot;
 mod store;
 
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 pub(crate) use self::assembly::Assembly;
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 pub(crate) use self::batch::Change as BatchChange;
 pub use self::store::{KeyCounts, KeyStore, KeyStoreBuilder};

@@ -98,7 +98,7 @@ impl Snapshot {
 
     /// A new snapshot without `removed` and with `added`, each shard
     /// touched copied once.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn with_changes(&self, removed: &[TokenDigest], added: Vec<Arc<KeyRecord>>) -> Self {
         let mut shards = self.shards.clone();
         let mut copied: std::collections::HashMap<usize, Shard> = std::collections::HashMap::new();
@@ -134,7 +134,7 @@ impl Snapshot {
     }
 
     /// Calls `visit` with every record.
-    #[cfg(feature = "redis")]
+    #[cfg(any(feature = "redis", feature = "postgres"))]
     pub(super) fn for_each(&self, mut visit: impl FnMut(&KeyRecord)) {
         for shard in &self.shards {
             for slot in shard.iter() {

@@ -8,7 +8,7 @@ use arc_swap::ArcSwap;
 use http::request::Parts;
 use subtle::ConstantTimeEq;
 
-#[cfg(feature = "redis")]
+#[cfg(feature = "replica")]
 use super::assembly::Assembly;
 use super::catalog::Catalog;
 use super::snapshot::Snapshot;
@@ -211,7 +211,7 @@ impl KeyStore {
 
     /// Calls `visit` with the id and last-use minute of every active key
     /// used at least once, without a lock (for flushing last uses).
-    #[cfg(feature = "redis")]
+    #[cfg(any(feature = "redis", feature = "postgres"))]
     pub(crate) fn for_each_last_use(&self, mut visit: impl FnMut(&str, u32)) {
         self.shared.snapshot.load().for_each(|record| {
             let minute = record.last_used_minute();
@@ -223,7 +223,7 @@ impl KeyStore {
 
     /// Forgets whatever key holds `digest` (active or revoked), if any; for
     /// a replica removing a record it could not read.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) fn remove_digest(&self, digest: &TokenDigest) {
         let holder = {
             let snapshot = self.shared.snapshot.load();
@@ -292,20 +292,20 @@ impl KeyStore {
     }
 
     /// The snapshot in force.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn snapshot(&self) -> Arc<Snapshot> {
         self.shared.snapshot.load_full()
     }
 
     /// Puts `snapshot` in force (under the catalog's lock).
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn store_snapshot(&self, snapshot: Snapshot) {
         self.shared.snapshot.store(Arc::new(snapshot));
     }
 
     /// An empty assembly of a new key set that shares, with this store,
     /// every record it holds active and gets again unchanged.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) fn assembly(&self) -> Assembly {
         Assembly::new(
             self.shared.snapshot.load_full(),
@@ -314,7 +314,7 @@ impl KeyStore {
     }
 
     /// A store holding `catalog` and its `snapshot`.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(super) fn from_parts(catalog: Catalog, snapshot: Snapshot, require_checksum: bool) -> Self {
         clock::start();
         Self {
@@ -328,7 +328,7 @@ impl KeyStore {
 
     /// Revokes every active key holding one of `digests`; how many there
     /// were. For a replica keeping revoked what a full load found active.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) fn revoke_digests<'a>(
         &self,
         digests: impl IntoIterator<Item = &'a TokenDigest>,
@@ -347,7 +347,7 @@ impl KeyStore {
     }
 
     /// Calls `visit` with the digest of every revoked key.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) fn for_each_revoked_digest(&self, visit: impl FnMut(&TokenDigest)) {
         self.lock().for_each_revoked_digest(visit);
     }
@@ -356,7 +356,7 @@ impl KeyStore {
     /// full load does off its sync thread) in force in one step, as
     /// [`replace_all`](Self::replace_all) would, without building anything
     /// under this store's lock; last uses noted here meanwhile are kept.
-    #[cfg(feature = "redis")]
+    #[cfg(feature = "replica")]
     pub(crate) fn replace_with(&self, built: &Self) -> KeyCounts {
         let fresh = std::mem::take(&mut *built.lock());
         let snapshot = built.shared.snapshot.load_full();

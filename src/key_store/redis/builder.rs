@@ -2,9 +2,8 @@
 
 use std::time::Duration;
 
-use super::layout::is_valid_namespace;
 use super::sync;
-use crate::key_store::replica::{FollowSettings, OutagePolicy, SharedKeyStore, SyncError};
+use crate::key_store::replica::{OutagePolicy, ReplicaOptions, SharedKeyStore, SyncError};
 
 /// Configures and starts a [`SharedKeyStore`] that follows a key set kept
 /// in Redis.
@@ -12,11 +11,7 @@ use crate::key_store::replica::{FollowSettings, OutagePolicy, SharedKeyStore, Sy
 #[must_use]
 pub struct SharedKeyStoreBuilder {
     url: String,
-    namespace: String,
-    max_staleness: Duration,
-    policy: OutagePolicy,
-    resync_every: Duration,
-    require_checksum: bool,
+    options: ReplicaOptions,
     #[cfg(feature = "redis-tls")]
     tls: Option<super::RedisTls>,
 }
@@ -28,11 +23,7 @@ impl SharedKeyStore {
     pub fn builder(redis_url: &str) -> SharedKeyStoreBuilder {
         SharedKeyStoreBuilder {
             url: redis_url.to_owned(),
-            namespace: "default".to_owned(),
-            max_staleness: Duration::from_secs(5),
-            policy: OutagePolicy::FailClosed,
-            resync_every: Duration::from_secs(600),
-            require_checksum: false,
+            options: ReplicaOptions::default(),
             #[cfg(feature = "redis-tls")]
             tls: None,
         }
@@ -43,7 +34,7 @@ impl SharedKeyStoreBuilder {
     /// The namespace of the key set in Redis (default `default`): replicas
     /// and admins of one service share it; other services use their own.
     pub fn namespace(mut self, namespace: &str) -> Self {
-        namespace.clone_into(&mut self.namespace);
+        namespace.clone_into(&mut self.options.namespace);
         self
     }
 
@@ -51,13 +42,13 @@ impl SharedKeyStoreBuilder {
     /// before the outage policy applies (default 5 s). Also the hard bound
     /// on accepting a key revoked while this replica was cut off.
     pub fn max_staleness(mut self, max_staleness: Duration) -> Self {
-        self.max_staleness = max_staleness;
+        self.options.max_staleness = max_staleness;
         self
     }
 
     /// What to do past `max_staleness` (default: [`OutagePolicy::FailClosed`]).
     pub fn outage_policy(mut self, policy: OutagePolicy) -> Self {
-        self.policy = policy;
+        self.options.policy = policy;
         self
     }
 
@@ -65,14 +56,14 @@ impl SharedKeyStoreBuilder {
     /// writes that bypassed the change log (default 10 minutes, with
     /// jitter). The copy in force keeps answering, fresh, meanwhile.
     pub fn resync_every(mut self, every: Duration) -> Self {
-        self.resync_every = every;
+        self.options.resync_every = every;
         self
     }
 
     /// Refuse tokens without a valid checksum before any lookup, as
     /// [`KeyStoreBuilder::require_checksum`](crate::key_store::KeyStoreBuilder::require_checksum).
     pub fn require_checksum(mut self, require: bool) -> Self {
-        self.require_checksum = require;
+        self.options.require_checksum = require;
         self
     }
 
@@ -98,31 +89,24 @@ impl SharedKeyStoreBuilder {
     /// [`SyncError`] for an invalid URL or namespace, or if the threads
     /// cannot be started.
     pub fn start(self) -> Result<SharedKeyStore, SyncError> {
-        if !is_valid_namespace(&self.namespace) {
-            return Err(SyncError::InvalidNamespace {
-                namespace: self.namespace,
-            });
-        }
+        self.options.check()?;
         #[cfg(feature = "redis-tls")]
         let source = super::source::Source::open(&self.url, self.tls.as_ref());
         #[cfg(not(feature = "redis-tls"))]
         let source = super::source::Source::open(&self.url, None);
         let source = source.map_err(|problem| SyncError::InvalidUrl { problem })?;
-        let store = SharedKeyStore::new(crate::key_store::replica::ReplicaSettings {
-            name: self.namespace.clone(),
-            max_staleness: self.max_staleness,
-            policy: self.policy,
-            require_checksum: self.require_checksum,
-            #[cfg(feature = "rate-limit")]
-            redis_home: (source.clone(), format!("{{tba:{}}}", self.namespace)),
-        })?;
-        let settings = FollowSettings {
-            heartbeat: (self.max_staleness / 4)
-                .clamp(Duration::from_millis(10), Duration::from_secs(1)),
-            resync_every: self.resync_every,
-        };
-        sync::start(&store, source, settings, &self.namespace).map_err(|e| SyncError::Thread {
-            problem: format!("cannot start the sync thread: {e}"),
+        let namespace = &self.options.namespace;
+        #[cfg_attr(not(feature = "rate-limit"), allow(unused_mut))]
+        let mut settings = self.options.replica_settings();
+        #[cfg(feature = "rate-limit")]
+        {
+            settings.redis_home = Some((source.clone(), format!("{{tba:{namespace}}}")));
+        }
+        let store = SharedKeyStore::new(settings)?;
+        sync::start(&store, source, self.options.follow_settings(), namespace).map_err(|e| {
+            SyncError::Thread {
+                problem: format!("cannot start the sync thread: {e}"),
+            }
         })?;
         Ok(store)
     }

@@ -10,7 +10,6 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamRangeReply, StreamReadReply};
 
 use super::layout::{Layout, from_stream};
-use super::report;
 use super::source::role;
 use crate::key_store::replica::Shared;
 use crate::key_store::replica::feed::{Feed, Head, LoadStart, Round};
@@ -210,7 +209,9 @@ impl RedisFeed<'_> {
             match call.invoke_async::<u64>(&mut self.con).await {
                 Ok(_) => self.last_uses.flushed.extend(batch.iter().cloned()),
                 Err(error) => {
-                    report::problem(&format!("writing last uses to Redis failed: {error}"));
+                    crate::key_store::replica::report::source_problem(&format!(
+                        "writing last uses to Redis failed: {error}"
+                    ));
                     return false;
                 }
             }

@@ -8,10 +8,11 @@ use redis::Script;
 use tokio::sync::mpsc;
 
 use super::layout::LOG_LENGTH;
-use super::writer::{ImportReport, RedisKeyWriter};
+use super::writer::RedisKeyWriter;
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::{CheckedKeysFile, KeysFile};
+use crate::key_store::replica::ImportReport;
 use crate::key_store::replica::codec;
 
 /// Keys per script call.

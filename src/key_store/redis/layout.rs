@@ -53,14 +53,6 @@ impl fmt::Debug for Layout {
     }
 }
 
-/// A namespace: 1 to 64 characters from `A-Z a-z 0-9 _ - .`.
-pub(super) fn is_valid_namespace(namespace: &str) -> bool {
-    (1..=64).contains(&namespace.len())
-        && namespace
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-}
-
 /// Reads one stream entry of the change log (`v`, `op`, `d`, `i`, `r`);
 /// `None` for an entry no script of ours wrote.
 pub(super) fn from_stream(

@@ -47,7 +47,7 @@ pub use self::builder::SharedKeyStoreBuilder;
 pub(crate) use self::source::Source;
 #[cfg(feature = "redis-tls")]
 pub use self::tls::RedisTls;
-pub use self::writer::{ImportReport, RedisKeyWriter};
+pub use self::writer::RedisKeyWriter;
 #[cfg(feature = "rate-limit")]
 pub(crate) use crate::key_store::replica::LimiterHome;
 #[cfg(feature = "admin")]
@@ -55,5 +55,5 @@ pub(crate) use crate::key_store::replica::LimiterHome;
 pub use crate::key_store::replica::SharedKeyAdmin;
 #[doc(inline)]
 pub use crate::key_store::replica::{
-    OutagePolicy, ReplicaState, SharedKeyStore, SourceBehind, SyncError, SyncStatus,
+    ImportReport, OutagePolicy, ReplicaState, SharedKeyStore, SourceBehind, SyncError, SyncStatus,
 };

@@ -8,13 +8,13 @@ use redis::Script;
 use redis::aio::MultiplexedConnection;
 use tokio::sync::Mutex;
 
-use super::layout::{LOG_LENGTH, Layout, is_valid_namespace};
+use super::layout::{LOG_LENGTH, Layout};
 use super::source::Source;
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::KeysFile;
 #[cfg(feature = "admin")]
 use crate::key_store::replica::KeyWriter;
-use crate::key_store::replica::codec;
+use crate::key_store::replica::{codec, is_valid_namespace};
 use crate::key_store::{KeyEntry, KeyStoreError};
 
 /// How long an admin command may take: writes are never on the request
@@ -53,22 +53,6 @@ pub struct RedisKeyWriter {
     pub(super) layout: Layout,
     put: Script,
     delete: Script,
-}
-
-/// What an import changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ImportReport {
-    /// Keys that were not in the store.
-    pub inserted: usize,
-    /// Keys whose record changed.
-    pub updated: usize,
-    /// Keys already as the file has them.
-    pub unchanged: usize,
-    /// Keys removed because the file does not list them (with `replace`).
-    pub removed: usize,
-    /// The store's version after the import.
-    pub version: u64,
 }
 
 impl RedisKeyWriter {

@@ -9,19 +9,19 @@ use super::writer::KeyWriter;
 use super::{ReplicaState, SharedKeyStore};
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::{AdminError, KeyAdmin};
-use crate::key_store::redis::RedisKeyWriter;
 
 /// How long a write waits for this replica to apply it before answering
 /// 503 (the write is done; other replicas follow).
 const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 
 /// The shared key set, as an admin API changes it: writes go through the
-/// backend's writer (Redis: [`RedisKeyWriter`], its scripts), reads come
+/// backend's writer (Redis: `RedisKeyWriter`, its scripts; Postgres:
+/// `PostgresKeyWriter`, one transaction per write), reads come
 /// from `replica`, and every write
 /// returns only once `replica` has applied it, so a change applies to every
 /// request this replica starts after the change returns (other replicas
 /// follow within the propagation bound). Last uses are the later of this
-/// replica's and what all replicas flushed to Redis (once a minute).
+/// replica's and what all replicas flushed to the source (once a minute).
 ///
 /// ```no_run
 /// use tower_bearer_auth::key_store::{redis::RedisKeyWriter, redis::SharedKeyAdmin, redis::SharedKeyStore};
@@ -36,7 +36,7 @@ const READ_YOUR_WRITES: Duration = Duration::from_secs(2);
 /// # }
 /// ```
 #[derive(Debug)]
-pub struct SharedKeyAdmin<W: KeyWriter = RedisKeyWriter> {
+pub struct SharedKeyAdmin<W: KeyWriter> {
     admin: Arc<W>,
     replica: SharedKeyStore,
 }

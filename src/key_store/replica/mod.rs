@@ -22,6 +22,13 @@
 //!   page by page while the copy in force keeps following the changes and
 //!   proving freshness; the new set replaces it in one step.
 
+// The `replica` feature alone (no backend) compiles this folder for the
+// feature check; only `redis` and `postgres` use all of it.
+#![cfg_attr(
+    not(any(feature = "redis", feature = "postgres")),
+    allow(unused, unreachable_pub)
+)]
+
 #[cfg(feature = "admin")]
 mod admin;
 mod apply;
@@ -31,8 +38,11 @@ mod error;
 pub(crate) mod feed;
 mod follow;
 mod freshness;
-mod report;
+mod import;
+mod options;
+pub(crate) mod report;
 mod store;
+pub(crate) mod task;
 mod tombstones;
 #[cfg(feature = "admin")]
 mod writer;
@@ -42,7 +52,9 @@ pub use self::admin::SharedKeyAdmin;
 pub use self::error::SyncError;
 pub(crate) use self::follow::{FollowSettings, Follower};
 pub use self::freshness::{OutagePolicy, ReplicaState};
-#[cfg(feature = "rate-limit")]
+pub use self::import::ImportReport;
+pub(crate) use self::options::{ReplicaOptions, is_valid_namespace};
+#[cfg(all(feature = "rate-limit", feature = "redis"))]
 pub(crate) use self::store::LimiterHome;
 pub(crate) use self::store::{ReplicaSettings, Shared};
 pub use self::store::{SharedKeyStore, SourceBehind, SyncStatus};

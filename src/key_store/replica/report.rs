@@ -3,6 +3,19 @@
 
 use std::time::Duration;
 
+/// A problem with the source (unreachable, a failed read): at most one
+/// line a second, with the count of problems since the last.
+#[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+pub(crate) fn source_problem(problem: &str) {
+    #[cfg(feature = "tracing")]
+    {
+        static PROBLEMS: crate::log_limit::OncePerSecond = crate::log_limit::OncePerSecond::new();
+        if let Some(count) = PROBLEMS.count() {
+            trace_event!(warn!(count, "shared key store: {problem}"));
+        }
+    }
+}
+
 /// A full load finished and replaced the copy in force: how long it took
 /// in all, reading the source (`scan`), and building the index (`build`).
 #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]

@@ -83,14 +83,14 @@ pub(crate) struct Shared {
     name: String,
     /// Where the Redis-shared rate limit keeps its state: the source's
     /// client and hash tag, and the limiter's standing problem.
-    #[cfg(feature = "rate-limit")]
-    redis_home: LimiterHome,
+    #[cfg(all(feature = "rate-limit", feature = "redis"))]
+    redis_home: Option<LimiterHome>,
 }
 
 /// Where a Redis-shared rate limiter keeps its state (next to the key
 /// set), and where it reports a problem that makes it count per replica
 /// (shown in [`SyncStatus::shared_rate_limit_problem`]).
-#[cfg(feature = "rate-limit")]
+#[cfg(all(feature = "rate-limit", feature = "redis"))]
 #[derive(Clone, Debug)]
 pub(crate) struct LimiterHome {
     pub(crate) source: crate::key_store::redis::Source,
@@ -113,8 +113,10 @@ pub(crate) struct ReplicaSettings {
     pub(crate) max_staleness: Duration,
     pub(crate) policy: OutagePolicy,
     pub(crate) require_checksum: bool,
-    #[cfg(feature = "rate-limit")]
-    pub(crate) redis_home: (crate::key_store::redis::Source, String),
+    /// The Redis client and hash tag a shared rate limiter may use (a
+    /// replica that Redis feeds).
+    #[cfg(all(feature = "rate-limit", feature = "redis"))]
+    pub(crate) redis_home: Option<(crate::key_store::redis::Source, String)>,
 }
 
 /// A source that was behind what this replica applied: it proves nothing
@@ -149,12 +151,12 @@ impl SharedKeyStore {
             tombstones: AtomicUsize::new(0),
             loads: Mutex::new((0, None)),
             name: settings.name,
-            #[cfg(feature = "rate-limit")]
-            redis_home: LimiterHome {
-                source: settings.redis_home.0,
-                hash_tag: settings.redis_home.1,
+            #[cfg(all(feature = "rate-limit", feature = "redis"))]
+            redis_home: settings.redis_home.map(|(source, hash_tag)| LimiterHome {
+                source,
+                hash_tag,
                 problem: Arc::default(),
-            },
+            }),
         });
         start_watchdog(&inner, |inner| &inner.freshness, &inner.name).map_err(|e| {
             SyncError::Thread {
@@ -221,9 +223,10 @@ impl SharedKeyStore {
     }
 
     /// The Redis client and the hash tag of this key set (`{tba:<ns>}`),
-    /// for others that keep state next to it (the rate limiter).
-    #[cfg(feature = "rate-limit")]
-    pub(crate) fn redis_home(&self) -> LimiterHome {
+    /// for others that keep state next to it (the rate limiter); `None`
+    /// when another backend feeds this replica.
+    #[cfg(all(feature = "rate-limit", feature = "redis"))]
+    pub(crate) fn redis_home(&self) -> Option<LimiterHome> {
         self.inner.redis_home.clone()
     }
 
@@ -284,15 +287,14 @@ impl SharedKeyStore {
             tombstones: self.inner.tombstones.load(Ordering::Relaxed),
             full_loads,
             last_load_took,
-            #[cfg(feature = "rate-limit")]
-            shared_rate_limit_problem: self
-                .inner
-                .redis_home
-                .problem
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-            #[cfg(not(feature = "rate-limit"))]
+            #[cfg(all(feature = "rate-limit", feature = "redis"))]
+            shared_rate_limit_problem: self.inner.redis_home.as_ref().and_then(|home| {
+                home.problem
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone()
+            }),
+            #[cfg(not(all(feature = "rate-limit", feature = "redis")))]
             shared_rate_limit_problem: None,
         }
     }

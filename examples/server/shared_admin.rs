@@ -1,0 +1,65 @@
+//! The admin of a shared key set, whichever backend holds it (Redis or
+//! Postgres): one type for the admin API to take.
+
+use tower_bearer_auth::KeyEntry;
+use tower_bearer_auth::key_store::admin::{AdminError, KeyAdmin};
+use tower_bearer_auth::key_store::postgres::PostgresKeyWriter;
+use tower_bearer_auth::key_store::redis::{RedisKeyWriter, SharedKeyAdmin};
+
+/// A shared key set's admin: writes through the backend, reads from this
+/// replica.
+#[derive(Clone)]
+pub(crate) enum SharedAdmin {
+    Redis(SharedKeyAdmin<RedisKeyWriter>),
+    Postgres(SharedKeyAdmin<PostgresKeyWriter>),
+}
+
+impl SharedAdmin {
+    /// The backend's name, for `/health` and the logs.
+    pub(crate) fn backend(&self) -> &'static str {
+        match self {
+            Self::Redis(_) => "redis",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+}
+
+impl KeyAdmin for SharedAdmin {
+    async fn entries(&self) -> Result<Vec<KeyEntry>, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.entries().await,
+            Self::Postgres(admin) => admin.entries().await,
+        }
+    }
+
+    async fn entry(&self, id: &str) -> Result<Option<KeyEntry>, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.entry(id).await,
+            Self::Postgres(admin) => admin.entry(id).await,
+        }
+    }
+
+    async fn insert(&self, entry: KeyEntry) -> Result<(), AdminError> {
+        match self {
+            Self::Redis(admin) => admin.insert(entry).await,
+            Self::Postgres(admin) => admin.insert(entry).await,
+        }
+    }
+
+    async fn update<F>(&self, id: &str, change: F) -> Result<KeyEntry, AdminError>
+    where
+        F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
+    {
+        match self {
+            Self::Redis(admin) => admin.update(id, change).await,
+            Self::Postgres(admin) => admin.update(id, change).await,
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), AdminError> {
+        match self {
+            Self::Redis(admin) => admin.remove(id).await,
+            Self::Postgres(admin) => admin.remove(id).await,
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Imports into Postgres: batches of keys, each checked whole and written
+//! in one transaction; from a [`KeysFile`] in memory, or from a
+//! [`CheckedKeysFile`] read again entry by entry on a blocking thread
+//! while the batches before are written.
+
+use tokio::sync::mpsc;
+
+use super::writer::PostgresKeyWriter;
+use crate::key_store::KeyEntry;
+use crate::key_store::admin::AdminError;
+use crate::key_store::keys_file::{CheckedKeysFile, KeysFile};
+use crate::key_store::replica::{ImportReport, codec};
+
+/// Keys per transaction.
+const BATCH: usize = 2_000;
+/// Batches read ahead of the one being written.
+const READ_AHEAD: usize = 3;
+
+/// One key as a batch takes it: digest (hex), id, record.
+type Row = [String; 3];
+
+fn row(entry: &KeyEntry) -> Row {
+    [
+        entry.digest().to_hex(),
+        entry.id().to_owned(),
+        codec::encode(entry),
+    ]
+}
+
+impl PostgresKeyWriter {
+    /// Loads a keys file: each entry is inserted, or replaces the key of
+    /// its id when it differs; with `replace`, keys the file does not list
+    /// are removed, otherwise left alone. Initialises an empty store. Keys
+    /// are written in batches of 2,000, each checked whole and written in
+    /// one transaction (every key still takes a version and a log row, as a
+    /// single write does); an error stops the import: the batches before it
+    /// are written, the one refused is not, and running the import again
+    /// completes it.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::DuplicateDigest`] if a key's hash is held by another
+    /// key in the store (or given twice in a batch),
+    /// [`AdminError::DuplicateId`] for an id given twice in a batch,
+    /// [`AdminError::Invalid`] for an invalid entry (nothing is written),
+    /// [`AdminError::Unavailable`] if Postgres fails.
+    pub async fn import(&self, file: &KeysFile, replace: bool) -> Result<ImportReport, AdminError> {
+        for entry in file.entries() {
+            entry.validate()?;
+        }
+        let (sender, receiver) = mpsc::channel::<Vec<Row>>(READ_AHEAD);
+        let batches: Vec<Vec<Row>> = file
+            .entries()
+            .chunks(BATCH)
+            .map(|chunk| chunk.iter().map(row).collect())
+            .collect();
+        let feeding = async move {
+            for batch in batches {
+                if sender.send(batch).await.is_err() {
+                    return;
+                }
+            }
+        };
+        let ids: std::collections::HashSet<&str> =
+            file.entries().iter().map(KeyEntry::id).collect();
+        let (report, ()) = tokio::join!(
+            self.import_batches(receiver, replace, |id| ids.contains(id)),
+            feeding
+        );
+        report
+    }
+
+    /// [`import`](Self::import), from a file checked but not held as
+    /// entries: its entries are read again, one at a time, on a blocking
+    /// thread while earlier batches are written.
+    ///
+    /// # Errors
+    ///
+    /// As [`import`](Self::import).
+    pub async fn import_checked(
+        &self,
+        file: &CheckedKeysFile,
+        replace: bool,
+    ) -> Result<ImportReport, AdminError> {
+        let (sender, receiver) = mpsc::channel::<Vec<Row>>(READ_AHEAD);
+        let reader = file.clone();
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(BATCH);
+            let mut open = true;
+            reader.for_each_entry(|entry| {
+                if !open {
+                    return;
+                }
+                batch.push(row(&entry));
+                if batch.len() == BATCH {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                    open = sender.blocking_send(full).is_ok();
+                }
+            });
+            if open && !batch.is_empty() {
+                let _ = sender.blocking_send(batch);
+            }
+        });
+        let report = self
+            .import_batches(receiver, replace, |id| file.contains_id(id))
+            .await;
+        let _ = reading.await;
+        report
+    }
+
+    async fn import_batches(
+        &self,
+        mut batches: mpsc::Receiver<Vec<Row>>,
+        replace: bool,
+        listed: impl Fn(&str) -> bool,
+    ) -> Result<ImportReport, AdminError> {
+        let mut report = ImportReport::default();
+        while let Some(batch) = batches.recv().await {
+            let made = self.import_batch(&batch).await?;
+            report.inserted += made.counts[0];
+            report.updated += made.counts[1];
+            report.unchanged += made.counts[2];
+        }
+        if replace {
+            for id in self.ids().await? {
+                if !listed(&id) {
+                    self.remove(&id).await?;
+                    report.removed += 1;
+                }
+            }
+        }
+        report.version = self.version().await?;
+        Ok(report)
+    }
+}

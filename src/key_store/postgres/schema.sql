@@ -1,0 +1,48 @@
+-- The shared key store's schema (tower-bearer-auth, feature `postgres`).
+-- Applied by `PostgresKeyWriter::init` and `keygen --postgres URL --init`;
+-- every statement is idempotent. Nothing here is a token: keys are held as
+-- their SHA-256 digests.
+
+-- One row per namespace: the epoch (random, written when the store is
+-- initialised) and the version of its last write. Every write bumps the
+-- version in its own transaction, holding this row's lock until it
+-- commits: versions are handed out in commit order.
+CREATE TABLE IF NOT EXISTS tba_store (
+    namespace text PRIMARY KEY,
+    epoch text NOT NULL,
+    version bigint NOT NULL
+);
+
+-- The key records (the crate's record format, version 2), one per key.
+-- `seq` orders a full load's pages.
+CREATE TABLE IF NOT EXISTS tba_key (
+    namespace text NOT NULL,
+    digest text NOT NULL,
+    id text NOT NULL,
+    record text NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    CONSTRAINT tba_key_digest PRIMARY KEY (namespace, digest),
+    CONSTRAINT tba_key_id UNIQUE (namespace, id)
+);
+CREATE INDEX IF NOT EXISTS tba_key_seq ON tba_key (namespace, seq);
+
+-- The change log: one row per write, the record after it (NULL: the key
+-- was deleted). The last 10,000 are kept; a replica further behind loads
+-- the store in full.
+CREATE TABLE IF NOT EXISTS tba_log (
+    namespace text NOT NULL,
+    version bigint NOT NULL,
+    digest text NOT NULL,
+    id text NOT NULL,
+    record text,
+    PRIMARY KEY (namespace, version)
+);
+
+-- When each key was last used, to the minute (replicas write it once a
+-- minute, keeping the later minute; not part of the change log).
+CREATE TABLE IF NOT EXISTS tba_used (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    minute integer NOT NULL,
+    PRIMARY KEY (namespace, id)
+);

@@ -1,0 +1,94 @@
+//! Every statement the crate sends to Postgres, in one place (the schema
+//! is `schema.sql`). `$1` is always the namespace.
+
+/// The schema, idempotent.
+pub(super) const SCHEMA: &str = include_str!("schema.sql");
+
+/// The head: epoch and version.
+pub(super) const HEAD: &str = "SELECT epoch, version FROM tba_store WHERE namespace = $1";
+
+/// One page of key records after `seq` `$2`, `$3` at most.
+pub(super) const PAGE: &str = "SELECT seq, digest, record FROM tba_key \
+     WHERE namespace = $1 AND seq > $2 ORDER BY seq LIMIT $3";
+
+/// One round, in one snapshot: whether the server is a standby, the head,
+/// and the log entries after version `$2` (`$3` at most). Always one row
+/// at least; the entry columns are NULL when there is none.
+pub(super) const ROUND: &str = "SELECT r.standby, s.epoch, s.version, \
+     l.version, l.digest, l.id, l.record \
+     FROM (SELECT pg_is_in_recovery() AS standby) r \
+     LEFT JOIN tba_store s ON s.namespace = $1 \
+     LEFT JOIN LATERAL (SELECT version, digest, id, record FROM tba_log \
+        WHERE namespace = $1 AND version > $2 ORDER BY version LIMIT $3) l \
+        ON s.namespace IS NOT NULL \
+     ORDER BY l.version";
+
+/// Whether the log holds an entry after version `$2`.
+pub(super) const HAS_AFTER: &str =
+    "SELECT 1 FROM tba_log WHERE namespace = $1 AND version > $2 LIMIT 1";
+
+/// Last uses (`$2` ids, `$3` minutes), keeping the later minute.
+pub(super) const FLUSH_USED: &str = "INSERT INTO tba_used (namespace, id, minute) \
+     SELECT $1, u.id, u.minute FROM UNNEST($2::text[], $3::int[]) AS u(id, minute) \
+     ON CONFLICT (namespace, id) DO UPDATE SET minute = GREATEST(tba_used.minute, EXCLUDED.minute)";
+
+/// Every last use of the namespace.
+pub(super) const LAST_USES: &str = "SELECT id, minute FROM tba_used WHERE namespace = $1";
+
+/// Creates the store's row (epoch `$2`, version 0) when it is missing.
+pub(super) const INITIALISE: &str = "INSERT INTO tba_store (namespace, epoch, version) \
+     VALUES ($1, $2, 0) ON CONFLICT (namespace) DO NOTHING";
+
+/// The store's version, locking its row until the transaction ends.
+pub(super) const LOCK_STORE: &str = "SELECT version FROM tba_store WHERE namespace = $1 FOR UPDATE";
+
+/// Sets the store's version to `$2`.
+pub(super) const SET_VERSION: &str = "UPDATE tba_store SET version = $2 WHERE namespace = $1";
+
+/// Logs changes: versions `$2`, digests `$3`, ids `$4`, records `$5`
+/// (NULL: deleted), and tells the listeners.
+pub(super) const LOG: &str = "WITH logged AS (\
+     INSERT INTO tba_log (namespace, version, digest, id, record) \
+     SELECT $1, l.version, l.digest, l.id, l.record \
+     FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[]) AS l(version, digest, id, record)) \
+     SELECT pg_notify('tba_changes', $1)";
+
+/// Forgets log entries at or below version `$2`.
+pub(super) const TRIM_LOG: &str = "DELETE FROM tba_log WHERE namespace = $1 AND version <= $2";
+
+/// A key by id: its digest and record.
+pub(super) const KEY_BY_ID: &str =
+    "SELECT digest, record FROM tba_key WHERE namespace = $1 AND id = $2";
+
+/// Inserts a key (`$2` digest, `$3` id, `$4` record).
+pub(super) const INSERT_KEY: &str =
+    "INSERT INTO tba_key (namespace, digest, id, record) VALUES ($1, $2, $3, $4)";
+
+/// Replaces the record of key `$2` if it is still `$4` (compare-and-set).
+pub(super) const SWAP_KEY: &str =
+    "UPDATE tba_key SET record = $3 WHERE namespace = $1 AND id = $2 AND record = $4";
+
+/// Deletes key `$2` if its record is still `$3` (compare-and-set); its
+/// digest.
+pub(super) const DELETE_KEY: &str =
+    "DELETE FROM tba_key WHERE namespace = $1 AND id = $2 AND record = $3 RETURNING digest";
+
+/// The keys of ids `$2`: id, digest, record.
+pub(super) const KEYS_BY_IDS: &str =
+    "SELECT id, digest, record FROM tba_key WHERE namespace = $1 AND id = ANY($2)";
+
+/// Inserts keys: digests `$2`, ids `$3`, records `$4`.
+pub(super) const INSERT_KEYS: &str = "INSERT INTO tba_key (namespace, digest, id, record) \
+     SELECT $1, k.digest, k.id, k.record FROM UNNEST($2::text[], $3::text[], $4::text[]) \
+     AS k(digest, id, record)";
+
+/// Replaces keys by id: ids `$2`, digests `$3`, records `$4`.
+pub(super) const UPDATE_KEYS: &str = "UPDATE tba_key SET digest = k.digest, record = k.record \
+     FROM UNNEST($2::text[], $3::text[], $4::text[]) AS k(id, digest, record) \
+     WHERE tba_key.namespace = $1 AND tba_key.id = k.id";
+
+/// Every key id of the namespace.
+pub(super) const IDS: &str = "SELECT id FROM tba_key WHERE namespace = $1";
+
+/// Every key record of the namespace.
+pub(super) const RECORDS: &str = "SELECT digest, record FROM tba_key WHERE namespace = $1";
