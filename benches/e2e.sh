@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end throughput of the demo server, authenticated against
-# unauthenticated, on the same handler; or (MODE=redis) the same server with
-# its keys in Redis against its keys in a file.
+# unauthenticated, on the same handler; or (MODE=redis, MODE=postgres) the
+# same server with its keys in Redis or Postgres against its keys in a file.
 #
 #   bash benches/e2e.sh                # DURATION=10s ROUNDS=3 CONNECTIONS=32 KEYS=10000
 #   MODE=redis bash benches/e2e.sh     # server --redis against server --keys, /v1/profile both
+#   MODE=postgres bash benches/e2e.sh  # server --postgres against server --keys
 #
 # Builds examples/server in release mode, starts it on 127.0.0.1 with a keys
 # file of $KEYS keys, and loads it with wrk (installed from Debian's
@@ -88,6 +89,13 @@ if [ "$MODE" = redis ]; then
   ./target/release/examples/keygen --redis "redis+unix://$work/redis.sock" --import "$work/keys.json" >/dev/null
   start_server redis --redis "redis+unix://$work/redis.sock"
   redis_address=$address redis_pid=$server_pid
+elif [ "$MODE" = postgres ]; then
+  source benches/common/postgres.sh
+  start_postgres "$work/pg"
+  ./target/release/examples/keygen --postgres "$pg_url" --init >/dev/null
+  ./target/release/examples/keygen --postgres "$pg_url" --import "$work/keys.json" >/dev/null
+  start_server postgres --postgres "$pg_url"
+  redis_address=$address redis_pid=$server_pid
 fi
 address=$file_address server_pid=$file_pid
 
@@ -101,9 +109,9 @@ check /v1/ping 200
 status=$(curl -s -o /dev/null -w '%{http_code}' "http://$address/v1/ping")
 [ "$status" = 401 ] || { echo "GET /v1/ping without a key: HTTP $status" >&2; exit 1; }
 
-if [ "$MODE" = redis ]; then
+if [ "$MODE" != routes ]; then
   status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://$redis_address/v1/profile")
-  [ "$status" = 200 ] || { echo "server --redis: GET /v1/profile HTTP $status" >&2; exit 1; }
+  [ "$status" = 200 ] || { echo "server --$MODE: GET /v1/profile HTTP $status" >&2; exit 1; }
 fi
 
 ticks_per_second=$(getconf CLK_TCK)
@@ -129,8 +137,9 @@ run() {
 echo "wrk -t1 -c$CONNECTIONS -d$DURATION, $ROUNDS rounds, $KEYS keys, mode $MODE, CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 results=()
 for round in $(seq 1 "$ROUNDS"); do
-  if [ "$MODE" = redis ]; then
-    # "o" is the server with a keys file, "a" the same server on Redis.
+  if [ "$MODE" != routes ]; then
+    # "o" is the server with a keys file, "a" the same server on Redis or
+    # Postgres.
     # /v1/profile: a handler that does the same work in both modes (the
     # health report behind /v1/ping differs by key source).
     # Which goes first alternates, so that drift over the run cancels out.
@@ -142,8 +151,8 @@ for round in $(seq 1 "$ROUNDS"); do
       read -r o_rps o_user o_sys <<<"$(run /v1/profile "$file_address" "$file_pid")"
     fi
     results+=("$o_rps,$o_user,$o_sys,$a_rps,$a_user,$a_sys")
-    printf 'round %d: --keys %s req/s (user %s us, sys %s us per request), --redis %s req/s (user %s us, sys %s us)\n' \
-      "$round" "$o_rps" "$o_user" "$o_sys" "$a_rps" "$a_user" "$a_sys"
+    printf 'round %d: --keys %s req/s (user %s us, sys %s us per request), --%s %s req/s (user %s us, sys %s us)\n' \
+      "$round" "$o_rps" "$o_user" "$o_sys" "$MODE" "$a_rps" "$a_user" "$a_sys"
     continue
   fi
   read -r o_rps o_user o_sys <<<"$(run /health)"
@@ -156,7 +165,7 @@ done
 python3 - "$MODE" "${results[@]}" <<'PY'
 import statistics, sys
 mode = sys.argv[1]
-o_name, a_name = ("--keys", "--redis") if mode == "redis" else ("unauthenticated", "authenticated")
+o_name, a_name = ("--keys", "--" + mode) if mode != "routes" else ("unauthenticated", "authenticated")
 rows = [[float(x) for x in r.split(",")] for r in sys.argv[2:]]
 o_rps, o_user, o_sys, a_rps, a_user, a_sys = (statistics.median(c) for c in zip(*rows))
 o_cpu, a_cpu = o_user + o_sys, a_user + a_sys

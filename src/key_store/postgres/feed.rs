@@ -228,7 +228,14 @@ impl Feed for PostgresFeed<'_> {
             .filter(|row| matches!(row.try_get::<_, Option<i64>>(3), Ok(Some(_)) | Err(_)))
             .map(entry_of)
             .collect();
-        Ok(Round { entries, head })
+        // Positions are versions here: a failover to a standby that took
+        // other writes at the same versions is not told apart (see the
+        // module docs: use synchronous replication).
+        Ok(Round {
+            entries,
+            head,
+            position_missing: false,
+        })
     }
 
     async fn has_after(&mut self, position: &str) -> Result<bool, String> {

@@ -116,10 +116,27 @@ impl Feed for RedisFeed<'_> {
         if self.checks_role {
             pipe.cmd("HELLO");
         }
+        // Whether our last entry is there at all (after a failover, a node
+        // may hold other entries at the same versions).
+        let asks_position = position != "0-0";
+        if asks_position {
+            pipe.cmd("XRANGE")
+                .arg(&self.layout.log)
+                .arg(position)
+                .arg(position);
+        }
         let mut replies: Vec<redis::Value> = pipe
             .query_async(&mut self.con)
             .await
             .map_err(failed("reading the change log"))?;
+        let position_missing = if asks_position {
+            let at: StreamRangeReply =
+                redis::FromRedisValue::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
+                    .map_err(|e| format!("reading the change log failed: {e}"))?;
+            at.ids.is_empty()
+        } else {
+            false
+        };
         if self.checks_role {
             let hello = replies.pop().unwrap_or(redis::Value::Nil);
             if role(&hello).as_deref() != Some("master") {
@@ -142,6 +159,7 @@ impl Feed for RedisFeed<'_> {
                 epoch,
                 version: version.unwrap_or(0),
             }),
+            position_missing,
         })
     }
 

@@ -51,6 +51,11 @@ pub(crate) struct LoadStart {
 pub(crate) struct Round {
     pub(crate) entries: Vec<Option<LogEntry>>,
     pub(crate) head: Option<Head>,
+    /// The source does not hold the entry at the position asked from
+    /// (a node with another history after a failover, or a log trimmed
+    /// past it): what follows it proves nothing, load in full. A backend
+    /// that cannot tell leaves it `false`.
+    pub(crate) position_missing: bool,
 }
 
 /// A source of a key set, as a replica follows it. Every method is one

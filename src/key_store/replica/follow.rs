@@ -171,7 +171,9 @@ impl Follower {
             // A new store: load it (the tombstones still apply).
             return Ok(());
         }
-        let mut gap = false;
+        // Our last entry is not there: another history (a failover to a
+        // node that missed writes and took others at the same versions).
+        let mut gap = round.position_missing;
         let mut read_any = false;
         let mut batch = Vec::with_capacity(round.entries.len());
         for entry in round.entries {

@@ -155,9 +155,11 @@ impl Feed for MemoryFeed {
         }
         self.budget -= 1;
         self.rounds += 1;
+        let from: u64 = position.parse().unwrap_or(0);
         Ok(Round {
             entries: self.after(position).take(512).cloned().map(Some).collect(),
             head: self.head(),
+            position_missing: from > 0 && !self.data.log.iter().any(|(seq, _)| *seq == from),
         })
     }
 
@@ -317,6 +319,36 @@ fn a_source_behind_the_replica_proves_nothing_and_brings_no_key_back() {
     );
     assert_eq!(revoked(&store, "c"), Some(false));
     assert_eq!(revoked(&store, "d"), Some(false));
+}
+
+#[test]
+fn another_history_at_the_same_version_is_loaded_in_full() {
+    let store = replica();
+    let mut feed = MemoryFeed::new();
+    feed.put(&key("a"));
+    let mut follower = follower(&store, Duration::from_millis(10));
+    run(&mut follower, &mut feed, 3);
+    let fork = feed.data.clone();
+    feed.put(&key("b"));
+    run(&mut follower, &mut feed, 2);
+    assert_eq!((store.version(), revoked(&store, "b")), (2, Some(false)));
+
+    // A failover to a node that missed `b` and took `c` at version 2, its
+    // entry placed before ours in the log's order: no entry after our
+    // position, the same version: only our missing entry tells.
+    let mine = feed.data.log.last().expect("b's entry").0;
+    feed.data = fork;
+    feed.put(&key("c"));
+    feed.data.log.last_mut().expect("c's entry").0 = mine - 1;
+    let after = Instant::now();
+    run(&mut follower, &mut feed, 4);
+    assert_eq!(revoked(&store, "c"), Some(false), "c is loaded");
+    assert_eq!(
+        revoked(&store, "b"),
+        None,
+        "the source's history, b never revoked"
+    );
+    assert!(proven_since(&store, after));
 }
 
 #[test]
