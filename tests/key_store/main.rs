@@ -12,6 +12,8 @@ mod shared_store;
 mod shared_store_cluster;
 mod shared_store_faults;
 mod shared_store_postgres;
+#[cfg(feature = "postgres-tls")]
+mod shared_store_postgres_tls;
 mod shared_store_scale;
 mod shared_store_sentinel;
 #[cfg(feature = "redis-tls")]

@@ -70,12 +70,26 @@ pub struct PostgresServer {
     dir: TempDir,
     user: Option<(u32, u32)>,
     child: Option<Child>,
+    /// With TLS: the TCP port, where only TLS is accepted.
+    tls_port: Option<u16>,
 }
 
 impl PostgresServer {
     /// Makes and starts a cluster, or `None` when Postgres tests are
     /// skipped.
     pub fn start(name: &str) -> Option<Self> {
+        Self::start_with(name, false)
+    }
+
+    /// As [`start`](Self::start), also listening on a TCP port of
+    /// loopback that accepts TLS only (a certificate for `localhost` and
+    /// 127.0.0.1, signed by `ca.pem` in [`dir`](Self::dir), a CA made
+    /// here with openssl).
+    pub fn start_tls(name: &str) -> Option<Self> {
+        Self::start_with(name, true)
+    }
+
+    fn start_with(name: &str, tls: bool) -> Option<Self> {
         let bin = binaries()?;
         let dir = TempDir::new(&format!("pg-{name}"));
         let user = run_as();
@@ -87,6 +101,7 @@ impl PostgresServer {
             dir,
             user,
             child: None,
+            tls_port: tls.then(super::redis::free_port),
         };
         let output = server
             .command("initdb")
@@ -100,6 +115,9 @@ impl PostgresServer {
             "initdb failed: {}",
             String::from_utf8_lossy(&output.stderr)
         );
+        if tls {
+            server.make_certificates();
+        }
         server.start_again();
         Some(server)
     }
@@ -116,6 +134,37 @@ impl PostgresServer {
         self.dir.path().join("data")
     }
 
+    /// The test's directory (`ca.pem` with TLS).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A CA, the server's certificate and key (readable by the server
+    /// only), and an `pg_hba.conf` that refuses TCP without TLS.
+    fn make_certificates(&self) {
+        let dir = self.dir.path();
+        super::redis_tls::make_ca(dir, "ca");
+        super::redis_tls::make_leaf(
+            dir,
+            "ca",
+            "server",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        );
+        std::fs::write(
+            dir.join("pg_hba.conf"),
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+        )
+        .expect("write pg_hba.conf");
+        for file in ["server.pem", "server.key", "pg_hba.conf"] {
+            let path = dir.join(file);
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod");
+            if let Some((uid, gid)) = self.user {
+                std::os::unix::fs::chown(&path, Some(uid), Some(gid)).expect("chown");
+            }
+        }
+    }
+
     /// Starts the server on its data directory (after [`stop`](Self::stop)).
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "still running");
@@ -124,14 +173,34 @@ impl PostgresServer {
             std::os::unix::fs::chown(self.dir.path().join("postgres.log"), Some(uid), Some(gid))
                 .expect("chown");
         }
-        let child = self
-            .command("postgres")
+        let mut command = self.command("postgres");
+        command
             .arg("-D")
             .arg(self.data())
             .arg("-k")
             .arg(self.dir.path())
-            .args(["-c", "listen_addresses=", "-c", "fsync=off"])
-            .args(["-c", "max_connections=200"])
+            .args(["-c", "fsync=off", "-c", "max_connections=200"]);
+        match self.tls_port {
+            None => {
+                command.args(["-c", "listen_addresses="]);
+            }
+            Some(port) => {
+                let dir = self.dir.path();
+                command
+                    .args(["-c", "listen_addresses=127.0.0.1", "-c"])
+                    .arg(format!("port={port}"))
+                    .args(["-c", "ssl=on", "-c"])
+                    .arg(format!(
+                        "ssl_cert_file={}",
+                        dir.join("server.pem").display()
+                    ))
+                    .arg("-c")
+                    .arg(format!("ssl_key_file={}", dir.join("server.key").display()))
+                    .arg("-c")
+                    .arg(format!("hba_file={}", dir.join("pg_hba.conf").display()));
+            }
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -154,7 +223,18 @@ impl PostgresServer {
             pid.lines()
                 .nth(7)
                 .is_some_and(|line| line.trim() == "ready")
-        }) && self.dir.path().join(".s.PGSQL.5432").exists()
+        }) && self.dir.path().join(self.socket_name()).exists()
+    }
+
+    /// The unix socket's file name (it carries the port).
+    fn socket_name(&self) -> String {
+        format!(".s.PGSQL.{}", self.tls_port.unwrap_or(5432))
+    }
+
+    /// The TLS port's URL with these query parameters (`sslmode=...`).
+    pub fn tls_url(&self, query: &str) -> String {
+        let port = self.tls_port.expect("started with TLS");
+        format!("postgres://tba@localhost:{port}/postgres?{query}")
     }
 
     /// Fast shutdown (`SIGINT`, by pid), waiting for the process to end.
@@ -176,7 +256,14 @@ impl PostgresServer {
     /// The URL clients use (the socket's directory as the host).
     pub fn url(&self) -> String {
         let host = self.dir.path().display().to_string().replace('/', "%2F");
-        format!("postgres://tba@{host}/postgres")
+        match self.tls_port {
+            None => format!("postgres://tba@{host}/postgres"),
+            Some(port) => format!("postgres://tba@{host}:{port}/postgres"),
+        }
+    }
+
+    fn port_args(&self) -> Vec<String> {
+        vec!["-p".to_owned(), self.tls_port.unwrap_or(5432).to_string()]
     }
 
     /// Runs SQL through `psql` (stopping at the first error); its output,
@@ -185,6 +272,7 @@ impl PostgresServer {
         let output = Command::new(self.bin.join("psql"))
             .arg("-h")
             .arg(self.dir.path())
+            .args(self.port_args())
             .args(["-U", "tba", "-d", "postgres", "-X", "-A", "-t", "-q"])
             .args(["-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
@@ -202,6 +290,7 @@ impl PostgresServer {
         let output = Command::new(self.bin.join("pg_dump"))
             .arg("-h")
             .arg(self.dir.path())
+            .args(self.port_args())
             .args(["-U", "tba", "--clean", "--if-exists", "postgres"])
             .output()
             .expect("run pg_dump");

@@ -61,7 +61,7 @@ pub fn make_ca(dir: &Path, name: &str) {
 
 /// A certificate `<name>.pem` / `<name>.key` signed by the CA `ca`, with
 /// these extensions.
-fn make_leaf(dir: &Path, ca: &str, name: &str, extensions: &str) {
+pub fn make_leaf(dir: &Path, ca: &str, name: &str, extensions: &str) {
     openssl(
         dir,
         &[

@@ -41,6 +41,8 @@ mod connection;
 mod feed;
 mod import;
 mod statements;
+#[cfg(feature = "postgres-tls")]
+mod tls;
 mod writer;
 
 pub use self::builder::PostgresStoreBuilder;
