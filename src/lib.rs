@@ -93,6 +93,9 @@
 //! | `timeout` | no | [`TimeoutValidator`] (tokio's timer) |
 //! | `redis` | no | `key_store::redis::SharedKeyStore`: one key set for many replicas (redis, tokio) |
 //! | `redis-tls` | no | `rediss://` URLs and `key_store::redis::RedisTls` (rustls with ring) |
+//! | `postgres` | no | `key_store::postgres`: the same replica, its key set in Postgres (tokio-postgres, tokio) |
+//! | `postgres-tls` | no | `sslmode=require`, `verify-ca`, `verify-full` for Postgres (rustls with ring) |
+//! | `replica` | no | the backend-neutral replica `redis` and `postgres` share; nothing on its own |
 //! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
 //! | `jwt` | no | `jwt::{JwtValidator, KeyOrJwt}`: JWT access tokens, static keys or JWKS (jsonwebtoken, hyper) |
 //! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |
@@ -106,6 +109,7 @@
     feature = "tonic",
     feature = "key-store",
     feature = "redis",
+    feature = "postgres",
     feature = "admin",
     feature = "rate-limit",
     feature = "jwt"

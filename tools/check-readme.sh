@@ -13,9 +13,11 @@
 #   stopped;
 # - `cargo test` is CI's own step: it is named, not run again.
 # A Redis for the `redis://127.0.0.1/` commands is started here on
-# 127.0.0.1:6379 (a temporary directory, killed at the end) when none answers.
+# 127.0.0.1:6379 (a temporary directory, killed at the end) when none
+# answers, and a Postgres for the `postgres://tba@127.0.0.1:5432/...` ones
+# on 127.0.0.1:5432 (its superuser `tba`, trusted) when nothing listens there.
 #
-# Needs curl, jq and redis-server (`.ci/run` installs them).
+# Needs curl, jq, redis-server and postgresql (`.ci/run` installs them).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
@@ -27,8 +29,10 @@ done
 
 scratch=$(mktemp -d)
 redis_pid=""
+pids=()
 cleanup() {
   [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
   pkill -f "$scratch" 2>/dev/null || true
   rm -rf "$scratch"
 }
@@ -49,6 +53,12 @@ if grep -q 'redis://127.0.0.1/' "$scratch"/block*.sh && ! redis-cli -h 127.0.0.1
     --daemonize no >"$scratch/redis/log" 2>&1 &
   redis_pid=$!
   until redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; do sleep 0.1; done
+fi
+
+if grep -q 'postgres://tba@127.0.0.1:5432/' "$scratch"/block*.sh \
+  && ! (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; then
+  source "$root/benches/common/postgres.sh"
+  start_postgres "$scratch/postgres" 5432
 fi
 
 # What every block runs with.

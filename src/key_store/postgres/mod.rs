@@ -30,11 +30,30 @@
 //!
 //! # Connections
 //!
-//! A replica holds one connection (its `LISTEN` must stay on one
-//! session): connect directly or through a pooler in session mode.
-//! `PgBouncer`'s transaction mode cannot carry `LISTEN`; there a replica
-//! still proves freshness by its heartbeat, but learns of a write only at
-//! the next heartbeat, not within milliseconds.
+//! A replica holds one connection (its `LISTEN` and its prepared
+//! statements must stay on one session): connect directly or through a
+//! pooler in session mode. `PgBouncer`'s transaction mode cannot carry
+//! `LISTEN` and is not supported.
+//!
+//! # TLS
+//!
+//! With the `postgres-tls` feature, the URL's `sslmode` is read as libpq
+//! reads it: `require` (encrypted, the server not verified, unless
+//! `sslrootcert` is given), `verify-ca` (the chain), `verify-full` (the
+//! chain and the name); `sslrootcert=FILE` names a CA of your own (PEM),
+//! else the system's roots are used. `prefer` and `allow` are refused:
+//! they may fall back to plaintext. Without the feature, any `sslmode` but
+//! `disable` is refused.
+//!
+//! # Failover
+//!
+//! Positions in the change log are versions. After a failover to an
+//! asynchronous standby that missed writes, a replica sees the new primary
+//! behind it and proves nothing until re-import or `accept_source()`; if
+//! the new primary then takes other writes at the same versions, the two
+//! histories are not told apart (Redis log entries carry ids that are):
+//! use synchronous replication for the key store's database, or resync the
+//! replicas (`SharedKeyStore::resync`) after a failover.
 
 mod builder;
 mod connection;
