@@ -120,3 +120,77 @@ async fn a_failover_of_the_slot_owner_is_followed() {
         killed_at.elapsed()
     );
 }
+
+/// A slot migration that stops halfway (the change log and the version on
+/// the importing node, the records still on the old owner, for longer
+/// than `max_staleness`): the replica follows `ASK` for each read and stays
+/// fresh; writes are refused meanwhile (a script on keys split between
+/// two nodes is `TRYAGAIN`), never half made; once the migration ends,
+/// both go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_migrating_halfway_is_followed_through_ask() {
+    let Some(cluster) = RedisCluster::start("ask") else {
+        return;
+    };
+    let tag = format!("{{tba:{NAMESPACE}}}");
+    let slot = cluster.slot(&tag);
+    let owner = cluster.owner(slot);
+    let other = (owner + 1) % 3;
+    let url = cluster.url(&[0, 1, 2]);
+    let writer = RedisKeyWriter::new(&url, NAMESPACE).expect("valid URL");
+    let (entry, token) = new_key("Migrating");
+    let (kept, kept_token) = new_key("Kept");
+    let id = entry.id().to_owned();
+    writer.insert(entry).await.expect("insert");
+    let version = writer.insert(kept).await.expect("insert");
+    let max_staleness = Duration::from_secs(1);
+    let store = replica(&url, max_staleness, true).await;
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(5))
+            .await
+    );
+
+    cluster.begin_move(slot, owner, other);
+    cluster.migrate(owner, other, &[format!("{tag}:log"), format!("{tag}:ver")]);
+    let halfway = Instant::now();
+    let mut checks = 0;
+    while halfway.elapsed() < max_staleness * 3 {
+        assert_eq!(
+            answer(&store, &token),
+            Ok(()),
+            "{:?} into the migration: {:?}",
+            halfway.elapsed(),
+            store.status()
+        );
+        checks += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let status = store.status();
+    assert_eq!(status.state.as_str(), "fresh", "{status:?}");
+    assert!(
+        writer.revoke(&id).await.is_err(),
+        "a write on keys split between two nodes"
+    );
+    println!(
+        "{checks} checks over {:?} of a migration stopped halfway: fresh throughout (proof age {:?})",
+        halfway.elapsed(),
+        status.last_proof_age
+    );
+
+    let keys: Vec<String> = ["keys", "ids", "epoch", "used"]
+        .iter()
+        .map(|key| format!("{tag}:{key}"))
+        .collect();
+    cluster.migrate(owner, other, &keys);
+    cluster.finish_move(slot, other);
+    let revoked = until_written("revoke after the migration", || writer.revoke(&id)).await;
+    assert!(
+        store
+            .wait_for_version(revoked, Duration::from_secs(10))
+            .await,
+        "{:?}",
+        store.status()
+    );
+    until_fresh_refusing(&store, &kept_token, &token, Duration::from_secs(5)).await;
+}

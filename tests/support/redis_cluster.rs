@@ -239,44 +239,59 @@ impl RedisCluster {
     /// reshard does (importing / migrating, `MIGRATE`, then the new owner
     /// told to every node).
     pub fn move_slot(&self, slot: u16, from: usize, to: usize) {
+        self.begin_move(slot, from, to);
+        loop {
+            let keys: Vec<String> = redis::cmd("CLUSTER")
+                .arg("GETKEYSINSLOT")
+                .arg(slot)
+                .arg(100)
+                .query(&mut connection(self.ports[from]))
+                .expect("GETKEYSINSLOT");
+            if keys.is_empty() {
+                break;
+            }
+            self.migrate(from, to, &keys);
+        }
+        self.finish_move(slot, to);
+    }
+
+    /// Marks `slot` as migrating from node `from` to node `to` (keys not
+    /// moved yet).
+    pub fn begin_move(&self, slot: u16, from: usize, to: usize) {
         let (from_id, to_id) = (self.id(from), self.id(to));
-        let mut source = connection(self.ports[from]);
-        let mut target = connection(self.ports[to]);
         let () = redis::cmd("CLUSTER")
             .arg("SETSLOT")
             .arg(slot)
             .arg("IMPORTING")
             .arg(&from_id)
-            .query(&mut target)
+            .query(&mut connection(self.ports[to]))
             .expect("IMPORTING");
         let () = redis::cmd("CLUSTER")
             .arg("SETSLOT")
             .arg(slot)
             .arg("MIGRATING")
             .arg(&to_id)
-            .query(&mut source)
+            .query(&mut connection(self.ports[from]))
             .expect("MIGRATING");
-        loop {
-            let keys: Vec<String> = redis::cmd("CLUSTER")
-                .arg("GETKEYSINSLOT")
-                .arg(slot)
-                .arg(100)
-                .query(&mut source)
-                .expect("GETKEYSINSLOT");
-            if keys.is_empty() {
-                break;
-            }
-            let () = redis::cmd("MIGRATE")
-                .arg("127.0.0.1")
-                .arg(self.ports[to])
-                .arg("")
-                .arg(0)
-                .arg(5000)
-                .arg("KEYS")
-                .arg(&keys)
-                .query(&mut source)
-                .expect("MIGRATE");
-        }
+    }
+
+    /// `MIGRATE`s these keys from node `from` to node `to`.
+    pub fn migrate(&self, from: usize, to: usize, keys: &[String]) {
+        let () = redis::cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(self.ports[to])
+            .arg("")
+            .arg(0)
+            .arg(5000)
+            .arg("KEYS")
+            .arg(keys)
+            .query(&mut connection(self.ports[from]))
+            .expect("MIGRATE");
+    }
+
+    /// Tells every node that node `to` owns `slot` now.
+    pub fn finish_move(&self, slot: u16, to: usize) {
+        let to_id = self.id(to);
         for &port in &self.all_ports {
             let () = redis::cmd("CLUSTER")
                 .arg("SETSLOT")

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use redis::Script;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamRangeReply, StreamReadReply};
+use redis::{AsyncConnectionConfig, Script};
 
 use super::layout::{Layout, from_stream};
-use super::source::role;
+use super::source::{Source, role};
 use crate::key_store::replica::Shared;
 use crate::key_store::replica::feed::{Feed, Head, LoadStart, Round};
 
@@ -33,6 +33,10 @@ pub(super) struct RedisFeed<'a> {
     /// Whether each round also asks the node's role (through Sentinel: a
     /// node demoted meanwhile proves nothing).
     pub(super) checks_role: bool,
+    /// Where the key set is (a cluster's reads follow `ASK`).
+    pub(super) source: &'a Source,
+    /// How connections are made (to a node an `ASK` names).
+    pub(super) config: &'a AsyncConnectionConfig,
 }
 
 /// What the replica wrote of its last uses so far, across connections.
@@ -86,14 +90,19 @@ impl Feed for RedisFeed<'_> {
     }
 
     async fn load_page(&mut self, cursor: u64) -> Result<(u64, Vec<(String, String)>), String> {
-        redis::cmd("HSCAN")
+        let mut hscan = redis::cmd("HSCAN");
+        hscan
             .arg(&self.layout.keys)
             .arg(cursor)
             .arg("COUNT")
-            .arg(SCAN_PAGE)
-            .query_async(&mut self.con)
+            .arg(SCAN_PAGE);
+        let mut replies = self
+            .source
+            .query_following_ask(&mut self.con, &[hscan], self.config)
             .await
-            .map_err(failed("scanning the keys"))
+            .map_err(failed("scanning the keys"))?;
+        redis::FromRedisValue::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
+            .map_err(|e| format!("scanning the keys failed: {e}"))
     }
 
     async fn round(&mut self, position: &str, wait: bool) -> Result<Round, String> {
@@ -102,31 +111,28 @@ impl Feed for RedisFeed<'_> {
         if wait {
             xread.arg("BLOCK").arg(self.block_ms);
         }
+        xread.arg("STREAMS").arg(&self.layout.log).arg(position);
         // The epoch and the version are answered after the read returns
         // (and the role after them, when asked).
-        let mut pipe = redis::pipe();
-        pipe.add_command(xread)
-            .arg("STREAMS")
-            .arg(&self.layout.log)
-            .arg(position)
-            .cmd("GET")
-            .arg(&self.layout.epoch)
-            .cmd("GET")
-            .arg(&self.layout.ver);
+        let mut get_epoch = redis::cmd("GET");
+        get_epoch.arg(&self.layout.epoch);
+        let mut get_version = redis::cmd("GET");
+        get_version.arg(&self.layout.ver);
+        let mut commands = vec![xread, get_epoch, get_version];
         if self.checks_role {
-            pipe.cmd("HELLO");
+            commands.push(redis::cmd("HELLO"));
         }
         // Whether our last entry is there at all (after a failover, a node
         // may hold other entries at the same versions).
         let asks_position = position != "0-0";
         if asks_position {
-            pipe.cmd("XRANGE")
-                .arg(&self.layout.log)
-                .arg(position)
-                .arg(position);
+            let mut at = redis::cmd("XRANGE");
+            at.arg(&self.layout.log).arg(position).arg(position);
+            commands.push(at);
         }
-        let mut replies: Vec<redis::Value> = pipe
-            .query_async(&mut self.con)
+        let mut replies = self
+            .source
+            .query_following_ask(&mut self.con, &commands, self.config)
             .await
             .map_err(failed("reading the change log"))?;
         let position_missing = if asks_position {
@@ -164,15 +170,21 @@ impl Feed for RedisFeed<'_> {
     }
 
     async fn has_after(&mut self, position: &str) -> Result<bool, String> {
-        let next: StreamRangeReply = redis::cmd("XRANGE")
+        let mut xrange = redis::cmd("XRANGE");
+        xrange
             .arg(&self.layout.log)
             .arg(format!("({position}"))
             .arg("+")
             .arg("COUNT")
-            .arg(1)
-            .query_async(&mut self.con)
+            .arg(1);
+        let mut replies = self
+            .source
+            .query_following_ask(&mut self.con, &[xrange], self.config)
             .await
             .map_err(failed("reading the change log"))?;
+        let next: StreamRangeReply =
+            redis::FromRedisValue::from_redis_value(replies.pop().unwrap_or(redis::Value::Nil))
+                .map_err(|e| format!("reading the change log failed: {e}"))?;
         Ok(!next.ids.is_empty())
     }
 

@@ -190,6 +190,72 @@ impl Source {
         matches!(self, Self::Sentinel(_))
     }
 
+    /// Runs `commands` (each on one key of the key set) as one pipeline
+    /// on `con`. In a cluster, a command answered `ASK` (its key already
+    /// moved to the importing node while the slot migrates) is run again
+    /// on the node named, after `ASKING`; any other error is returned.
+    /// Single-key reads only: during a migration no write runs (a script on
+    /// keys split between two nodes is refused with `TRYAGAIN`), so reads
+    /// from the two nodes agree.
+    pub(crate) async fn query_following_ask(
+        &self,
+        con: &mut MultiplexedConnection,
+        commands: &[redis::Cmd],
+        config: &AsyncConnectionConfig,
+    ) -> redis::RedisResult<Vec<redis::Value>> {
+        let mut pipe = redis::pipe();
+        for command in commands {
+            pipe.add_command(command.clone());
+        }
+        let Self::Cluster(cluster) = self else {
+            return pipe.query_async(con).await;
+        };
+        let results: Vec<redis::RedisResult<redis::Value>> =
+            pipe.ignore_errors().query_async(con).await?;
+        let mut values = Vec::with_capacity(results.len());
+        let mut importing: Option<(String, MultiplexedConnection)> = None;
+        for (command, result) in commands.iter().zip(results) {
+            let error = match result {
+                Ok(value) => {
+                    values.push(value);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let Some(address) = error
+                .redirect_node()
+                .filter(|_| error.code() == Some("ASK"))
+                .map(|(address, _)| address.to_owned())
+            else {
+                return Err(error);
+            };
+            let target = match &mut importing {
+                Some((at, target)) if *at == address => target,
+                _ => {
+                    let (host, port) = address
+                        .rsplit_once(':')
+                        .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+                        .ok_or(error)?;
+                    let client = cluster.node.client(host, port).map_err(|problem| {
+                        redis::RedisError::from((redis::ErrorKind::Client, "ASK", problem))
+                    })?;
+                    let connection = client
+                        .get_multiplexed_async_connection_with_config(config)
+                        .await?;
+                    &mut importing.insert((address, connection)).1
+                }
+            };
+            let (value,): (redis::Value,) = redis::pipe()
+                .cmd("ASKING")
+                .ignore()
+                .add_command(command.clone())
+                .query_async(target)
+                .await?;
+            values.push(value);
+        }
+        Ok(values)
+    }
+
     /// A connection to the node that holds the key set, whose keys are
     /// all in the slot of `key` (through Sentinel: the current primary,
     /// checked; in a cluster: the slot's owner, found at every connect; a

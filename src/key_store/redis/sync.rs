@@ -59,6 +59,8 @@ impl Connect for RedisConnect {
             block_ms: self.block_ms,
             last_uses: &mut self.last_uses,
             checks_role: self.source.checks_role(),
+            source: &self.source,
+            config: &self.config,
         })
     }
 }
