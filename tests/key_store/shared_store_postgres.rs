@@ -437,3 +437,61 @@ async fn validation_sends_no_statement_to_postgres() {
     );
     assert!(spent < 20, "{spent} transactions for 20,000 validations");
 }
+
+/// Another history at the same version, as a failover to an asynchronous
+/// standby that missed a write and took another can leave: the replica
+/// finds that the log row it applied last is not there (its entry id
+/// differs) and loads in full, instead of passing for fresh without the
+/// new history's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_history_at_the_same_version_is_loaded_in_full() {
+    let Some(server) = PostgresServer::start("history") else {
+        return;
+    };
+    let admin = writer(&server).await;
+    let (first, first_token) = new_key("First");
+    let (lost, lost_token) = new_key("Lost in the failover");
+    admin.insert(first).await.expect("insert");
+    let version = admin.insert(lost.clone()).await.expect("insert");
+    let store = replica(&server, Duration::from_secs(5), true).await;
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(2))
+            .await
+    );
+    assert_eq!(answer(&store, &lost_token), Ok(()));
+    let loads = store.status().full_loads;
+
+    // The other history: version 2 is `taken` instead of `lost`, written by
+    // hand in one transaction (the store's row, the key, the log row).
+    let (taken, taken_token) = new_key("Taken by the new primary");
+    let other = PostgresKeyWriter::new(&server.url(), "scratch").expect("valid URL");
+    other.insert(taken.clone()).await.expect("insert elsewhere");
+    server.psql(&format!(
+        "BEGIN; \
+         DELETE FROM tba_key WHERE namespace = '{NAMESPACE}' AND id = '{lost}'; \
+         DELETE FROM tba_log WHERE namespace = '{NAMESPACE}' AND version = 2; \
+         UPDATE tba_key SET namespace = '{NAMESPACE}' WHERE namespace = 'scratch'; \
+         INSERT INTO tba_log (namespace, version, digest, id, record) \
+           SELECT '{NAMESPACE}', 2, digest, id, record FROM tba_key WHERE id = '{taken}'; \
+         SELECT pg_notify('tba_changes', '{NAMESPACE}'); COMMIT;",
+        lost = lost.id(),
+        taken = taken.id(),
+    ));
+    let started = Instant::now();
+    while answer(&store, &taken_token) != Ok(()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "never loaded the other history: {:?}",
+            store.status()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "another history at version 2 was loaded {:?} after it was written",
+        started.elapsed()
+    );
+    assert!(store.status().full_loads > loads);
+    assert_eq!(answer(&store, &lost_token), Err(ValidationFailure::Invalid));
+    assert_eq!(answer(&store, &first_token), Ok(()));
+}

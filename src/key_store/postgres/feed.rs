@@ -104,14 +104,16 @@ fn schema_problem(error: &tokio_postgres::Error) -> String {
     }
 }
 
-/// A version as the log's position.
-fn position_of(version: u64) -> String {
-    version.to_string()
+/// A log position: the version, and the entry id of its log row (empty
+/// when unknown: version 0, or a row trimmed before the load read it).
+fn position_of(version: u64, entry: &str) -> String {
+    format!("{version}:{entry}")
 }
 
-/// A position back to its version (positions are ours: versions).
-fn version_of(position: &str) -> i64 {
-    position.parse().unwrap_or(0)
+/// A position back to its version and entry id (positions are ours).
+fn parse_position(position: &str) -> (i64, &str) {
+    let (version, entry) = position.split_once(':').unwrap_or((position, ""));
+    (version.parse().unwrap_or(0), entry)
 }
 
 impl PostgresFeed<'_> {
@@ -159,8 +161,9 @@ impl Feed for PostgresFeed<'_> {
             return Ok(None);
         };
         let head = head_of(row, 0, 1)?;
+        let entry: Option<String> = row.try_get(2).map_err(failed("reading the head"))?;
         Ok(Some(LoadStart {
-            position: position_of(head.version),
+            position: position_of(head.version, entry.as_deref().unwrap_or("")),
             head,
         }))
     }
@@ -201,7 +204,7 @@ impl Feed for PostgresFeed<'_> {
             while self.connection.notified.try_recv().is_ok() {}
         }
         let namespace = self.owner.namespace.clone();
-        let after = version_of(position);
+        let (after, applied_entry) = parse_position(position);
         let rows = self
             .query(
                 "reading the change log",
@@ -223,24 +226,25 @@ impl Feed for PostgresFeed<'_> {
             Some(_) => Some(head_of(first, 1, 2)?),
             None => None,
         };
+        // The log row we applied last must be the one there (another
+        // history after a failover has other entry ids at our versions).
+        let at: Option<String> = first.try_get(3).map_err(failed("reading the head"))?;
+        let position_missing = !applied_entry.is_empty() && at.as_deref() != Some(applied_entry);
         let entries = rows
             .iter()
-            .filter(|row| matches!(row.try_get::<_, Option<i64>>(3), Ok(Some(_)) | Err(_)))
+            .filter(|row| matches!(row.try_get::<_, Option<i64>>(4), Ok(Some(_)) | Err(_)))
             .map(entry_of)
             .collect();
-        // Positions are versions here: a failover to a standby that took
-        // other writes at the same versions is not told apart (see the
-        // module docs: use synchronous replication).
         Ok(Round {
             entries,
             head,
-            position_missing: false,
+            position_missing,
         })
     }
 
     async fn has_after(&mut self, position: &str) -> Result<bool, String> {
         let namespace = self.owner.namespace.clone();
-        let after = version_of(position);
+        let (after, _) = parse_position(position);
         let rows = self
             .query(
                 "reading the change log",
@@ -327,16 +331,17 @@ fn head_of(row: &Row, epoch: usize, version: usize) -> Result<Head, String> {
     })
 }
 
-/// One log row of a round (columns 3 to 6); `None` for a row that breaks
+/// One log row of a round (columns 4 to 8); `None` for a row that breaks
 /// the schema's rules (a hand edit): the replica then loads in full.
 fn entry_of(row: &Row) -> Option<LogEntry> {
-    let version: i64 = row.try_get(3).ok()?;
-    let digest: String = row.try_get(4).ok()?;
-    let id: String = row.try_get(5).ok()?;
-    let record: Option<String> = row.try_get(6).ok()?;
+    let version: i64 = row.try_get(4).ok()?;
+    let digest: String = row.try_get(5).ok()?;
+    let id: String = row.try_get(6).ok()?;
+    let record: Option<String> = row.try_get(7).ok()?;
+    let entry: String = row.try_get(8).ok()?;
     let version = u64::try_from(version).ok()?;
     Some(LogEntry {
-        position: position_of(version),
+        position: position_of(version, &entry),
         version,
         change: match record {
             Some(record) => Change::Put { digest, id, record },

@@ -47,13 +47,13 @@
 //!
 //! # Failover
 //!
-//! Positions in the change log are versions. After a failover to an
-//! asynchronous standby that missed writes, a replica sees the new primary
-//! behind it and proves nothing until re-import or `accept_source()`; if
-//! the new primary then takes other writes at the same versions, the two
-//! histories are not told apart (Redis log entries carry ids that are):
-//! use synchronous replication for the key store's database, or resync the
-//! replicas (`SharedKeyStore::resync`) after a failover.
+//! After a failover to an asynchronous standby that missed writes, a
+//! replica sees the new primary behind it and proves nothing until
+//! re-import or `accept_source()`. If the new primary takes other writes
+//! at the same versions, the replica sees that the log row it applied last
+//! is not there (each row has a random `entry` id) and loads in full;
+//! revocations it applied stay in force. Synchronous replication for the
+//! key store's database avoids losing writes in the first place.
 
 mod builder;
 mod connection;

@@ -27,14 +27,17 @@ CREATE TABLE IF NOT EXISTS tba_key (
 CREATE INDEX IF NOT EXISTS tba_key_seq ON tba_key (namespace, seq);
 
 -- The change log: one row per write, the record after it (NULL: the key
--- was deleted). The last 10,000 are kept; a replica further behind loads
--- the store in full.
+-- was deleted), and a random `entry` id: after a failover to a standby
+-- that took other writes at the same versions, a replica finds that the
+-- entry it applied last is not there, and loads in full. The last 10,000
+-- are kept; a replica further behind loads the store in full.
 CREATE TABLE IF NOT EXISTS tba_log (
     namespace text NOT NULL,
     version bigint NOT NULL,
     digest text NOT NULL,
     id text NOT NULL,
     record text,
+    entry text NOT NULL DEFAULT md5(random()::text || clock_timestamp()::text),
     PRIMARY KEY (namespace, version)
 );
 

@@ -4,21 +4,26 @@
 /// The schema, idempotent.
 pub(super) const SCHEMA: &str = include_str!("schema.sql");
 
-/// The head: epoch and version.
-pub(super) const HEAD: &str = "SELECT epoch, version FROM tba_store WHERE namespace = $1";
+/// The head: epoch and version, and the entry id of the head's log row
+/// (NULL when there is none: version 0, or trimmed).
+pub(super) const HEAD: &str = "SELECT s.epoch, s.version, l.entry FROM tba_store s \
+     LEFT JOIN tba_log l ON l.namespace = s.namespace AND l.version = s.version \
+     WHERE s.namespace = $1";
 
 /// One page of key records after `seq` `$2`, `$3` at most.
 pub(super) const PAGE: &str = "SELECT seq, digest, record FROM tba_key \
      WHERE namespace = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
 /// One round, in one snapshot: whether the server is a standby, the head,
-/// and the log entries after version `$2` (`$3` at most). Always one row
-/// at least; the entry columns are NULL when there is none.
-pub(super) const ROUND: &str = "SELECT r.standby, s.epoch, s.version, \
-     l.version, l.digest, l.id, l.record \
-     FROM (SELECT pg_is_in_recovery() AS standby) r \
+/// the entry id of the log row at version `$2` (the one the replica applied
+/// last), and the log entries after it (`$3` at most). Always one row at
+/// least; the entry columns are NULL when there is none.
+pub(super) const ROUND: &str = "SELECT r.standby, s.epoch, s.version, r.at, \
+     l.version, l.digest, l.id, l.record, l.entry \
+     FROM (SELECT pg_is_in_recovery() AS standby, \
+        (SELECT entry FROM tba_log WHERE namespace = $1 AND version = $2) AS at) r \
      LEFT JOIN tba_store s ON s.namespace = $1 \
-     LEFT JOIN LATERAL (SELECT version, digest, id, record FROM tba_log \
+     LEFT JOIN LATERAL (SELECT version, digest, id, record, entry FROM tba_log \
         WHERE namespace = $1 AND version > $2 ORDER BY version LIMIT $3) l \
         ON s.namespace IS NOT NULL \
      ORDER BY l.version";
