@@ -80,3 +80,51 @@ async fn over_tls_with_the_ca_and_a_client_certificate_and_never_without() {
         println!("{what}: {:?}", store.status().last_error);
     }
 }
+
+/// `rediss+cluster://`: a three-primary cluster whose nodes also listen on
+/// TLS ports (the cluster bus over TLS): seeded with a TLS port, the
+/// replica is told the owner's TLS port and follows the key set there; a
+/// writer writes over TLS; another CA never loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_over_tls_is_followed_with_the_ca_and_never_without() {
+    let Some(cluster) = crate::support::redis_cluster::RedisCluster::start_tls("tls") else {
+        return;
+    };
+    let ca = cluster.dir().join("ca.pem");
+    let tls = RedisTls::from_files(Some(&ca), None).expect("read the CA");
+    let tag = format!("{{tba:{NAMESPACE}}}");
+    let owner = cluster.owner(cluster.slot(&tag));
+    // Seeded with a node that does not own the slot: the owner's address
+    // comes from CLUSTER SLOTS, over TLS.
+    let url = cluster.tls_url(&[(owner + 1) % 3]);
+    let writer = RedisKeyWriter::with_tls(&url, NAMESPACE, &tls).expect("valid URL");
+    let (entry, token) = new_key("Cluster over TLS");
+    let id = entry.id().to_owned();
+    writer.insert(entry).await.expect("insert over TLS");
+    let store = replica(&url, Some(tls));
+    store
+        .ready(Duration::from_secs(10))
+        .await
+        .expect("loads over TLS");
+    assert_eq!(answer(&store, &token), Ok(()));
+    let version = writer.revoke(&id).await.expect("revoke over TLS");
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(5))
+            .await
+    );
+    assert_eq!(answer(&store, &token), Err(ValidationFailure::Invalid));
+
+    make_ca(cluster.dir(), "other");
+    let other = RedisTls::from_files(Some(&cluster.dir().join("other.pem")), None).expect("read");
+    let refused = replica(&url, Some(other));
+    let problem = refused
+        .ready(Duration::from_secs(2))
+        .await
+        .expect_err("another CA");
+    println!("rediss+cluster with another CA: {problem}");
+    assert_eq!(
+        answer(&refused, &token),
+        Err(ValidationFailure::Unavailable)
+    );
+}

@@ -18,6 +18,9 @@ pub struct RedisCluster {
     pub ports: [u16; 3],
     /// Every node's port, primaries first.
     pub all_ports: Vec<u16>,
+    /// With TLS: each node's TLS port (its plaintext port stays for the
+    /// test's own setup commands).
+    pub tls_ports: Vec<u16>,
     children: Vec<Option<Child>>,
 }
 
@@ -37,17 +40,56 @@ impl RedisCluster {
     /// As [`start`](Self::start), with a replica for each primary when
     /// `replicas`.
     pub fn start_with(name: &str, replicas: bool) -> Option<Self> {
+        Self::start_full(name, replicas, false)
+    }
+
+    /// Three primaries that also listen on TLS ports (certificate for
+    /// 127.0.0.1 signed by `ca.pem` in [`dir`](Self::dir), a CA made
+    /// here), their cluster bus over TLS (`tls-cluster yes`, so a TLS
+    /// client is told TLS ports).
+    pub fn start_tls(name: &str) -> Option<Self> {
+        Self::start_full(name, false, true)
+    }
+
+    /// The test's directory (`ca.pem` with TLS).
+    pub fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
+    fn start_full(name: &str, replicas: bool, tls: bool) -> Option<Self> {
         let binary: PathBuf = server_binary()?;
         let dir = TempDir::new(&format!("redis-cluster-{name}"));
         let all_ports: Vec<u16> = (0..if replicas { 6 } else { 3 })
             .map(|_| free_port())
             .collect();
+        let tls_ports: Vec<u16> = if tls {
+            super::redis_tls::make_ca(dir.path(), "ca");
+            super::redis_tls::make_leaf(
+                dir.path(),
+                "ca",
+                "server",
+                "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth,clientAuth\n",
+            );
+            all_ports.iter().map(|_| free_port()).collect()
+        } else {
+            Vec::new()
+        };
         let ports = [all_ports[0], all_ports[1], all_ports[2]];
         let mut children = Vec::new();
         for (index, port) in all_ports.iter().enumerate() {
             let data = dir.path().join(format!("node{index}"));
             std::fs::create_dir_all(&data).expect("data dir");
-            let child = Command::new(&binary)
+            let mut command = Command::new(&binary);
+            if let Some(tls_port) = tls_ports.get(index) {
+                let file = |name: &str| dir.path().join(name).display().to_string();
+                command
+                    .args(["--tls-port", &tls_port.to_string()])
+                    .args(["--tls-cert-file", &file("server.pem")])
+                    .args(["--tls-key-file", &file("server.key")])
+                    .args(["--tls-ca-cert-file", &file("ca.pem")])
+                    .args(["--tls-auth-clients", "no", "--tls-cluster", "yes"]);
+            }
+            let child = command
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
                 .arg("--dir")
@@ -81,7 +123,13 @@ impl RedisCluster {
                 .query(&mut connection(*port))
                 .expect("ADDSLOTSRANGE");
         }
-        for port in &all_ports[1..] {
+        // With `tls-cluster yes` a node's cluster port is its TLS port's.
+        let meet_ports = if tls_ports.is_empty() {
+            &all_ports
+        } else {
+            &tls_ports
+        };
+        for port in &meet_ports[1..] {
             let () = redis::cmd("CLUSTER")
                 .arg("MEET")
                 .arg("127.0.0.1")
@@ -93,6 +141,7 @@ impl RedisCluster {
             _dir: dir,
             ports,
             all_ports,
+            tls_ports,
             children,
         };
         cluster.wait_until_ok();
@@ -203,7 +252,9 @@ impl RedisCluster {
                 }
                 assert!(
                     started.elapsed() < Duration::from_secs(20),
-                    "cluster never ok: {info}"
+                    "cluster never ok: {info}\n{}",
+                    std::fs::read_to_string(self._dir.path().join("node0").join("redis.log"))
+                        .unwrap_or_default()
                 );
                 std::thread::sleep(Duration::from_millis(50));
             }
@@ -301,6 +352,15 @@ impl RedisCluster {
                 .query(&mut connection(port))
                 .expect("SETSLOT NODE");
         }
+    }
+
+    /// A `rediss+cluster://` URL with these nodes' TLS ports as seeds.
+    pub fn tls_url(&self, seeds: &[usize]) -> String {
+        let hosts: Vec<String> = seeds
+            .iter()
+            .map(|&index| format!("127.0.0.1:{}", self.tls_ports[index]))
+            .collect();
+        format!("rediss+cluster://{}", hosts.join(","))
     }
 
     /// A Cluster URL with these nodes as seeds.
