@@ -15,27 +15,31 @@ use super::freshness::{Freshness, OutagePolicy, ReplicaState, start_watchdog};
 use crate::key_store::{ApiKey, KeyCounts, KeyEntry, KeyStore};
 use crate::validator::{TokenValidator, ValidationError};
 
-/// A replica of a key set kept in Redis, shared by every replica of a
-/// service: a key created or revoked anywhere takes effect everywhere,
-/// within about a millisecond on one network (measured in BENCHMARKS.md).
+/// A replica of a key set kept in Redis or Postgres, shared by every
+/// replica of a service: a key created or revoked anywhere takes effect
+/// everywhere, within about a millisecond on one network (measured in
+/// BENCHMARKS.md). Started by `SharedKeyStore::builder` (Redis, feature
+/// `redis`) or `PostgresStoreBuilder` (feature `postgres`).
 ///
 /// Each replica holds the whole key set in an in-memory [`KeyStore`], so a
 /// validation never touches the network and costs what the in-memory store
-/// costs; unknown tokens never reach Redis. A background task follows the
-/// store's change log (a Redis Stream) with a blocking read, which doubles
-/// as a heartbeat: every answer, even an empty one, proves that the replica
-/// holds every write committed before the read was sent.
+/// costs; unknown tokens never reach the source. A background task follows
+/// the source's change log (Redis: a Stream, with a blocking read;
+/// Postgres: a table, woken by `LISTEN` and read at least every heartbeat),
+/// and every answer, even an empty one, proves that the replica holds
+/// every write committed before the read was sent.
 ///
 /// A replica that has not proven freshness for `max_staleness` (default
 /// 5 s) answers 503 to every token ([`OutagePolicy::FailClosed`]), so a key
 /// revoked during an outage is never accepted; serving stale answers is an
 /// explicit, bounded opt-in ([`OutagePolicy::ServeStale`]). Before the
-/// first load, and while Redis holds no initialised store (never written,
-/// or its data lost), every token gets 503, never 401.
+/// first load, and while the source holds no initialised store (never
+/// written, or its data lost), every token gets 503, never 401.
 ///
-/// The replica never writes: keys are created, revoked and removed through
-/// [`RedisKeyWriter`](crate::key_store::redis::RedisKeyWriter). The sync task and its watchdog
-/// thread end when the last clone of the store is dropped.
+/// The replica never writes keys: they are created, revoked and removed
+/// through the backend's writer (`RedisKeyWriter`, `PostgresKeyWriter`).
+/// The sync task and its watchdog thread end when the last clone of the
+/// store is dropped.
 ///
 /// ```no_run
 /// use std::time::Duration;
