@@ -109,6 +109,13 @@ where
             Self::Jwt(claims) => claims.quota(),
         }
     }
+
+    fn rate_limit_hash(&self) -> u64 {
+        match self {
+            Self::Key(key) => key.rate_limit_hash(),
+            Self::Jwt(claims) => claims.rate_limit_hash(),
+        }
+    }
 }
 
 /// The future of [`KeyOrJwt`]: the chosen validator's.
@@ -162,6 +169,36 @@ where
 #[cfg(test)]
 mod tests {
     use super::looks_like_jwt;
+
+    /// A key counted through a `KeyStore` layer and through a `KeyOrJwt`
+    /// layer sharing one local limiter is one bucket, not two.
+    #[cfg(all(feature = "rate-limit", feature = "key-store"))]
+    #[test]
+    fn a_key_is_one_bucket_bare_or_inside_a_caller() {
+        use crate::jwt::JwtClaims;
+        use crate::rate_limit::limiter::Check;
+        use crate::rate_limit::{Quota, RateLimited, RateLimiter};
+        use crate::{KeyEntry, KeyGenerator, KeyStore};
+
+        let store = KeyStore::new();
+        let generated = KeyGenerator::new().generate().expect("random source");
+        store
+            .insert(KeyEntry::new(generated.id(), "Both", generated.digest()))
+            .expect("insert");
+        let key = store.verify(generated.token().expose()).expect("valid");
+        let caller = super::Caller::<_, JwtClaims>::Key(key.clone());
+        assert_eq!(key.rate_limit_hash(), caller.rate_limit_hash());
+
+        let limiter = RateLimiter::builder()
+            .default_quota(Quota::new(1, 60).expect("valid"))
+            .build();
+        let allowed = |check: Check| match check {
+            Check::Ready(verdict) => verdict.decision.allowed,
+            _ => panic!("the local table decides"),
+        };
+        assert!(allowed(limiter.check(&key)));
+        assert!(!allowed(limiter.check(&caller)), "the same bucket");
+    }
 
     #[test]
     fn only_jws_shaped_tokens_look_like_jwts() {

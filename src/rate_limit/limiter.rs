@@ -10,7 +10,7 @@ use http::HeaderValue;
 
 use super::gcra::{Decision, Units};
 use super::headers::{self, Policy};
-use super::local::{LocalLimiter, fingerprint};
+use super::local::LocalLimiter;
 use super::{Quota, RateLimited};
 
 /// The default bound on keys tracked at once by the local table.
@@ -203,7 +203,7 @@ impl RateLimiter {
                 this.verdict(decision, own.is_some(), quota)
             }));
         }
-        let decision = self.inner.local.check(local_key(principal), units);
+        let decision = self.inner.local.check(principal.rate_limit_hash(), units);
         Check::Ready(self.verdict(decision, own.is_some(), quota))
     }
 
@@ -219,17 +219,6 @@ impl RateLimiter {
             quota,
         }
     }
-}
-
-/// The local table's key for `principal`: an API key's digest already is
-/// a uniform 64-bit value (no hashing); anything else, its key's
-/// fingerprint.
-fn local_key<P: RateLimited>(principal: &P) -> u64 {
-    #[cfg(feature = "key-store")]
-    if let Some(key) = (principal as &dyn std::any::Any).downcast_ref::<crate::ApiKey>() {
-        return key.0.digest.prefix_u64();
-    }
-    fingerprint(principal.rate_limit_key())
 }
 
 impl Default for RateLimiter {

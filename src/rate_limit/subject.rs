@@ -38,6 +38,17 @@ pub trait RateLimited: Principal {
     fn quota(&self) -> Option<Quota> {
         None
     }
+
+    /// The local limiter's 64-bit name for [`rate_limit_key`](Self::rate_limit_key):
+    /// by default its fingerprint (64-bit FNV-1a, then a mixer). An API key
+    /// answers with its digest's first 8 bytes, already uniform, so that it
+    /// is not hashed on every request. Override it only to forward it (a
+    /// principal wrapping another, as `jwt::Caller` does): two principals
+    /// with one `rate_limit_key` must answer the same value, or they count
+    /// in two buckets.
+    fn rate_limit_hash(&self) -> u64 {
+        super::local::fingerprint(self.rate_limit_key())
+    }
 }
 
 #[cfg(feature = "key-store")]
@@ -48,5 +59,9 @@ impl RateLimited for crate::ApiKey {
 
     fn quota(&self) -> Option<Quota> {
         self.rate_limit()
+    }
+
+    fn rate_limit_hash(&self) -> u64 {
+        self.0.digest.prefix_u64()
     }
 }
