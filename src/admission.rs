@@ -2,28 +2,26 @@
 //! validator's answer. Shared by the layer, its services and their futures
 //! behind one `Arc`.
 
+use std::fmt;
 use std::sync::Arc;
 
 use http::header::CACHE_CONTROL;
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::credentials::{CredentialRules, Origin};
+use crate::gate::{Fields, Gate, Gated, Pending, Refused};
 use crate::principal::Principal;
-#[cfg(feature = "rate-limit")]
-use crate::rate_limit::inline::{self, InlineLimit};
-#[cfg(feature = "rate-limit")]
-use crate::rate_limit::limiter::{Check, Verdict};
 use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
 use crate::scope::ScopePolicy;
-use crate::validator::{ValidationError, ValidationFailure};
+use crate::validator::{TokenValidator, ValidationError, ValidationFailure};
 
 /// Everything a request needs from the layer's configuration: the
-/// validator, where to find the token, which scopes the request needs, and
-/// how to refuse it. One `Arc` for all of it, so that a service clone (axum
-/// clones a route's service for every request) costs one reference count.
-#[derive(Debug)]
-pub(crate) struct Admission<V, Pol> {
+/// validator, where to find the token, which scopes the request needs, how
+/// to refuse it, and the gate after admission. One `Arc` for all of it, so
+/// that a service clone (axum clones a route's service for every request)
+/// costs one reference count.
+pub(crate) struct Admission<V: TokenValidator, Pol> {
     pub(crate) validator: V,
     pub(crate) credentials: CredentialRules,
     pub(crate) policy: Pol,
@@ -31,106 +29,73 @@ pub(crate) struct Admission<V, Pol> {
     /// Put a clone of the principal in the response extensions too, for
     /// layers outside this one.
     pub(crate) principal_in_response: bool,
-    /// The rate limit this layer applies itself, if any.
-    #[cfg(feature = "rate-limit")]
-    pub(crate) limit: Option<InlineLimit>,
+    /// The step after admission (the layer's own rate limit), if any.
+    pub(crate) gate: Option<Box<dyn Gate<V::Principal>>>,
 }
 
 /// A request that passed: the principal for the response (when the layer
-/// exposes it), and where it stands with the layer's rate limit.
+/// exposes it), and what comes next.
 pub(crate) struct Admitted<P> {
     pub(crate) for_response: Option<P>,
-    pub(crate) rate: RateState,
+    pub(crate) next: Next,
 }
 
-/// Where an admitted request stands with the layer's own rate limit.
-pub(crate) enum RateState {
-    /// Not limited: no limiter, or no quota for this principal.
-    Unlimited,
-    /// Passes; the answer carries this `RateLimit` field.
-    #[cfg(feature = "rate-limit")]
-    Pass(HeaderValue),
-    /// Redis decides.
-    #[cfg(feature = "rate-limit")]
-    Wait(PendingVerdict),
+/// What an admitted request does next.
+pub(crate) enum Next {
+    /// Call the inner service; the answer gets these fields.
+    Call(Fields),
+    /// The gate decides later.
+    Wait(Pending),
 }
-
-impl RateState {
-    /// The `RateLimit` field of a passing answer, or Redis's verdict still
-    /// to come.
-    pub(crate) fn field(self) -> Result<RateField, PendingVerdict> {
-        match self {
-            Self::Unlimited => Ok(RateField::default()),
-            #[cfg(feature = "rate-limit")]
-            Self::Pass(field) => Ok(Some(field)),
-            #[cfg(feature = "rate-limit")]
-            Self::Wait(verdict) => Err(verdict),
-        }
-    }
-}
-
-/// Redis's rate-limit verdict, to come.
-#[cfg(feature = "rate-limit")]
-pub(crate) use crate::rate_limit::limiter::PendingVerdict;
-
-/// Without the `rate-limit` feature no verdict is ever pending.
-#[cfg(not(feature = "rate-limit"))]
-pub(crate) enum PendingVerdict {}
-
-/// The `RateLimit` field a passing answer gets (none without the feature).
-#[cfg(feature = "rate-limit")]
-pub(crate) type RateField = Option<HeaderValue>;
-/// The `RateLimit` field a passing answer gets (none without the feature).
-#[cfg(not(feature = "rate-limit"))]
-pub(crate) type RateField = ();
 
 /// Why an admission failed: the rejection, the validator's error (logged as
-/// the cause of a 503), and who was refused (named in a 403's log event).
+/// the cause of a 503), who was refused (named in a 403's log event), and
+/// the fields a gate's refusal carries (boxed: refusals travel in a
+/// `Result` whose size the passing path pays for too).
 pub(crate) struct Refusal<P> {
     pub(crate) rejection: Rejection,
     pub(crate) cause: Option<ValidationError>,
     pub(crate) principal: Option<P>,
-    /// A 429's verdict, whose fields the answer carries (boxed: refusals
-    /// travel in a `Result` whose size the passing path pays for too).
-    #[cfg(feature = "rate-limit")]
-    pub(crate) verdict: Option<Box<Verdict>>,
+    pub(crate) fields: Option<Box<[(&'static HeaderName, HeaderValue)]>>,
 }
 
 impl<P> Refusal<P> {
-    /// The refusal carrying a 429's fields.
-    #[cfg(feature = "rate-limit")]
-    fn with_verdict(mut self, verdict: Verdict) -> Self {
-        self.verdict = Some(Box::new(verdict));
-        self
-    }
-
     /// A refusal with only a rejection.
     pub(crate) fn new(rejection: Rejection) -> Self {
         Self {
             rejection,
             cause: None,
             principal: None,
-            #[cfg(feature = "rate-limit")]
-            verdict: None,
+            fields: None,
+        }
+    }
+
+    /// A gate's refusal of `principal` (named in its log event).
+    #[cold]
+    pub(crate) fn gated(principal: Option<P>, refused: Refused) -> Self {
+        let Refused { rejection, fields } = refused;
+        Self {
+            principal,
+            fields: Some(fields.into_boxed_slice()),
+            ..Self::new(rejection)
         }
     }
 }
 
-impl<V, Pol> Admission<V, Pol> {
+impl<V: TokenValidator, Pol> Admission<V, Pol> {
     /// Decides a validated request: the scope check, the principal onto the
-    /// current tracing span, the layer's own rate limit, then the principal
-    /// goes into the extensions and the credential is scrubbed. Returns the
-    /// principal for the response when the layer is configured to expose
-    /// it, and the rate-limit state.
-    pub(crate) fn admit<P>(
+    /// current tracing span, the gate, then the principal goes into the
+    /// extensions and the credential is scrubbed. Returns the principal for
+    /// the response when the layer is configured to expose it, and what
+    /// comes next.
+    pub(crate) fn admit(
         &self,
-        outcome: Result<P, ValidationError>,
+        outcome: Result<V::Principal, ValidationError>,
         parts: &mut Parts,
         origin: Origin,
-    ) -> Result<Admitted<P>, Refusal<P>>
+    ) -> Result<Admitted<V::Principal>, Refusal<V::Principal>>
     where
-        P: Principal,
-        Pol: ScopePolicy<P>,
+        Pol: ScopePolicy<V::Principal>,
     {
         let principal = outcome.map_err(|error| {
             let rejection = match error.failure() {
@@ -156,53 +121,27 @@ impl<V, Pol> Admission<V, Pol> {
                 ..Refusal::new(Rejection::insufficient_scope(required))
             });
         }
-        // On the span before the rate limit, so that a 429 names the key too.
+        // On the span before the gate, so that a 429 names the key too.
         record_on_span(&principal);
-        #[cfg(feature = "rate-limit")]
-        let rate = match &self.limit {
-            None => RateState::Unlimited,
-            Some(limit) => match limit.check(&principal) {
-                Some(Check::Unlimited) => RateState::Unlimited,
-                Some(Check::Ready(verdict)) if verdict.decision.allowed => {
-                    RateState::Pass(verdict.state)
-                }
-                Some(Check::Ready(verdict)) => return Err(over_quota(Some(principal), verdict)),
-                Some(Check::Pending(verdict)) => RateState::Wait(verdict),
-                // Not the principal type the limiter was built for: the
-                // layer's types rule this out; if it happened, fail closed.
-                None => {
-                    return Err(Refusal::new(Rejection::new(
-                        RejectionKind::ValidatorUnavailable,
-                    )));
-                }
+        let next = match &self.gate {
+            None => Next::Call(Fields::default()),
+            Some(gate) => match gate.check(&principal, parts) {
+                Gated::Now(Ok(fields)) => Next::Call(fields),
+                Gated::Now(Err(refused)) => return Err(Refusal::gated(Some(principal), *refused)),
+                Gated::Later(pending) => Next::Wait(pending),
             },
         };
-        #[cfg(not(feature = "rate-limit"))]
-        let rate = RateState::Unlimited;
         self.credentials.scrub(parts, origin);
         let for_response = self.principal_in_response.then(|| principal.clone());
         parts.extensions.insert(principal);
-        Ok(Admitted { for_response, rate })
-    }
-
-    /// The 429 for a verdict Redis gave later (the request was admitted
-    /// meanwhile; `parts` hold its principal, named in the log event).
-    #[cfg(feature = "rate-limit")]
-    pub(crate) fn refuse_late<P: Principal>(
-        &self,
-        verdict: Verdict,
-        parts: &Parts,
-    ) -> http::Response<bytes::Bytes> {
-        let principal = parts.extensions.get::<P>().cloned();
-        let refusal = over_quota(principal, verdict);
-        self.refuse(refusal, parts)
+        Ok(Admitted { for_response, next })
     }
 
     /// The response refusing a request, with the validator's error (if any)
-    /// logged as its cause.
-    pub(crate) fn refuse<P: Principal>(
+    /// logged as its cause and a gate's fields (if any) added.
+    pub(crate) fn refuse(
         &self,
-        refusal: Refusal<P>,
+        refusal: Refusal<V::Principal>,
         parts: &Parts,
     ) -> http::Response<bytes::Bytes> {
         let cause = refusal
@@ -210,27 +149,29 @@ impl<V, Pol> Admission<V, Pol> {
             .as_ref()
             .map(|error| error as &(dyn std::error::Error + 'static));
         let subject = refusal.principal.as_ref().and_then(Principal::subject);
-        #[allow(unused_mut)]
         let mut response = self
             .renderer
             .render(&refusal.rejection, parts, cause, subject);
-        #[cfg(feature = "rate-limit")]
-        if let Some(verdict) = refusal.verdict {
-            inline::add_refusal_fields(response.headers_mut(), *verdict);
+        if let Some(fields) = refusal.fields {
+            for (name, value) in fields {
+                response.headers_mut().insert(name, value);
+            }
         }
         response
     }
 }
 
-/// The 429 refusal of `principal` (named in its log event) for `verdict`.
-#[cfg(feature = "rate-limit")]
-#[cold]
-fn over_quota<P>(principal: Option<P>, verdict: Verdict) -> Refusal<P> {
-    Refusal {
-        principal,
-        ..Refusal::new(inline::rejection(&verdict))
+impl<V: TokenValidator + fmt::Debug, Pol: fmt::Debug> fmt::Debug for Admission<V, Pol> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Admission")
+            .field("validator", &self.validator)
+            .field("credentials", &self.credentials)
+            .field("policy", &self.policy)
+            .field("renderer", &self.renderer)
+            .field("principal_in_response", &self.principal_in_response)
+            .field("gate", &self.gate.as_ref().map(|_| "set"))
+            .finish()
     }
-    .with_verdict(verdict)
 }
 
 /// Records the principal's subject (a key id, never a token) as the field
@@ -263,19 +204,6 @@ fn record_on_span<P: Principal>(principal: &P) {
 
 #[cfg(not(feature = "tracing"))]
 fn record_on_span<P: Principal>(_principal: &P) {}
-
-/// Adds the `RateLimit` field of the layer's own rate limit, if any, to a
-/// passing answer.
-#[cfg(feature = "rate-limit")]
-pub(crate) fn add_rate_field(headers: &mut HeaderMap, rate: &mut RateField) {
-    if let Some(field) = rate.take() {
-        inline::add_state(headers, field);
-    }
-}
-
-/// Without the `rate-limit` feature there is no field to add.
-#[cfg(not(feature = "rate-limit"))]
-pub(crate) fn add_rate_field(_headers: &mut HeaderMap, _rate: &mut RateField) {}
 
 /// RFC 6750 §2.3: a response to a request authenticated through the URI
 /// should not be cached by shared caches. Keeps a stricter directive the

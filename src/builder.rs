@@ -9,14 +9,14 @@ use http::header::{AUTHORIZATION, COOKIE};
 use crate::admission::Admission;
 use crate::credentials::{CredentialRules, TokenSource};
 use crate::error::ConfigError;
+use crate::gate::Gate;
 use crate::layer::BearerAuthLayer;
 #[cfg(feature = "rate-limit")]
-use crate::rate_limit::inline::InlineLimit;
+use crate::rate_limit::gate::RateGate;
 #[cfg(feature = "rate-limit")]
 use crate::rate_limit::{RateLimited, RateLimiter};
 use crate::rejection::{self, ApiErrorJson, RejectionFormat, RejectionRenderer};
 use crate::scope::AuthenticatedOnly;
-#[cfg(feature = "rate-limit")]
 use crate::validator::TokenValidator;
 
 /// The realm of a layer that is not given one.
@@ -47,7 +47,7 @@ const DEFAULT_MAX_TOKEN_LEN: usize = 4096;
 /// # Ok::<(), tower_bearer_auth::ConfigError>(())
 /// ```
 #[must_use]
-pub struct BearerAuthBuilder<V, Pol = AuthenticatedOnly> {
+pub struct BearerAuthBuilder<V: TokenValidator, Pol = AuthenticatedOnly> {
     validator: V,
     policy: Pol,
     /// `Bearer realm="..."`, built as soon as the realm is set.
@@ -56,12 +56,11 @@ pub struct BearerAuthBuilder<V, Pol = AuthenticatedOnly> {
     sources: Vec<TokenSource>,
     format: Arc<dyn RejectionFormat>,
     principal_in_response: bool,
-    #[cfg(feature = "rate-limit")]
-    limit: Option<InlineLimit>,
+    gate: Option<Box<dyn Gate<V::Principal>>>,
     error: Option<ConfigError>,
 }
 
-impl<V> BearerAuthBuilder<V> {
+impl<V: TokenValidator> BearerAuthBuilder<V> {
     pub(crate) fn new(validator: V) -> Self {
         let mut builder = Self {
             validator,
@@ -71,8 +70,7 @@ impl<V> BearerAuthBuilder<V> {
             sources: vec![TokenSource::AuthorizationHeader],
             format: Arc::new(ApiErrorJson),
             principal_in_response: false,
-            #[cfg(feature = "rate-limit")]
-            limit: None,
+            gate: None,
             error: None,
         };
         builder.set_realm(DEFAULT_REALM);
@@ -80,7 +78,7 @@ impl<V> BearerAuthBuilder<V> {
     }
 }
 
-impl<V, Pol> BearerAuthBuilder<V, Pol> {
+impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
     /// The realm named in `WWW-Authenticate` challenges (default `api`).
     /// Printable ASCII; quotes and backslashes are escaped.
     pub fn realm(mut self, realm: impl AsRef<str>) -> Self {
@@ -152,8 +150,7 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
             sources: self.sources,
             format: self.format,
             principal_in_response: self.principal_in_response,
-            #[cfg(feature = "rate-limit")]
-            limit: self.limit,
+            gate: self.gate,
             error: self.error,
         }
     }
@@ -194,7 +191,7 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
         V: TokenValidator,
         V::Principal: RateLimited,
     {
-        self.limit = Some(InlineLimit::new::<V::Principal>(limiter));
+        self.gate = Some(Box::new(RateGate::new(limiter)));
         self
     }
 
@@ -232,8 +229,7 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
             policy: self.policy,
             renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
             principal_in_response: self.principal_in_response,
-            #[cfg(feature = "rate-limit")]
-            limit: self.limit,
+            gate: self.gate,
         })
     }
 
@@ -259,7 +255,7 @@ impl<V, Pol> BearerAuthBuilder<V, Pol> {
     }
 }
 
-impl<V, Pol: fmt::Debug> fmt::Debug for BearerAuthBuilder<V, Pol> {
+impl<V: TokenValidator, Pol: fmt::Debug> fmt::Debug for BearerAuthBuilder<V, Pol> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthBuilder")
             .field("policy", &self.policy)
@@ -276,13 +272,21 @@ impl<V, Pol: fmt::Debug> fmt::Debug for BearerAuthBuilder<V, Pol> {
 mod tests {
     use super::*;
 
-    fn error<V>(builder: BearerAuthBuilder<V>) -> ConfigError {
+    fn error<V: TokenValidator>(builder: BearerAuthBuilder<V>) -> ConfigError {
         builder.build().err().expect("refused")
+    }
+
+    /// A validator that never accepts (the configuration is what is tested).
+    fn refuse_all(
+        _: &str,
+        _: &http::request::Parts,
+    ) -> std::future::Ready<Result<(), crate::validator::ValidationError>> {
+        std::future::ready(Err(crate::validator::ValidationError::invalid()))
     }
 
     #[test]
     fn each_mistake_is_reported_with_its_value() {
-        let new = || BearerAuthBuilder::new(());
+        let new = || BearerAuthBuilder::new(refuse_all);
         assert_eq!(
             error(new().realm("caf\u{e9}")),
             ConfigError::InvalidRealm {
@@ -322,7 +326,7 @@ mod tests {
 
     #[test]
     fn the_first_mistake_wins_and_a_later_good_realm_does_not_hide_it() {
-        let builder = BearerAuthBuilder::new(())
+        let builder = BearerAuthBuilder::new(refuse_all)
             .realm("bad\n")
             .max_token_len(0)
             .realm("good");

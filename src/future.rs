@@ -12,15 +12,16 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::admission::{self, Admission, Admitted, PendingVerdict, RateField};
+use crate::admission::{self, Admission, Admitted, Next, Refusal};
 use crate::body::ResponseBody;
 use crate::credentials::Origin;
+use crate::gate::{Fields, Pending};
 use crate::scope::ScopePolicy;
 use crate::validator::TokenValidator;
 
-/// A request whose validation is still pending: what the future needs to
-/// finish it once the validator answers.
-pub(crate) struct Deferred<S, V, Pol, ReqBody> {
+/// A request whose validation (or gate) is still pending: what the future
+/// needs to finish it once the validator (or the gate) answers.
+pub(crate) struct Deferred<S, V: TokenValidator, Pol, ReqBody> {
     pub(crate) inner: S,
     pub(crate) parts: Parts,
     pub(crate) body: ReqBody,
@@ -54,11 +55,11 @@ pin_project! {
             // future is cheaper to move for the synchronous ones.
             deferred: Box<Deferred<S, V, Pol, ReqBody>>,
         },
-        // The layer's own rate limit waits for Redis's verdict (boxed, as
-        // for an asynchronous validation: only this path pays for it).
-        // Uninhabited without the `rate-limit` feature.
-        Limiting {
-            verdict: PendingVerdict,
+        // The gate decides later (the layer's rate limit waiting for
+        // Redis; boxed, as for an asynchronous validation: only this path
+        // pays for it).
+        Gating {
+            pending: Pending,
             deferred: Box<Deferred<S, V, Pol, ReqBody>>,
             principal: Option<V::Principal>,
         },
@@ -68,8 +69,8 @@ pin_project! {
             from_query: bool,
             // For the response extensions, when the layer exposes it.
             principal: Option<V::Principal>,
-            // The layer's own rate limit's `RateLimit` field.
-            rate: RateField,
+            // The gate's field for the answer.
+            fields: Fields,
         },
         Rejected {
             response: Response<Bytes>,
@@ -95,35 +96,18 @@ where
         }
     }
 
-    pub(crate) fn calling(
-        future: S::Future,
-        from_query: bool,
-        principal: Option<V::Principal>,
-        rate: RateField,
+    /// After admission, the one branch both paths take: the inner service
+    /// called now, or the request moved into the future to wait for the
+    /// gate.
+    pub(crate) fn admitted(
+        admitted: Admitted<V::Principal>,
+        parts: Parts,
+        body: ReqBody,
+        origin: Origin,
+        inner: impl Inner<S, V, Pol, ReqBody>,
     ) -> Self {
         Self {
-            state: State::Calling {
-                future,
-                from_query,
-                principal,
-                rate,
-            },
-        }
-    }
-
-    /// Waits for Redis's rate-limit verdict before calling `deferred`'s
-    /// service (or answering 429).
-    pub(crate) fn limiting(
-        verdict: PendingVerdict,
-        deferred: Deferred<S, V, Pol, ReqBody>,
-        principal: Option<V::Principal>,
-    ) -> Self {
-        Self {
-            state: State::Limiting {
-                verdict,
-                deferred: Box::new(deferred),
-                principal,
-            },
+            state: after_admission(admitted, parts, body, origin, inner),
         }
     }
 
@@ -154,39 +138,17 @@ where
                         unreachable!("the state was Validating")
                     };
                     let Deferred {
-                        mut inner,
+                        inner,
                         mut parts,
                         body,
                         admission,
                         origin,
                     } = *deferred;
                     match admission.admit(outcome, &mut parts, origin) {
-                        Ok(Admitted { for_response, rate }) => {
-                            let field = match rate.field() {
-                                Ok(field) => field,
-                                Err(verdict) => {
-                                    let deferred = Deferred {
-                                        inner,
-                                        parts,
-                                        body,
-                                        admission,
-                                        origin,
-                                    };
-                                    state.set(State::Limiting {
-                                        verdict,
-                                        deferred: Box::new(deferred),
-                                        principal: for_response,
-                                    });
-                                    continue;
-                                }
-                            };
-                            let future = inner.call(Request::from_parts(parts, body));
-                            state.set(State::Calling {
-                                future,
-                                from_query: origin.from_query,
-                                principal: for_response,
-                                rate: field,
-                            });
+                        Ok(admitted) => {
+                            let next =
+                                after_admission(admitted, parts, body, origin, (inner, admission));
+                            state.set(next);
                         }
                         Err(refusal) => {
                             let response = admission.refuse(refusal, &parts);
@@ -194,16 +156,15 @@ where
                         }
                     }
                 }
-                #[cfg(feature = "rate-limit")]
-                StateProj::Limiting { verdict, .. } => {
-                    let verdict = ready!(verdict.as_mut().poll(cx));
-                    let StateTaken::Limiting {
+                StateProj::Gating { pending, .. } => {
+                    let decided = ready!(pending.as_mut().poll(cx));
+                    let StateTaken::Gating {
                         deferred,
                         principal,
                         ..
                     } = state.as_mut().project_replace(State::Done)
                     else {
-                        unreachable!("the state was Limiting")
+                        unreachable!("the state was Gating")
                     };
                     let Deferred {
                         mut inner,
@@ -212,31 +173,37 @@ where
                         admission,
                         origin,
                     } = *deferred;
-                    if !verdict.decision.allowed {
-                        let response = admission.refuse_late::<V::Principal>(verdict, &parts);
-                        return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                    match decided {
+                        Ok(fields) => {
+                            let future = inner.call(Request::from_parts(parts, body));
+                            state.set(State::Calling {
+                                future,
+                                from_query: origin.from_query,
+                                principal,
+                                fields,
+                            });
+                        }
+                        Err(refused) => {
+                            // The principal went into the extensions at
+                            // admission: the refusal names it from there.
+                            let refused_principal = parts.extensions.get::<V::Principal>().cloned();
+                            let refusal = Refusal::gated(refused_principal, *refused);
+                            let response = admission.refuse(refusal, &parts);
+                            return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
+                        }
                     }
-                    let future = inner.call(Request::from_parts(parts, body));
-                    state.set(State::Calling {
-                        future,
-                        from_query: origin.from_query,
-                        principal,
-                        rate: Some(verdict.state),
-                    });
                 }
-                #[cfg(not(feature = "rate-limit"))]
-                StateProj::Limiting { verdict, .. } => match *verdict {},
                 StateProj::Calling {
                     future,
                     from_query,
                     principal,
-                    rate,
+                    fields,
                 } => {
                     let mut response = ready!(future.poll(cx))?;
                     if *from_query {
                         admission::keep_private(response.headers_mut());
                     }
-                    admission::add_rate_field(response.headers_mut(), rate);
+                    fields.add_to(response.headers_mut());
                     if let Some(principal) = principal.take() {
                         response.extensions_mut().insert(principal);
                     }
@@ -257,6 +224,71 @@ where
                 StateProj::Done => panic!("ResponseFuture polled after completion"),
             }
         }
+    }
+}
+
+/// The inner service as a path holds it: the service's own (called now,
+/// or moved into the future with a fresh clone left behind), or the one a
+/// deferred request already carries.
+pub(crate) trait Inner<S, V, Pol, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    V: TokenValidator,
+{
+    /// Calls the inner service.
+    fn call(self, request: Request<ReqBody>) -> S::Future;
+
+    /// The request, moved into the future with the inner service.
+    fn defer(self, parts: Parts, body: ReqBody, origin: Origin) -> Deferred<S, V, Pol, ReqBody>;
+}
+
+impl<S, V, Pol, ReqBody> Inner<S, V, Pol, ReqBody> for (S, Arc<Admission<V, Pol>>)
+where
+    S: Service<Request<ReqBody>>,
+    V: TokenValidator,
+{
+    fn call(self, request: Request<ReqBody>) -> S::Future {
+        let (mut inner, _) = self;
+        inner.call(request)
+    }
+
+    fn defer(self, parts: Parts, body: ReqBody, origin: Origin) -> Deferred<S, V, Pol, ReqBody> {
+        let (inner, admission) = self;
+        Deferred {
+            inner,
+            parts,
+            body,
+            admission,
+            origin,
+        }
+    }
+}
+
+/// The "admitted: call or wait" branch, written once.
+fn after_admission<S, V, Pol, ReqBody>(
+    admitted: Admitted<V::Principal>,
+    parts: Parts,
+    body: ReqBody,
+    origin: Origin,
+    inner: impl Inner<S, V, Pol, ReqBody>,
+) -> State<S, V, Pol, ReqBody>
+where
+    S: Service<Request<ReqBody>>,
+    V: TokenValidator,
+{
+    let Admitted { for_response, next } = admitted;
+    match next {
+        Next::Call(fields) => State::Calling {
+            future: inner.call(Request::from_parts(parts, body)),
+            from_query: origin.from_query,
+            principal: for_response,
+            fields,
+        },
+        Next::Wait(pending) => State::Gating {
+            pending,
+            deferred: Box::new(inner.defer(parts, body, origin)),
+            principal: for_response,
+        },
     }
 }
 

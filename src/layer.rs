@@ -34,11 +34,11 @@ use crate::validator::TokenValidator;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[must_use]
-pub struct BearerAuthLayer<V, Pol = AuthenticatedOnly> {
+pub struct BearerAuthLayer<V: TokenValidator, Pol = AuthenticatedOnly> {
     admission: Arc<Admission<V, Pol>>,
 }
 
-impl<V> BearerAuthLayer<V> {
+impl<V: TokenValidator> BearerAuthLayer<V> {
     /// A layer with the [defaults](BearerAuthBuilder): realm `api`, the
     /// `Authorization` header only, tokens up to 4096 bytes, any valid token
     /// accepted everywhere, JSON rejection bodies.
@@ -52,7 +52,7 @@ impl<V> BearerAuthLayer<V> {
     }
 }
 
-impl<V, Pol> BearerAuthLayer<V, Pol> {
+impl<V: TokenValidator, Pol> BearerAuthLayer<V, Pol> {
     pub(crate) fn from_admission(admission: Admission<V, Pol>) -> Self {
         Self {
             admission: Arc::new(admission),
@@ -132,7 +132,7 @@ impl<V, Pol> BearerAuthLayer<V, Pol> {
     }
 }
 
-impl<V, Pol> Clone for BearerAuthLayer<V, Pol> {
+impl<V: TokenValidator, Pol> Clone for BearerAuthLayer<V, Pol> {
     fn clone(&self) -> Self {
         Self {
             admission: Arc::clone(&self.admission),
@@ -140,7 +140,7 @@ impl<V, Pol> Clone for BearerAuthLayer<V, Pol> {
     }
 }
 
-impl<V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuthLayer<V, Pol> {
+impl<V: TokenValidator + fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuthLayer<V, Pol> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuthLayer")
             .field("admission", &self.admission)
@@ -148,7 +148,7 @@ impl<V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuthLayer<V, Pol> {
     }
 }
 
-impl<S, V, Pol> Layer<S> for BearerAuthLayer<V, Pol> {
+impl<S, V: TokenValidator, Pol> Layer<S> for BearerAuthLayer<V, Pol> {
     type Service = BearerAuth<S, V, Pol>;
 
     fn layer(&self, inner: S) -> Self::Service {

@@ -133,6 +133,7 @@ mod builder;
 mod credentials;
 mod error;
 mod future;
+mod gate;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;

@@ -12,10 +12,10 @@ use http::request::Parts;
 use http::{Request, Response};
 use tower_service::Service;
 
-use crate::admission::{Admission, Admitted, Refusal};
+use crate::admission::{Admission, Refusal};
 use crate::body::ResponseBody;
 use crate::credentials::{COPIED_TOKEN, Credential, Origin};
-use crate::future::{Deferred, ResponseFuture};
+use crate::future::{Deferred, Inner, ResponseFuture};
 use crate::rejection::Rejection;
 use crate::scope::{AuthenticatedOnly, ScopePolicy};
 use crate::validator::TokenValidator;
@@ -27,12 +27,12 @@ use crate::validator::TokenValidator;
 /// The inner service is called only for requests that pass, and it is the
 /// instance that was polled ready (how, for synchronous and asynchronous
 /// validators alike: [`TokenValidator::Future`]).
-pub struct BearerAuth<S, V, Pol = AuthenticatedOnly> {
+pub struct BearerAuth<S, V: TokenValidator, Pol = AuthenticatedOnly> {
     inner: S,
     admission: Arc<Admission<V, Pol>>,
 }
 
-impl<S, V, Pol> BearerAuth<S, V, Pol> {
+impl<S, V: TokenValidator, Pol> BearerAuth<S, V, Pol> {
     pub(crate) fn new(inner: S, admission: Arc<Admission<V, Pol>>) -> Self {
         Self { inner, admission }
     }
@@ -86,21 +86,7 @@ where
         let mut now = Context::from_waker(Waker::noop());
         if let Poll::Ready(outcome) = Pin::new(&mut validation).poll(&mut now) {
             return match self.admission.admit(outcome, &mut parts, origin) {
-                Ok(Admitted { for_response, rate }) => {
-                    let field = match rate.field() {
-                        Ok(field) => field,
-                        Err(verdict) => {
-                            let deferred = self.defer(parts, body, origin);
-                            return ResponseFuture::limiting(verdict, deferred, for_response);
-                        }
-                    };
-                    ResponseFuture::calling(
-                        self.inner.call(Request::from_parts(parts, body)),
-                        origin.from_query,
-                        for_response,
-                        field,
-                    )
-                }
+                Ok(admitted) => ResponseFuture::admitted(admitted, parts, body, origin, self),
                 Err(refusal) => ResponseFuture::rejected(self.admission.refuse(refusal, &parts)),
             };
         }
@@ -108,7 +94,7 @@ where
     }
 }
 
-impl<S: Clone, V, Pol> BearerAuth<S, V, Pol> {
+impl<S: Clone, V: TokenValidator, Pol> BearerAuth<S, V, Pol> {
     /// The answer comes later: the service that was polled ready moves into
     /// the future with the request, and a fresh clone takes its place for
     /// the next `poll_ready` (tower-service: "Be careful when cloning inner
@@ -130,7 +116,21 @@ impl<S: Clone, V, Pol> BearerAuth<S, V, Pol> {
     }
 }
 
-impl<S: Clone, V, Pol> Clone for BearerAuth<S, V, Pol> {
+impl<S, V, Pol, ReqBody> Inner<S, V, Pol, ReqBody> for &mut BearerAuth<S, V, Pol>
+where
+    S: Service<Request<ReqBody>> + Clone,
+    V: TokenValidator,
+{
+    fn call(self, request: Request<ReqBody>) -> S::Future {
+        self.inner.call(request)
+    }
+
+    fn defer(self, parts: Parts, body: ReqBody, origin: Origin) -> Deferred<S, V, Pol, ReqBody> {
+        BearerAuth::defer(self, parts, body, origin)
+    }
+}
+
+impl<S: Clone, V: TokenValidator, Pol> Clone for BearerAuth<S, V, Pol> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -139,7 +139,9 @@ impl<S: Clone, V, Pol> Clone for BearerAuth<S, V, Pol> {
     }
 }
 
-impl<S: fmt::Debug, V: fmt::Debug, Pol: fmt::Debug> fmt::Debug for BearerAuth<S, V, Pol> {
+impl<S: fmt::Debug, V: TokenValidator + fmt::Debug, Pol: fmt::Debug> fmt::Debug
+    for BearerAuth<S, V, Pol>
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BearerAuth")
             .field("inner", &self.inner)

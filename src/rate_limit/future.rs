@@ -109,8 +109,8 @@ pub(super) fn refusal(
     subject: Option<&str>,
     verdict: Verdict,
 ) -> Response<Bytes> {
-    let mut response = renderer.render(&super::inline::rejection(&verdict), parts, None, subject);
-    super::inline::add_refusal_fields(response.headers_mut(), verdict);
+    let mut response = renderer.render(&super::gate::rejection(&verdict), parts, None, subject);
+    super::gate::add_refusal_fields(response.headers_mut(), verdict);
     response
 }
 
@@ -155,7 +155,7 @@ where
                     if let Some(verdict) = verdict.take() {
                         // Passing answers carry where the key stands; the
                         // policy itself comes with a 429.
-                        super::inline::add_state(response.headers_mut(), verdict.state);
+                        super::gate::add_state(response.headers_mut(), verdict.state);
                     }
                     return Poll::Ready(Ok(response.map(ResponseBody::inner)));
                 }

@@ -60,11 +60,11 @@
 #[cfg(feature = "rate-limit")]
 mod future;
 #[cfg(feature = "rate-limit")]
+pub(crate) mod gate;
+#[cfg(feature = "rate-limit")]
 mod gcra;
 #[cfg(feature = "rate-limit")]
 mod headers;
-#[cfg(feature = "rate-limit")]
-pub(crate) mod inline;
 #[cfg(feature = "rate-limit")]
 mod layer;
 #[cfg(feature = "rate-limit")]
