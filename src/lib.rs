@@ -51,7 +51,10 @@
 //!
 //! The crate root is the middleware and its contract: the layer, its
 //! builder, service, future and response body, the [`TokenValidator`] hook,
-//! the [`Principal`] it produces, and the everyday types. The rest is
+//! the [`Principal`] it produces, and the everyday types. After a request is
+//! admitted (token valid, scopes held), one crate-internal step may still
+//! decide it (`src/gate.rs`: pass with a response field, refuse, or decide
+//! later); the layer's own rate limit is that step today. The rest is
 //! grouped by subsystem:
 //!
 //! - [`key_store`]: API keys: generation, the keys file, the in-memory store;
