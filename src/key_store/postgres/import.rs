@@ -9,23 +9,12 @@ use super::writer::PostgresKeyWriter;
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::{CheckedKeysFile, KeysFile};
-use crate::key_store::replica::{ImportReport, codec};
+use crate::key_store::replica::{ImportReport, ImportRow, import_row, read_batches};
 
 /// Keys per transaction.
 const BATCH: usize = 2_000;
 /// Batches read ahead of the one being written.
 const READ_AHEAD: usize = 3;
-
-/// One key as a batch takes it: digest (hex), id, record.
-type Row = [String; 3];
-
-fn row(entry: &KeyEntry) -> Row {
-    [
-        entry.digest().to_hex(),
-        entry.id().to_owned(),
-        codec::encode(entry),
-    ]
-}
 
 impl PostgresKeyWriter {
     /// Loads a keys file: each entry is inserted, or replaces the key of
@@ -48,11 +37,11 @@ impl PostgresKeyWriter {
         for entry in file.entries() {
             entry.validate()?;
         }
-        let (sender, receiver) = mpsc::channel::<Vec<Row>>(READ_AHEAD);
-        let batches: Vec<Vec<Row>> = file
+        let (sender, receiver) = mpsc::channel::<Vec<ImportRow>>(READ_AHEAD);
+        let batches: Vec<Vec<ImportRow>> = file
             .entries()
             .chunks(BATCH)
-            .map(|chunk| chunk.iter().map(row).collect())
+            .map(|chunk| chunk.iter().map(import_row).collect())
             .collect();
         let feeding = async move {
             for batch in batches {
@@ -82,25 +71,7 @@ impl PostgresKeyWriter {
         file: &CheckedKeysFile,
         replace: bool,
     ) -> Result<ImportReport, AdminError> {
-        let (sender, receiver) = mpsc::channel::<Vec<Row>>(READ_AHEAD);
-        let reader = file.clone();
-        let reading = tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut open = true;
-            reader.for_each_entry(|entry| {
-                if !open {
-                    return;
-                }
-                batch.push(row(&entry));
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    open = sender.blocking_send(full).is_ok();
-                }
-            });
-            if open && !batch.is_empty() {
-                let _ = sender.blocking_send(batch);
-            }
-        });
+        let (receiver, reading) = read_batches(file, BATCH, READ_AHEAD);
         let report = self
             .import_batches(receiver, replace, |id| file.contains_id(id))
             .await;
@@ -110,7 +81,7 @@ impl PostgresKeyWriter {
 
     async fn import_batches(
         &self,
-        mut batches: mpsc::Receiver<Vec<Row>>,
+        mut batches: mpsc::Receiver<Vec<ImportRow>>,
         replace: bool,
         listed: impl Fn(&str) -> bool,
     ) -> Result<ImportReport, AdminError> {

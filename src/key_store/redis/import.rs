@@ -12,40 +12,30 @@ use super::writer::RedisKeyWriter;
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::{CheckedKeysFile, KeysFile};
-use crate::key_store::replica::ImportReport;
-use crate::key_store::replica::codec;
+use crate::key_store::replica::{ImportReport, ImportRow, import_row, read_batches};
 
 /// Keys per script call.
 const BATCH: usize = 1_000;
 /// Batches read ahead of the one being written.
 const READ_AHEAD: usize = 3;
 
-/// One key as the import script takes it: digest (hex), id, record.
-type Args = [String; 3];
-
 /// Where an import's batches come from.
 enum Batches<'a> {
     /// A file in memory.
     Entries(std::slice::Chunks<'a, KeyEntry>),
     /// A reader on another thread.
-    Read(mpsc::Receiver<Vec<Args>>),
+    Read(mpsc::Receiver<Vec<ImportRow>>),
 }
 
 impl Batches<'_> {
-    async fn next(&mut self) -> Option<Vec<Args>> {
+    async fn next(&mut self) -> Option<Vec<ImportRow>> {
         match self {
-            Self::Entries(chunks) => chunks.next().map(|chunk| chunk.iter().map(args).collect()),
+            Self::Entries(chunks) => chunks
+                .next()
+                .map(|chunk| chunk.iter().map(import_row).collect()),
             Self::Read(receiver) => receiver.recv().await,
         }
     }
-}
-
-fn args(entry: &KeyEntry) -> Args {
-    [
-        entry.digest().to_hex(),
-        entry.id().to_owned(),
-        codec::encode(entry),
-    ]
 }
 
 impl RedisKeyWriter {
@@ -94,25 +84,7 @@ impl RedisKeyWriter {
         file: &CheckedKeysFile,
         replace: bool,
     ) -> Result<ImportReport, AdminError> {
-        let (sender, receiver) = mpsc::channel::<Vec<Args>>(READ_AHEAD);
-        let reader = file.clone();
-        let reading = tokio::task::spawn_blocking(move || {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut open = true;
-            reader.for_each_entry(|entry| {
-                if !open {
-                    return;
-                }
-                batch.push(args(&entry));
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    open = sender.blocking_send(full).is_ok();
-                }
-            });
-            if open && !batch.is_empty() {
-                let _ = sender.blocking_send(batch);
-            }
-        });
+        let (receiver, reading) = read_batches(file, BATCH, READ_AHEAD);
         let report = self
             .import_batches(Batches::Read(receiver), replace, |id| file.contains_id(id))
             .await;

@@ -1,4 +1,55 @@
-//! What an import into a shared store reports, whatever the backend.
+//! Imports into a shared store, whatever the backend: what an import
+//! reports, the form a key travels in, and the reader that takes a checked
+//! keys file's entries again, in batches, on a blocking thread.
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::codec;
+use crate::key_store::KeyEntry;
+use crate::key_store::keys_file::CheckedKeysFile;
+
+/// One key as an import writes it: digest (hex), id, record.
+pub(crate) type ImportRow = [String; 3];
+
+/// `entry` as an import writes it.
+pub(crate) fn import_row(entry: &KeyEntry) -> ImportRow {
+    [
+        entry.digest().to_hex(),
+        entry.id().to_owned(),
+        codec::encode(entry),
+    ]
+}
+
+/// Reads `file`'s entries again, one at a time, on a blocking thread, in
+/// batches of `size` (at most `ahead` batches waiting): the batches, and
+/// the reader, which stops when the batches are no longer taken.
+pub(crate) fn read_batches(
+    file: &CheckedKeysFile,
+    size: usize,
+    ahead: usize,
+) -> (mpsc::Receiver<Vec<ImportRow>>, JoinHandle<()>) {
+    let (sender, receiver) = mpsc::channel::<Vec<ImportRow>>(ahead);
+    let reader = file.clone();
+    let reading = tokio::task::spawn_blocking(move || {
+        let mut batch = Vec::with_capacity(size);
+        let mut open = true;
+        reader.for_each_entry(|entry| {
+            if !open {
+                return;
+            }
+            batch.push(import_row(&entry));
+            if batch.len() == size {
+                let full = std::mem::replace(&mut batch, Vec::with_capacity(size));
+                open = sender.blocking_send(full).is_ok();
+            }
+        });
+        if open && !batch.is_empty() {
+            let _ = sender.blocking_send(batch);
+        }
+    });
+    (receiver, reading)
+}
 
 /// What an import changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
