@@ -15,7 +15,7 @@ use tower_bearer_auth::key_store::postgres::{
     OutagePolicy, PostgresKeyWriter, PostgresStoreBuilder, SharedKeyStore,
 };
 
-use crate::shared_store::{NAMESPACE, answer, new_key, percentile, time_until};
+use crate::shared_store::{NAMESPACE, answer, new_key, propagation};
 use crate::support::postgres::PostgresServer;
 
 /// A writer on `server`, with the schema applied.
@@ -56,40 +56,18 @@ async fn changes_reach_three_replicas_within_the_bound() {
     for _ in 0..3 {
         replicas.push(replica(&server, Duration::from_secs(5), true).await);
     }
-    let mut created = Vec::new();
-    let mut revoked = Vec::new();
-    for _ in 0..200 {
-        let (entry, token) = new_key("Propagation");
-        let id = entry.id().to_owned();
-        admin.insert(entry).await.expect("insert");
-        let token = Arc::new(token);
-        let seen = {
-            let token = Arc::clone(&token);
-            time_until(&replicas, Duration::from_secs(2), move |r| {
-                answer(r, &token).is_ok()
-            })
-            .await
-        };
-        created.push(seen.expect("the new key reaches every replica"));
-        admin.revoke(&id).await.expect("revoke");
-        let gone = time_until(&replicas, Duration::from_secs(2), move |r| {
-            answer(r, &token) == Err(ValidationFailure::Invalid)
-        })
-        .await;
-        revoked.push(gone.expect("the revocation reaches every replica"));
-    }
-    for (what, mut times) in [("creation", created), ("revocation", revoked)] {
-        times.sort();
-        let (p50, p99, max) = (
-            percentile(&times, 0.50),
-            percentile(&times, 0.99),
-            times[times.len() - 1],
+    let spreads = propagation(
+        &replicas,
+        200,
+        async |entry| admin.insert(entry).await,
+        async |id| admin.revoke(&id).await,
+    )
+    .await;
+    for times in spreads {
+        assert!(
+            times.p99 <= Duration::from_millis(100),
+            "Postgres: {times:?}"
         );
-        println!(
-            "Postgres: {what} visible on all 3 replicas, {} changes: p50 {p50:?}, p99 {p99:?}, max {max:?}",
-            times.len()
-        );
-        assert!(p99 <= Duration::from_millis(100), "{what} p99 {p99:?}");
     }
 }
 
