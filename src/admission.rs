@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::credentials::{CredentialRules, Origin};
 use crate::gate::{Fields, Gate, Gated, Pending, Refused};
+use crate::key_policy::gate::{PolicyRules, address_refused};
 use crate::principal::Principal;
 use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
 use crate::scope::ScopePolicy;
@@ -31,6 +32,8 @@ pub(crate) struct Admission<V: TokenValidator, Pol> {
     pub(crate) principal_in_response: bool,
     /// The step after admission (the layer's own rate limit), if any.
     pub(crate) gate: Option<Box<dyn Gate<V::Principal>>>,
+    /// Who the client is and what requests cost, for keys with policies.
+    pub(crate) policies: PolicyRules,
 }
 
 /// A request that passed: the principal for the response (when the layer
@@ -115,6 +118,15 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
                 ..Refusal::new(rejection)
             }
         })?;
+        let policies = principal.key_policies();
+        if let Some(policies) = policies
+            && !self.policies.admits_address(policies, parts)
+        {
+            return Err(Refusal {
+                principal: Some(principal),
+                ..Refusal::new(address_refused())
+            });
+        }
         if let Err(required) = self.policy.authorize(parts, &principal) {
             return Err(Refusal {
                 principal: Some(principal),
@@ -123,13 +135,23 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
         }
         // On the span before the gate, so that a 429 names the key too.
         record_on_span(&principal);
-        let next = match &self.gate {
+        let gated = match (principal.key_policies(), &self.gate) {
+            (None, None) => None,
+            (None, Some(gate)) => Some(gate.check(&principal, parts)),
+            (Some(policies), gate) => {
+                Some(
+                    self.policies
+                        .check(policies, &principal, parts, gate.as_deref()),
+                )
+            }
+        };
+        let next = match gated {
             None => Next::Call(Fields::default()),
-            Some(gate) => match gate.check(&principal, parts) {
-                Gated::Now(Ok(fields)) => Next::Call(fields),
-                Gated::Now(Err(refused)) => return Err(Refusal::gated(Some(principal), *refused)),
-                Gated::Later(pending) => Next::Wait(pending),
-            },
+            Some(Gated::Now(Ok(fields))) => Next::Call(fields),
+            Some(Gated::Now(Err(refused))) => {
+                return Err(Refusal::gated(Some(principal), *refused));
+            }
+            Some(Gated::Later(pending)) => Next::Wait(pending),
         };
         self.credentials.scrub(parts, origin);
         let for_response = self.principal_in_response.then(|| principal.clone());
@@ -170,6 +192,7 @@ impl<V: TokenValidator + fmt::Debug, Pol: fmt::Debug> fmt::Debug for Admission<V
             .field("renderer", &self.renderer)
             .field("principal_in_response", &self.principal_in_response)
             .field("gate", &self.gate.as_ref().map(|_| "set"))
+            .field("policies", &self.policies)
             .finish()
     }
 }

@@ -10,6 +10,8 @@ use crate::admission::Admission;
 use crate::credentials::{CredentialRules, TokenSource};
 use crate::error::ConfigError;
 use crate::gate::Gate;
+use crate::key_policy::gate::PolicyRules;
+use crate::key_policy::{CreditCosts, TrustedProxies};
 use crate::layer::BearerAuthLayer;
 #[cfg(feature = "rate-limit")]
 use crate::rate_limit::gate::RateGate;
@@ -57,6 +59,7 @@ pub struct BearerAuthBuilder<V: TokenValidator, Pol = AuthenticatedOnly> {
     format: Arc<dyn RejectionFormat>,
     principal_in_response: bool,
     gate: Option<Box<dyn Gate<V::Principal>>>,
+    policies: PolicyRules,
     error: Option<ConfigError>,
 }
 
@@ -71,6 +74,7 @@ impl<V: TokenValidator> BearerAuthBuilder<V> {
             format: Arc::new(ApiErrorJson),
             principal_in_response: false,
             gate: None,
+            policies: PolicyRules::default(),
             error: None,
         };
         builder.set_realm(DEFAULT_REALM);
@@ -151,6 +155,7 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
             format: self.format,
             principal_in_response: self.principal_in_response,
             gate: self.gate,
+            policies: self.policies,
             error: self.error,
         }
     }
@@ -195,6 +200,22 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
         self
     }
 
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` say who the
+    /// client is, for keys with an address allowlist (default: none, the
+    /// client is the connection's peer). See
+    /// [`key_policy`](crate::key_policy).
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.policies.proxies = proxies;
+        self
+    }
+
+    /// What requests cost in usage credits, for keys with credits
+    /// (default: 1 each). See [`key_policy`](crate::key_policy).
+    pub fn credit_costs(mut self, costs: CreditCosts) -> Self {
+        self.policies.costs = costs;
+        self
+    }
+
     /// Also put a clone of the principal into the extensions of every
     /// response that passed (default: off), so that layers *outside* this
     /// one (an access log, metrics) can attribute the request, e.g. by
@@ -230,6 +251,7 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
             renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
             principal_in_response: self.principal_in_response,
             gate: self.gate,
+            policies: self.policies,
         })
     }
 

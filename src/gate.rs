@@ -3,9 +3,9 @@
 //! answer; refuse, with a rejection and the fields its answer carries; or
 //! decide later (a future the layer's response future awaits before it
 //! calls the inner service). The layer's own rate limit is the first gate
-//! (`rate_limit/gate.rs`); a layer without a gate pays one `Option` check.
-//! Crate-internal: the seam per-key policies (credits, address allowlists)
-//! plug into.
+//! (`rate_limit/gate.rs`); a key's own policies (`key_policy/gate.rs`:
+//! its address allowlist, its credits) run around it. A layer without a
+//! rate limit, for a key without policies, pays two `Option` checks.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -13,6 +13,7 @@ use std::pin::Pin;
 use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
+use crate::key_policy::gate::CREDITS_REMAINING;
 use crate::rejection::Rejection;
 
 /// A step after admission, for principals of type `P`.
@@ -21,22 +22,46 @@ pub(crate) trait Gate<P>: Send + Sync + 'static {
     fn check(&self, principal: &P, parts: &Parts) -> Gated;
 }
 
-/// The field a passing answer gets from its gate, if any.
+/// The fields a passing answer gets from its gates: the rate limit's
+/// state, and the key's balance of credits after the request.
 #[derive(Debug, Default)]
-pub(crate) struct Fields(Option<(&'static HeaderName, HeaderValue)>);
+pub(crate) struct Fields {
+    one: Option<(&'static HeaderName, HeaderValue)>,
+    credits: Option<u64>,
+}
 
 impl Fields {
     /// One field.
-    // Built by gates only; without `rate-limit` no gate is compiled in.
+    // Built by the rate limit's gate only.
     #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
     pub(crate) fn one(name: &'static HeaderName, value: HeaderValue) -> Self {
-        Self(Some((name, value)))
+        Self {
+            one: Some((name, value)),
+            credits: None,
+        }
+    }
+
+    /// Only the balance of credits.
+    pub(crate) fn credits(remaining: u64) -> Self {
+        Self {
+            one: None,
+            credits: Some(remaining),
+        }
+    }
+
+    /// These fields and the balance of credits.
+    pub(crate) fn with_credits(mut self, remaining: u64) -> Self {
+        self.credits = Some(remaining);
+        self
     }
 
     /// Moves the fields into an answer's headers.
     pub(crate) fn add_to(&mut self, headers: &mut HeaderMap) {
-        if let Some((name, value)) = self.0.take() {
+        if let Some((name, value)) = self.one.take() {
             headers.insert(name, value);
+        }
+        if let Some(remaining) = self.credits.take() {
+            headers.insert(&CREDITS_REMAINING, HeaderValue::from(remaining));
         }
     }
 }
@@ -57,7 +82,7 @@ pub(crate) type Decided = Result<Fields, Box<Refused>>;
 pub(crate) type Pending = Pin<Box<dyn Future<Output = Decided> + Send>>;
 
 /// What a gate answers: a decision now, or later.
-// Built by gates only; without `rate-limit` no gate is compiled in.
+// Decided later by the Redis rate limit only.
 #[cfg_attr(not(feature = "rate-limit"), allow(dead_code))]
 pub(crate) enum Gated {
     Now(Decided),

@@ -140,6 +140,7 @@ mod gate;
 #[cfg(feature = "jwt")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwt")))]
 pub mod jwt;
+pub mod key_policy;
 #[cfg(feature = "key-store")]
 #[cfg_attr(docsrs, doc(cfg(feature = "key-store")))]
 pub mod key_store;

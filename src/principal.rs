@@ -44,6 +44,14 @@ pub trait Principal: Clone + Send + Sync + 'static {
     fn credential(&self) -> CredentialKind {
         CredentialKind::Other
     }
+
+    /// The per-key policies the layer enforces after admission (an
+    /// address allowlist, usage credits), if the principal is a key that
+    /// has any. [`ApiKey`](crate::ApiKey) answers its own; a principal
+    /// wrapping one (`jwt::Caller`) forwards it. Default: none.
+    fn key_policies(&self) -> Option<&crate::key_policy::KeyPolicies> {
+        None
+    }
 }
 
 /// What kind of credential a [`Principal`] came from.

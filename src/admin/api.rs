@@ -137,4 +137,12 @@ fn routes<A: KeyAdmin, P: Principal>() -> Router<Arc<Api<A, P>>> {
             "/admin/v1/keys/{id}/rotate",
             post(handlers::rotate::<A, P>).fallback(handlers::method_not_allowed),
         )
+        .route(
+            "/admin/v1/keys/{id}/credits",
+            post(handlers::credits::<A, P>).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/admin/v1/owners/{owner}/revoke",
+            post(handlers::revoke_owner::<A, P>).fallback(handlers::method_not_allowed),
+        )
 }

@@ -11,7 +11,7 @@ use axum::http::{Extensions, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::request::{self, BodyRule};
+use super::request::{self, BodyRule, KeyFields};
 use super::view::{self, Problem};
 use crate::Principal;
 use crate::key_store::admin::{AdminError, KeyAdmin};
@@ -29,9 +29,6 @@ type Shared<A, P> = State<Arc<Api<A, P>>>;
 
 /// What a handler answers: a response, or a problem in the error shape.
 type Answer = Result<Response, Problem>;
-
-/// The fields `POST /admin/v1/keys` and `PATCH` accept.
-const KEY_FIELDS: &[&str] = &["label", "scopes", "expires_at", "rate_limit"];
 
 /// The id of the admin key that asked (never its token), for the log.
 fn acting<P: Principal>(extensions: &Extensions) -> String {
@@ -62,33 +59,13 @@ pub(super) async fn create<A: KeyAdmin, P: Principal>(
 ) -> Answer {
     let (parts, body) = request.into_parts();
     let object = request::object(&parts, body, BodyRule::Required).await?;
-    request::only(&object, KEY_FIELDS)?;
-    let label = request::label(
-        object
-            .get("label")
-            .ok_or_else(|| Problem::invalid("`label` is required"))?,
-    )?;
-    let scopes = object.get("scopes").map(request::scopes).transpose()?;
-    let expires_at = object
-        .get("expires_at")
-        .map(request::expires_at)
-        .transpose()?
-        .flatten();
-    let rate_limit = object
-        .get("rate_limit")
-        .map(request::rate_limit)
-        .transpose()?
-        .flatten();
+    let fields = KeyFields::read(&object)?;
+    let label = fields
+        .label
+        .clone()
+        .ok_or_else(|| Problem::invalid("`label` is required"))?;
     let key = api.generate()?;
-    let mut entry = KeyEntry::new(key.id(), label, key.digest())
-        .with_hint(key.hint())
-        .with_rate_limit(rate_limit);
-    if let Some(scopes) = scopes {
-        entry = entry.with_scopes(scopes);
-    }
-    if let Some(expires_at) = expires_at {
-        entry = entry.with_expiry(expires_at);
-    }
+    let entry = fields.apply(KeyEntry::new(key.id(), label, key.digest()).with_hint(key.hint()));
     api.admin.insert(entry.clone()).await?;
     log_change("create", key.id(), &acting::<P>(&parts.extensions));
     Ok(view::answer(
@@ -106,6 +83,10 @@ pub(super) async fn list<A: KeyAdmin, P: Principal>(
     let mut entries = api.admin.entries().await?;
     entries.retain(|entry| {
         (query.include_revoked || !entry.is_revoked())
+            && query
+                .owner
+                .as_deref()
+                .is_none_or(|owner| entry.owner() == Some(owner))
             && query
                 .cursor
                 .as_deref()
@@ -135,7 +116,8 @@ pub(super) async fn show<A: KeyAdmin, P: Principal>(
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
-/// `PATCH /admin/v1/keys/{id}`: label, scopes, expiry, rate limit.
+/// `PATCH /admin/v1/keys/{id}`: label, scopes, expiry, rate limit, owner,
+/// allowlist, credits, metadata.
 pub(super) async fn change<A: KeyAdmin, P: Principal>(
     State(api): Shared<A, P>,
     Path(id): Path<String>,
@@ -143,39 +125,49 @@ pub(super) async fn change<A: KeyAdmin, P: Principal>(
 ) -> Answer {
     let (parts, body) = request.into_parts();
     let object = request::object(&parts, body, BodyRule::Required).await?;
-    request::only(&object, KEY_FIELDS)?;
-    let label = object.get("label").map(request::label).transpose()?;
-    let scopes = object.get("scopes").map(request::scopes).transpose()?;
-    let expires_at = object
-        .get("expires_at")
-        .map(request::expires_at)
-        .transpose()?;
-    let rate_limit = object
-        .get("rate_limit")
-        .map(request::rate_limit)
-        .transpose()?;
+    let fields = KeyFields::read(&object)?;
     let entry = api
         .admin
-        .update(&id, |mut entry| {
-            if let Some(label) = &label {
-                entry = entry.with_label(label.clone());
-            }
-            if let Some(scopes) = &scopes {
-                entry = entry.with_scopes(scopes.clone());
-            }
-            match expires_at {
-                Some(Some(time)) => entry = entry.with_expiry(time),
-                Some(None) => entry = entry.without_expiry(),
-                None => {}
-            }
-            if let Some(quota) = rate_limit {
-                entry = entry.with_rate_limit(quota);
-            }
-            Ok(entry)
-        })
+        .update(&id, |entry| Ok(fields.apply(entry)))
         .await?;
     log_change("update", &id, &acting::<P>(&parts.extensions));
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
+}
+
+/// `POST /admin/v1/keys/{id}/credits`: `{"add": N}` or `{"set": N}`, in
+/// one atomic change of the balance.
+pub(super) async fn credits<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    let object = request::object(&parts, body, BodyRule::Required).await?;
+    let change = request::credit_change(&object)?;
+    let entry = api.admin.change_credits(&id, change).await?;
+    log_change("credits", &id, &acting::<P>(&parts.extensions));
+    Ok(view::answer(StatusCode::OK, view::key(&entry)))
+}
+
+/// `POST /admin/v1/owners/{owner}/revoke`: no body; revokes every active
+/// key of the owner, answers `{"revoked": N}` (0 for an unknown owner).
+pub(super) async fn revoke_owner<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(owner): Path<String>,
+    request: Request,
+) -> Answer {
+    let (parts, body) = request.into_parts();
+    request::object(&parts, body, BodyRule::Refused).await?;
+    let owner = request::owner(&serde_json::Value::String(owner))?.unwrap_or_default();
+    let revoked = api.admin.revoke_owner(&owner).await?;
+    tracing::info!(
+        action = "revoke_owner",
+        owner,
+        revoked,
+        by = acting::<P>(&parts.extensions),
+        "admin: keys changed"
+    );
+    Ok(view::answer(StatusCode::OK, json!({ "revoked": revoked })))
 }
 
 /// `POST /admin/v1/keys/{id}/revoke`: no body; revoking twice is fine.
@@ -195,7 +187,9 @@ pub(super) async fn revoke<A: KeyAdmin, P: Principal>(
 }
 
 /// `POST /admin/v1/keys/{id}/rotate`: a new key, with a new id, with the
-/// old one's label, scopes, expiry and rate limit; the old one expires
+/// old one's label, scopes, expiry, rate limit, owner, allowlist,
+/// metadata and credits (the balance as it stands: during the grace
+/// period each key spends its own); the old one expires
 /// `grace_seconds` from now (0: revoked at once). The new token is in this
 /// answer only. A key is rotated once: the old key names its successor
 /// (`rotated_to`), the new one its predecessor (`rotated_from`), and a
@@ -216,6 +210,10 @@ pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
         .with_scopes(old.scopes().clone())
         .with_hint(key.hint())
         .with_rate_limit(old.rate_limit())
+        .with_owner(old.owner().map(str::to_owned))
+        .with_allowed_ips(old.allowed_ips().iter().copied())
+        .with_credits(old.credits())
+        .with_metadata_map(old.metadata().clone())
         .with_rotated_from(id.as_str());
     if let Some(expires_at) = old.expires_at() {
         fresh = fresh.with_expiry(expires_at);

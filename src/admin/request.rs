@@ -11,7 +11,12 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
 use super::view::Problem;
-use crate::key_store::{LABEL_RULE, is_valid_label, parse_quota, rfc3339, shown_field_name};
+use crate::key_policy::{AddressRange, Credits};
+use crate::key_store::admin::CreditChange;
+use crate::key_store::{
+    ID_RULE, KeyEntry, LABEL_RULE, METADATA_RULE, Metadata, is_valid_id, is_valid_label,
+    is_valid_metadata, keys_file, parse_quota, rfc3339, shown_field_name,
+};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
@@ -250,6 +255,149 @@ pub(super) fn rate_limit(value: &Value) -> Result<Option<Quota>, Problem> {
     })
 }
 
+/// The fields of a key that `POST /admin/v1/keys` and `PATCH` set, each
+/// `None` when the request leaves it as it is.
+#[derive(Default)]
+pub(super) struct KeyFields {
+    pub(super) label: Option<String>,
+    scopes: Option<ScopeSet>,
+    expires_at: Option<Option<SystemTime>>,
+    rate_limit: Option<Option<Quota>>,
+    owner: Option<Option<String>>,
+    allowed_ips: Option<Vec<AddressRange>>,
+    credits: Option<Option<Credits>>,
+    metadata: Option<Metadata>,
+}
+
+/// The names of [`KeyFields`].
+pub(super) const KEY_FIELDS: &[&str] = &[
+    "label",
+    "scopes",
+    "expires_at",
+    "rate_limit",
+    "owner",
+    "allowed_ips",
+    "credits",
+    "metadata",
+];
+
+impl KeyFields {
+    /// The fields `object` sets (no other field allowed).
+    pub(super) fn read(object: &Map<String, Value>) -> Result<Self, Problem> {
+        only(object, KEY_FIELDS)?;
+        Ok(Self {
+            label: object.get("label").map(label).transpose()?,
+            scopes: object.get("scopes").map(scopes).transpose()?,
+            expires_at: object.get("expires_at").map(expires_at).transpose()?,
+            rate_limit: object.get("rate_limit").map(rate_limit).transpose()?,
+            owner: object.get("owner").map(owner).transpose()?,
+            allowed_ips: object.get("allowed_ips").map(allowed_ips).transpose()?,
+            credits: object.get("credits").map(credits).transpose()?,
+            metadata: object.get("metadata").map(metadata).transpose()?,
+        })
+    }
+
+    /// `entry` with these fields set.
+    pub(super) fn apply(&self, mut entry: KeyEntry) -> KeyEntry {
+        if let Some(label) = &self.label {
+            entry = entry.with_label(label.clone());
+        }
+        if let Some(scopes) = &self.scopes {
+            entry = entry.with_scopes(scopes.clone());
+        }
+        match self.expires_at {
+            Some(Some(time)) => entry = entry.with_expiry(time),
+            Some(None) => entry = entry.without_expiry(),
+            None => {}
+        }
+        if let Some(quota) = self.rate_limit {
+            entry = entry.with_rate_limit(quota);
+        }
+        if let Some(owner) = &self.owner {
+            entry = entry.with_owner(owner.clone());
+        }
+        if let Some(ranges) = &self.allowed_ips {
+            entry = entry.with_allowed_ips(ranges.iter().copied());
+        }
+        if let Some(credits) = self.credits {
+            entry = entry.with_credits(credits);
+        }
+        if let Some(metadata) = &self.metadata {
+            entry = entry.with_metadata_map(metadata.clone());
+        }
+        entry
+    }
+}
+
+/// `owner`: a customer id ([`ID_RULE`]'s characters), or `null` (none).
+pub(super) fn owner(value: &Value) -> Result<Option<String>, Problem> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(owner) if is_valid_id(owner) => Ok(Some(owner.clone())),
+        _ => Err(Problem::invalid(format!(
+            "`owner` must be a string of {ID_RULE}, or null"
+        ))),
+    }
+}
+
+/// `allowed_ips`: at most 64 address ranges; `null` or `[]`: anywhere.
+pub(super) fn allowed_ips(value: &Value) -> Result<Vec<AddressRange>, Problem> {
+    if value.is_null() {
+        return Ok(Vec::new());
+    }
+    keys_file::allowed_ips(value)
+        .map_err(|rule| Problem::invalid(format!("`allowed_ips` {rule}, or null")))
+}
+
+/// `credits`: `{"remaining": N, "refill": {...}}`, or `null` (unmetered).
+pub(super) fn credits(value: &Value) -> Result<Option<Credits>, Problem> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    keys_file::credits(value, false)
+        .map(Some)
+        .map_err(|rule| Problem::invalid(format!("`credits` {rule}, or null")))
+}
+
+/// `metadata`: an object of strings within [`METADATA_RULE`]; `null`: none.
+pub(super) fn metadata(value: &Value) -> Result<Metadata, Problem> {
+    let bad = || {
+        Problem::invalid(format!(
+            "`metadata` must be an object of strings, {METADATA_RULE}, or null"
+        ))
+    };
+    let metadata: Metadata = match value {
+        Value::Null => return Ok(Metadata::new()),
+        Value::Object(object) => object
+            .iter()
+            .map(|(name, value)| Some((name.clone(), value.as_str()?.to_owned())))
+            .collect::<Option<_>>()
+            .ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if is_valid_metadata(&metadata) {
+        Ok(metadata)
+    } else {
+        Err(bad())
+    }
+}
+
+/// `{"add": N}` or `{"set": N}`, N a whole number 0 or more.
+pub(super) fn credit_change(object: &Map<String, Value>) -> Result<CreditChange, Problem> {
+    let bad = || {
+        Problem::invalid(
+            "the body must be {\"add\": N} or {\"set\": N}, N a whole number 0 or more",
+        )
+    };
+    only(object, &["add", "set"])?;
+    let number = |name: &str| object.get(name).map(|value| value.as_u64().ok_or_else(bad));
+    match (number("add").transpose()?, number("set").transpose()?) {
+        (Some(amount), None) => Ok(CreditChange::Add(amount)),
+        (None, Some(remaining)) => Ok(CreditChange::Set(remaining)),
+        _ => Err(bad()),
+    }
+}
+
 /// `grace_seconds`: 0 to 604,800 (7 days).
 pub(super) fn grace_seconds(value: Option<&Value>) -> Result<u64, Problem> {
     match value {
@@ -268,15 +416,17 @@ pub(super) struct ListQuery {
     pub(super) limit: usize,
     pub(super) cursor: Option<String>,
     pub(super) include_revoked: bool,
+    pub(super) owner: Option<String>,
 }
 
-/// Reads `limit` (1 to 1,000, default 100), `cursor` and
-/// `include_revoked` (default `true`).
+/// Reads `limit` (1 to 1,000, default 100), `cursor`, `include_revoked`
+/// (default `true`) and `owner` (only that owner's keys).
 pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Problem> {
     let mut query = ListQuery {
         limit: 100,
         cursor: None,
         include_revoked: true,
+        owner: None,
     };
     for pair in query_string.unwrap_or_default().split('&') {
         if pair.is_empty() {
@@ -302,6 +452,10 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
                     })?;
             }
             "cursor" if !value.is_empty() => query.cursor = Some(value),
+            "owner" if is_valid_id(&value) => query.owner = Some(value),
+            "owner" => {
+                return Err(Problem::invalid(format!("`owner` must be {ID_RULE}")));
+            }
             "cursor" => {}
             "include_revoked" => {
                 query.include_revoked = match value.as_str() {
@@ -312,7 +466,7 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
             }
             other => {
                 return Err(Problem::invalid(format!(
-                    "{}; parameters are limit, cursor, include_revoked",
+                    "{}; parameters are limit, cursor, include_revoked, owner",
                     field_name(other).replace("field", "parameter")
                 )));
             }

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
-use crate::key_store::rfc3339;
+use crate::key_store::{keys_file, rfc3339};
 
-/// A key as the API shows it: id, label, hint, scopes, times, status.
+/// A key as the API shows it: id, label, hint, scopes, times, status,
+/// owner, allowlist, credits and metadata.
 pub(super) fn key(entry: &KeyEntry) -> Value {
     json!({
         "id": entry.id(),
@@ -34,6 +35,11 @@ pub(super) fn key(entry: &KeyEntry) -> Value {
         // that replaced it.
         "rotated_from": entry.rotated_from(),
         "rotated_to": entry.rotated_to(),
+        "owner": entry.owner(),
+        "allowed_ips": keys_file::allowed_ips_json(entry.allowed_ips()),
+        // The live balance, as the store holding the key counts it.
+        "credits": entry.credits().as_ref().map(keys_file::credits_json),
+        "metadata": entry.metadata(),
     })
 }
 

@@ -88,6 +88,13 @@ impl<K: Principal, J: Principal> Principal for Caller<K, J> {
             Self::Jwt(claims) => claims.credential(),
         }
     }
+
+    fn key_policies(&self) -> Option<&crate::key_policy::KeyPolicies> {
+        match self {
+            Self::Key(key) => key.key_policies(),
+            Self::Jwt(claims) => claims.key_policies(),
+        }
+    }
 }
 
 #[cfg(feature = "rate-limit")]

@@ -62,6 +62,12 @@ impl ApiKey {
         self.0.expires_at()
     }
 
+    /// The customer the key belongs to, if it has an owner.
+    #[must_use]
+    pub fn owner(&self) -> Option<&str> {
+        self.0.owner()
+    }
+
     /// The key's metadata (empty if none).
     #[must_use]
     pub fn metadata(&self) -> &Metadata {
@@ -81,6 +87,10 @@ impl Principal for ApiKey {
 
     fn credential(&self) -> crate::principal::CredentialKind {
         crate::principal::CredentialKind::ApiKey
+    }
+
+    fn key_policies(&self) -> Option<&crate::key_policy::KeyPolicies> {
+        self.0.key_policies()
     }
 }
 

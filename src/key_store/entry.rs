@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use super::record::{KeyRecord, Metadata};
 use super::{KeyStoreError, TokenDigest};
+use crate::key_policy::{AddressRange, Credits, KeyPolicies, MAX_ALLOWED_IPS};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
@@ -36,6 +37,9 @@ pub struct KeyEntry {
     pub(crate) rate_limit: Option<Quota>,
     pub(crate) rotated_from: Option<String>,
     pub(crate) rotated_to: Option<String>,
+    pub(crate) owner: Option<String>,
+    pub(crate) allowed_ips: Vec<AddressRange>,
+    pub(crate) credits: Option<Credits>,
 }
 
 impl KeyEntry {
@@ -55,7 +59,58 @@ impl KeyEntry {
             rate_limit: None,
             rotated_from: None,
             rotated_to: None,
+            owner: None,
+            allowed_ips: Vec::new(),
+            credits: None,
         }
+    }
+
+    /// The customer the key belongs to, e.g. `cus_123` ([`ID_RULE`]'s
+    /// characters, 1 to 128); `None` removes it.
+    #[must_use]
+    pub fn with_owner(mut self, owner: Option<String>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// The address ranges the key may be used from (at most
+    /// [`MAX_ALLOWED_IPS`]); empty: anywhere.
+    #[must_use]
+    pub fn with_allowed_ips(mut self, ranges: impl IntoIterator<Item = AddressRange>) -> Self {
+        self.allowed_ips = ranges.into_iter().collect();
+        self
+    }
+
+    /// The key's usage credits; `None`: unmetered.
+    #[must_use]
+    pub const fn with_credits(mut self, credits: Option<Credits>) -> Self {
+        self.credits = credits;
+        self
+    }
+
+    /// The key's owner, if it has one.
+    #[must_use]
+    pub fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
+
+    /// The address ranges the key may be used from (empty: anywhere).
+    #[must_use]
+    pub fn allowed_ips(&self) -> &[AddressRange] {
+        &self.allowed_ips
+    }
+
+    /// The key's usage credits (read from a store: the live balance).
+    #[must_use]
+    pub const fn credits(&self) -> Option<Credits> {
+        self.credits
+    }
+
+    /// Replaces the metadata.
+    #[must_use]
+    pub fn with_metadata_map(mut self, metadata: Metadata) -> Self {
+        self.metadata = metadata;
+        self
     }
 
     /// The key this one was rotated from (its predecessor's id).
@@ -241,6 +296,12 @@ impl KeyEntry {
             rate_limit: record.rate_limit,
             rotated_from: record.rotated_from().map(str::to_owned),
             rotated_to: record.rotated_to().map(str::to_owned),
+            owner: record.owner().map(str::to_owned),
+            allowed_ips: record
+                .key_policies()
+                .map(|policies| policies.allowed_ips().to_vec())
+                .unwrap_or_default(),
+            credits: record.key_policies().and_then(KeyPolicies::credits),
         }
     }
 
@@ -277,6 +338,25 @@ impl KeyEntry {
                 id: self.id.clone(),
             });
         }
+        if self
+            .owner
+            .as_deref()
+            .is_some_and(|owner| !is_valid_id(owner))
+        {
+            return Err(KeyStoreError::InvalidOwner {
+                id: self.id.clone(),
+            });
+        }
+        if self.allowed_ips.len() > MAX_ALLOWED_IPS {
+            return Err(KeyStoreError::TooManyAllowedIps {
+                id: self.id.clone(),
+            });
+        }
+        if !is_valid_metadata(&self.metadata) {
+            return Err(KeyStoreError::MetadataTooLarge {
+                id: self.id.clone(),
+            });
+        }
         Ok(())
     }
 }
@@ -288,6 +368,20 @@ pub(crate) const ID_RULE: &str =
 /// A label's rule, as error messages state it.
 pub(crate) const LABEL_RULE: &str =
     "1 to 128 characters, not only spaces, without control characters";
+
+/// The metadata's rule, as error messages state it.
+pub(crate) const METADATA_RULE: &str =
+    "at most 16 entries of strings, 1024 bytes of names and values in all";
+
+/// Whether `metadata` is within [`METADATA_RULE`].
+pub(crate) fn is_valid_metadata(metadata: &Metadata) -> bool {
+    metadata.len() <= 16
+        && metadata
+            .iter()
+            .map(|(name, value)| name.len() + value.len())
+            .sum::<usize>()
+            <= 1024
+}
 
 /// A hint's rule, as error messages state it.
 pub(crate) const HINT_RULE: &str = "1 to 32 characters from A-Z a-z 0-9 _";

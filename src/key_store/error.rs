@@ -2,7 +2,8 @@
 
 use std::fmt;
 
-use super::entry::{HINT_RULE, ID_RULE, LABEL_RULE};
+use super::entry::{HINT_RULE, ID_RULE, LABEL_RULE, METADATA_RULE};
+use crate::key_policy::MAX_ALLOWED_IPS;
 
 /// Why a key store update was refused. A refused update changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +24,22 @@ pub enum KeyStoreError {
     /// A hint must be 1 to 32 characters from `A-Z a-z 0-9 _`.
     InvalidHint {
         /// The id of the key with the bad hint.
+        id: String,
+    },
+    /// An owner must follow the id rule (1 to 128 characters from
+    /// `A-Z a-z 0-9 _ - . :`).
+    InvalidOwner {
+        /// The id of the key with the bad owner.
+        id: String,
+    },
+    /// A key's allowlist holds at most 64 address ranges.
+    TooManyAllowedIps {
+        /// The id of the key with the long list.
+        id: String,
+    },
+    /// A key's metadata holds at most 16 entries, 1024 bytes in all.
+    MetadataTooLarge {
+        /// The id of the key with the large metadata.
         id: String,
     },
     /// Two keys with the same id.
@@ -50,6 +67,14 @@ impl fmt::Display for KeyStoreError {
             Self::InvalidId { id } => write!(f, "invalid key id \"{id}\": use {ID_RULE}"),
             Self::InvalidLabel { id } => write!(f, "key \"{id}\": label must be {LABEL_RULE}"),
             Self::InvalidHint { id } => write!(f, "key \"{id}\": hint must be {HINT_RULE}"),
+            Self::InvalidOwner { id } => write!(f, "key \"{id}\": owner must be {ID_RULE}"),
+            Self::TooManyAllowedIps { id } => write!(
+                f,
+                "key \"{id}\": allowed_ips holds at most {MAX_ALLOWED_IPS} address ranges"
+            ),
+            Self::MetadataTooLarge { id } => {
+                write!(f, "key \"{id}\": metadata must be {METADATA_RULE}")
+            }
             Self::DuplicateId { id } => write!(f, "key id \"{id}\" is used twice"),
             Self::DuplicateDigest { id, existing } => {
                 write!(f, "key \"{id}\" has the same hash as key \"{existing}\"")

@@ -68,6 +68,8 @@ pub use self::api_key::ApiKey;
 pub use self::digest::TokenDigest;
 pub use self::entry::KeyEntry;
 #[cfg(feature = "admin")]
+pub(crate) use self::entry::{ID_RULE, METADATA_RULE, is_valid_id, is_valid_metadata};
+#[cfg(feature = "admin")]
 pub(crate) use self::entry::{LABEL_RULE, is_valid_label};
 pub use self::error::KeyStoreError;
 pub use self::generator::{GeneratedKey, KeyGenError, KeyGenerator};

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::{KeyEntry, TokenDigest};
+use crate::key_policy::{CreditAccount, KeyPolicies};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
@@ -40,18 +41,27 @@ pub(crate) struct KeyRecord {
     hint_len: u8,
 }
 
-/// What few keys have: metadata, and the keys it was rotated from or to.
-#[derive(Debug, Default, PartialEq, Eq)]
+/// What few keys have: metadata, the keys it was rotated from or to, its
+/// owner, and the policies the layer enforces (allowlist, credits).
+#[derive(Debug, Default, PartialEq)]
 struct Extra {
     metadata: Metadata,
     rotated_from: Option<String>,
     rotated_to: Option<String>,
+    owner: Option<String>,
+    policies: Option<KeyPolicies>,
 }
 
 impl KeyRecord {
     /// The record of a checked entry (ids are at most 128 bytes, hints 32,
-    /// labels 256: the lengths fit), with its interned scope set.
-    pub(crate) fn new(entry: KeyEntry, scopes: Arc<ScopeSet>) -> Self {
+    /// labels 256: the lengths fit), with its interned scope set. Its
+    /// credits, if any, start a live balance from the entry's.
+    pub(crate) fn new(mut entry: KeyEntry, scopes: Arc<ScopeSet>) -> Self {
+        let account = entry
+            .credits
+            .map(|credits| Arc::new(CreditAccount::new(credits)));
+        let policies = KeyPolicies::of(&entry.allowed_ips, account);
+        let owner = entry.owner.take();
         let hint = entry.hint.as_deref().unwrap_or_default();
         let mut text = String::with_capacity(entry.id.len() + entry.label.len() + hint.len());
         text.push_str(&entry.id);
@@ -63,12 +73,16 @@ impl KeyRecord {
             scopes,
             extra: (!entry.metadata.is_empty()
                 || entry.rotated_from.is_some()
-                || entry.rotated_to.is_some())
+                || entry.rotated_to.is_some()
+                || owner.is_some()
+                || policies.is_some())
             .then(|| {
                 Box::new(Extra {
                     metadata: entry.metadata,
                     rotated_from: entry.rotated_from,
                     rotated_to: entry.rotated_to,
+                    owner,
+                    policies,
                 })
             }),
             times: PackedTimes::new(entry.created_at, entry.expires_at),
@@ -103,6 +117,16 @@ impl KeyRecord {
             .as_deref()
             .map(|extra| &extra.metadata)
             .filter(|metadata| !metadata.is_empty())
+    }
+
+    /// The key's owner, if it has one.
+    pub(crate) fn owner(&self) -> Option<&str> {
+        self.extra.as_deref()?.owner.as_deref()
+    }
+
+    /// The key's allowlist and credits, if it has either.
+    pub(crate) fn key_policies(&self) -> Option<&KeyPolicies> {
+        self.extra.as_deref()?.policies.as_ref()
     }
 
     /// The id of the key this one was rotated from.
@@ -146,6 +170,19 @@ impl KeyRecord {
             && self.metadata().is_none_or(|held| *held == entry.metadata)
             && self.rotated_from() == entry.rotated_from.as_deref()
             && self.rotated_to() == entry.rotated_to.as_deref()
+            && self.owner() == entry.owner.as_deref()
+            && self
+                .key_policies()
+                .map_or(&[][..], KeyPolicies::allowed_ips)
+                == entry.allowed_ips
+            && match (
+                self.key_policies().and_then(KeyPolicies::account),
+                &entry.credits,
+            ) {
+                (None, None) => true,
+                (Some(account), Some(credits)) => account.was_given(credits),
+                _ => false,
+            }
     }
 
     /// Notes a use in `minute` (minutes since the epoch): one relaxed load,

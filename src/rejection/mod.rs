@@ -82,11 +82,19 @@ pub enum RejectionKind {
     /// layer, or a validator that limits rates itself): 429 with
     /// `Retry-After`, no challenge; gRPC 8 `RESOURCE_EXHAUSTED`.
     RateLimited,
+    /// The key may not be used from the client's address (its allowlist,
+    /// [`key_policy`](crate::key_policy)): 403 `forbidden`, no challenge
+    /// (another token would not help), gRPC 7 `PERMISSION_DENIED`.
+    AddressNotAllowed,
+    /// The key has no usage credits left for the request
+    /// ([`key_policy`](crate::key_policy)): 429 `usage_exceeded`, with
+    /// `Retry-After` when the balance refills; gRPC 8 `RESOURCE_EXHAUSTED`.
+    UsageExceeded,
 }
 
 impl RejectionKind {
     /// Every kind, for tables indexed by kind.
-    pub(crate) const ALL: [Self; 10] = [
+    pub(crate) const ALL: [Self; 12] = [
         Self::MissingCredentials,
         Self::UnsupportedScheme,
         Self::MalformedToken,
@@ -97,6 +105,8 @@ impl RejectionKind {
         Self::ValidatorUnavailable,
         Self::ValidatorTimeout,
         Self::RateLimited,
+        Self::AddressNotAllowed,
+        Self::UsageExceeded,
     ];
 
     /// The position of the kind in [`Self::ALL`]. An exhaustive match, so a
@@ -113,6 +123,8 @@ impl RejectionKind {
             Self::ValidatorUnavailable => 7,
             Self::ValidatorTimeout => 8,
             Self::RateLimited => 9,
+            Self::AddressNotAllowed => 10,
+            Self::UsageExceeded => 11,
         }
     }
 
@@ -125,15 +137,15 @@ impl RejectionKind {
             | Self::MalformedToken
             | Self::InvalidToken
             | Self::ExpiredToken => StatusCode::UNAUTHORIZED,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::AddressNotAllowed => StatusCode::FORBIDDEN,
             Self::AmbiguousCredentials => StatusCode::BAD_REQUEST,
             Self::ValidatorUnavailable | Self::ValidatorTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited | Self::UsageExceeded => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     /// The error code of the JSON body: `unauthorized`, `forbidden`,
-    /// `invalid_request`, `unavailable` or `rate_limited`.
+    /// `invalid_request`, `unavailable`, `rate_limited` or `usage_exceeded`.
     #[must_use]
     pub const fn code(self) -> &'static str {
         match self {
@@ -142,10 +154,11 @@ impl RejectionKind {
             | Self::MalformedToken
             | Self::InvalidToken
             | Self::ExpiredToken => "unauthorized",
-            Self::InsufficientScope => "forbidden",
+            Self::InsufficientScope | Self::AddressNotAllowed => "forbidden",
             Self::AmbiguousCredentials => "invalid_request",
             Self::ValidatorUnavailable | Self::ValidatorTimeout => "unavailable",
             Self::RateLimited => "rate_limited",
+            Self::UsageExceeded => "usage_exceeded",
         }
     }
 
@@ -162,15 +175,22 @@ impl RejectionKind {
             | Self::UnsupportedScheme
             | Self::ValidatorUnavailable
             | Self::ValidatorTimeout
-            | Self::RateLimited => None,
+            | Self::RateLimited
+            | Self::AddressNotAllowed
+            | Self::UsageExceeded => None,
         }
     }
 
     /// Whether the response carries a `WWW-Authenticate` challenge (every
-    /// 400, 401 and 403; not a 429 or a 503).
+    /// 400 and 401, a 403 for scope; not a 403 for the address, a 429 or a
+    /// 503: another token would not help).
     #[must_use]
     pub const fn has_challenge(self) -> bool {
-        !self.is_server_error() && !matches!(self, Self::RateLimited)
+        !self.is_server_error()
+            && !matches!(
+                self,
+                Self::RateLimited | Self::UsageExceeded | Self::AddressNotAllowed
+            )
     }
 
     /// The gRPC status code for gRPC requests: 16 `UNAUTHENTICATED`,
@@ -184,9 +204,9 @@ impl RejectionKind {
             | Self::InvalidToken
             | Self::ExpiredToken
             | Self::AmbiguousCredentials => 16,
-            Self::InsufficientScope => 7,
+            Self::InsufficientScope | Self::AddressNotAllowed => 7,
             Self::ValidatorUnavailable | Self::ValidatorTimeout => 14,
-            Self::RateLimited => 8,
+            Self::RateLimited | Self::UsageExceeded => 8,
         }
     }
 
@@ -205,6 +225,8 @@ impl RejectionKind {
             Self::ValidatorUnavailable => "Authentication is temporarily unavailable",
             Self::ValidatorTimeout => "Authentication timed out",
             Self::RateLimited => "Too many requests for this key",
+            Self::AddressNotAllowed => "This key may not be used from the client's address",
+            Self::UsageExceeded => "This key has no usage credits left",
         }
     }
 
@@ -222,6 +244,8 @@ impl RejectionKind {
             Self::ValidatorUnavailable => "validator_unavailable",
             Self::ValidatorTimeout => "validator_timeout",
             Self::RateLimited => "rate_limited",
+            Self::AddressNotAllowed => "address_not_allowed",
+            Self::UsageExceeded => "usage_exceeded",
         }
     }
 
@@ -278,6 +302,17 @@ impl Rejection {
             kind: RejectionKind::RateLimited,
             required_scopes: None,
             retry_after: Some(retry_after),
+        }
+    }
+
+    /// A 429 for a key without credits: retry after `retry_after`, when
+    /// the balance refills (none: it does not refill by itself).
+    #[must_use]
+    pub const fn usage_exceeded(retry_after: Option<Duration>) -> Self {
+        Self {
+            kind: RejectionKind::UsageExceeded,
+            required_scopes: None,
+            retry_after,
         }
     }
 
@@ -339,7 +374,7 @@ impl From<RejectionKind> for Rejection {
 mod tests {
     use super::*;
 
-    const ALL: [RejectionKind; 10] = RejectionKind::ALL;
+    const ALL: [RejectionKind; 12] = RejectionKind::ALL;
 
     #[test]
     fn all_lists_every_kind_at_its_index() {
@@ -356,6 +391,7 @@ mod tests {
                 403 => ("forbidden", 7),
                 400 => ("invalid_request", 16),
                 503 => ("unavailable", 14),
+                429 if kind == RejectionKind::UsageExceeded => ("usage_exceeded", 8),
                 429 => ("rate_limited", 8),
                 other => panic!("unexpected status {other}"),
             };

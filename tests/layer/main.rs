@@ -11,6 +11,7 @@ mod fail_closed;
 mod fuzz_regressions;
 mod jwks;
 mod jwt;
+mod key_policies;
 mod rate_limit;
 mod readiness;
 mod rejections;

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{AdminError, KeyAdmin};
+use super::{AdminError, CreditChange, KeyAdmin};
+use crate::key_policy::Credits;
 use crate::key_store::keys_file::KeysFile;
 use crate::key_store::{KeyEntry, KeyStore, KeyStoreError};
 
@@ -111,6 +112,43 @@ impl EmbeddedKeyAdmin {
         self.persist(self.inner.store.entries()).await
     }
 
+    /// [`KeyAdmin::update`], the writes' lock held.
+    async fn update_held<F>(&self, id: &str, mut change: F) -> Result<KeyEntry, AdminError>
+    where
+        F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
+    {
+        let store = &self.inner.store;
+        let Some(current) = store.entry(id) else {
+            return Err(AdminError::UnknownId { id: id.to_owned() });
+        };
+        let changed = change(current.clone())?;
+        if changed.id() != id || changed.digest() != current.digest() {
+            return Err(AdminError::Invalid(KeyStoreError::InvalidId {
+                id: changed.id().to_owned(),
+            }));
+        }
+        changed.validate()?;
+        if changed == current {
+            return Ok(current);
+        }
+        let next = store
+            .entries()
+            .into_iter()
+            .map(|entry| {
+                if entry.id() == id {
+                    changed.clone()
+                } else {
+                    entry
+                }
+            })
+            .collect();
+        self.persist(next).await?;
+        store.upsert(changed).map_err(AdminError::Invalid)?;
+        store
+            .entry(id)
+            .ok_or_else(|| AdminError::UnknownId { id: id.to_owned() })
+    }
+
     /// Writes `entries` to the keys file, if there is one, off the async
     /// workers, after checking that the file still holds the keys in force.
     async fn persist(&self, entries: Vec<KeyEntry>) -> Result<(), AdminError> {
@@ -165,11 +203,21 @@ fn check_unchanged(path: &Path, in_force: Vec<KeyEntry>) -> Result<(), AdminErro
     Ok(())
 }
 
-/// Entries by id, without last uses.
+/// Entries by id, without last uses or credit balances (both move on the
+/// request path between writes).
 fn comparable(entries: Vec<KeyEntry>) -> Vec<KeyEntry> {
     let mut entries: Vec<KeyEntry> = entries
         .into_iter()
-        .map(|entry| entry.with_last_used_at(None))
+        .map(|entry| {
+            let credits = entry.credits().map(|credits| {
+                let mut bare = Credits::new(0);
+                if let Some(refill) = credits.refill() {
+                    bare = bare.with_refill(refill);
+                }
+                bare
+            });
+            entry.with_last_used_at(None).with_credits(credits)
+        })
         .collect();
     entries.sort_unstable_by(|a, b| a.id().cmp(b.id()));
     entries
@@ -204,41 +252,79 @@ impl KeyAdmin for EmbeddedKeyAdmin {
         store.insert(entry).map(|_| ()).map_err(AdminError::Invalid)
     }
 
-    async fn update<F>(&self, id: &str, mut change: F) -> Result<KeyEntry, AdminError>
+    async fn update<F>(&self, id: &str, change: F) -> Result<KeyEntry, AdminError>
     where
         F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
     {
         let _one_at_a_time = self.inner.writes.lock().await;
+        self.update_held(id, change).await
+    }
+
+    async fn change_credits(&self, id: &str, change: CreditChange) -> Result<KeyEntry, AdminError> {
+        let _one_at_a_time = self.inner.writes.lock().await;
         let store = &self.inner.store;
-        let Some(current) = store.entry(id) else {
-            return Err(AdminError::UnknownId { id: id.to_owned() });
+        let Some(account) = store.credit_account(id) else {
+            // No credits yet: they are made, as any other change.
+            return self
+                .update_held(id, |entry| {
+                    let credits = entry.credits().unwrap_or(Credits::new(0));
+                    let remaining = change.apply(credits.remaining());
+                    Ok(entry.with_credits(Some(credits.with_remaining(remaining))))
+                })
+                .await;
         };
-        let changed = change(current.clone())?;
-        if changed.id() != id || changed.digest() != current.digest() {
-            return Err(AdminError::Invalid(KeyStoreError::InvalidId {
-                id: changed.id().to_owned(),
-            }));
+        // The file first (nothing changes if it cannot be written), then
+        // the live balance, relative to what requests spent meanwhile.
+        let written = change.apply(account.credits().remaining());
+        let next = store
+            .entries()
+            .into_iter()
+            .map(|entry| match entry.credits() {
+                Some(credits) if entry.id() == id => {
+                    entry.with_credits(Some(credits.with_remaining(written)))
+                }
+                _ => entry,
+            })
+            .collect();
+        self.persist(next).await?;
+        match change {
+            CreditChange::Add(amount) => {
+                account.add(amount);
+            }
+            CreditChange::Set(remaining) => account.set(remaining),
         }
-        changed.validate()?;
-        if changed == current {
-            return Ok(current);
-        }
+        store
+            .entry(id)
+            .ok_or_else(|| AdminError::UnknownId { id: id.to_owned() })
+    }
+
+    async fn revoke_owner(&self, owner: &str) -> Result<usize, AdminError> {
+        let _one_at_a_time = self.inner.writes.lock().await;
+        let store = &self.inner.store;
+        let mut revoked = Vec::new();
         let next = store
             .entries()
             .into_iter()
             .map(|entry| {
-                if entry.id() == id {
-                    changed.clone()
+                if entry.owner() == Some(owner) && !entry.is_revoked() {
+                    let entry = entry.with_revoked(true);
+                    revoked.push(entry.clone());
+                    entry
                 } else {
                     entry
                 }
             })
             .collect();
+        if revoked.is_empty() {
+            return Ok(0);
+        }
+        // One write of the file for all of them.
         self.persist(next).await?;
-        store.upsert(changed).map_err(AdminError::Invalid)?;
-        store
-            .entry(id)
-            .ok_or_else(|| AdminError::UnknownId { id: id.to_owned() })
+        let count = revoked.len();
+        for entry in revoked {
+            store.upsert(entry).map_err(AdminError::Invalid)?;
+        }
+        Ok(count)
     }
 
     async fn remove(&self, id: &str) -> Result<(), AdminError> {

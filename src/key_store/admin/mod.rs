@@ -20,6 +20,8 @@ pub use self::embedded::{ChangesHeld, EmbeddedKeyAdmin};
 pub use self::error::AdminError;
 #[cfg(feature = "admin")]
 use super::KeyEntry;
+#[cfg(feature = "admin")]
+use crate::key_policy::Credits;
 
 /// The write side of a key set, as an admin API needs it. Reads return
 /// keys with their last use; no method ever sees a token, only digests.
@@ -49,4 +51,60 @@ pub trait KeyAdmin: Send + Sync + 'static {
 
     /// Forgets a key entirely: it fails like a revoked one.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+
+    /// Changes the credit balance of the key with this id (a key without
+    /// credits gets them, without refill); returns the key as changed.
+    /// The default is one [`update`](Self::update); the embedded store
+    /// changes its live balance, so that no request's spend is lost.
+    fn change_credits(
+        &self,
+        id: &str,
+        change: CreditChange,
+    ) -> impl Future<Output = Result<KeyEntry, AdminError>> + Send {
+        self.update(id, move |entry| {
+            let credits = entry.credits().unwrap_or(Credits::new(0));
+            Ok(entry.with_credits(Some(
+                credits.with_remaining(change.apply(credits.remaining())),
+            )))
+        })
+    }
+
+    /// Revokes every active key of `owner`; how many were revoked. The
+    /// default revokes them one [`update`](Self::update) at a time; the
+    /// embedded store writes its file once for all of them.
+    fn revoke_owner(&self, owner: &str) -> impl Future<Output = Result<usize, AdminError>> + Send {
+        async move {
+            let mut revoked = 0;
+            for entry in self.entries().await? {
+                if entry.owner() == Some(owner) && !entry.is_revoked() {
+                    self.update(entry.id(), |entry| Ok(entry.with_revoked(true)))
+                        .await?;
+                    revoked += 1;
+                }
+            }
+            Ok(revoked)
+        }
+    }
+}
+
+/// A change to a key's credit balance (`POST /admin/v1/keys/{id}/credits`).
+#[cfg(feature = "admin")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditChange {
+    /// Adds to the balance.
+    Add(u64),
+    /// Sets the balance.
+    Set(u64),
+}
+
+#[cfg(feature = "admin")]
+impl CreditChange {
+    /// The balance after the change of `remaining`.
+    #[must_use]
+    pub const fn apply(self, remaining: u64) -> u64 {
+        match self {
+            Self::Add(amount) => remaining.saturating_add(amount),
+            Self::Set(remaining) => remaining,
+        }
+    }
 }

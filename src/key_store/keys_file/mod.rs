@@ -22,6 +22,7 @@
 #[cfg(feature = "replica")]
 mod checked;
 mod error;
+mod policies;
 mod read;
 
 #[cfg(feature = "admin")]
@@ -29,6 +30,19 @@ pub(crate) use self::read::quota as parse_quota;
 #[cfg(feature = "admin")]
 pub(crate) use self::read::shown_field_name;
 mod reload;
+
+#[cfg(any(feature = "admin", feature = "replica"))]
+pub(crate) use self::policies::credits_json;
+#[cfg(feature = "admin")]
+pub(crate) use self::policies::{allowed_ips, allowed_ips_json, credits};
+
+/// The stored `credits` object of a key (the keys file's form).
+#[cfg(feature = "replica")]
+pub(crate) fn parse_credits(
+    value: &serde_json::Value,
+) -> Result<crate::key_policy::Credits, &'static str> {
+    policies::credits(value, true)
+}
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -85,6 +99,12 @@ struct FileEntry<'a> {
     rotated_from: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     rotated_to: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allowed_ips: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    credits: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -294,6 +314,10 @@ fn to_file_entry(entry: &KeyEntry) -> FileEntry<'_> {
         }),
         rotated_from: entry.rotated_from(),
         rotated_to: entry.rotated_to(),
+        owner: entry.owner(),
+        allowed_ips: (!entry.allowed_ips().is_empty())
+            .then(|| policies::allowed_ips_json(entry.allowed_ips())),
+        credits: entry.credits().as_ref().map(policies::credits_json),
     }
 }
 

@@ -10,7 +10,8 @@ use std::collections::hash_map::Entry;
 use serde_json::{Map, Value};
 
 use super::KeysFileError;
-use crate::key_store::entry::{HINT_RULE, ID_RULE, LABEL_RULE, is_valid_id};
+use super::policies;
+use crate::key_store::entry::{HINT_RULE, ID_RULE, LABEL_RULE, METADATA_RULE, is_valid_id};
 use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest, rfc3339};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
@@ -36,7 +37,7 @@ pub(crate) fn quota(value: &Value) -> Option<Quota> {
 }
 
 /// The fields an entry may have.
-const FIELDS: [&str; 13] = [
+const FIELDS: [&str; 16] = [
     "id",
     "label",
     "hash",
@@ -50,6 +51,9 @@ const FIELDS: [&str; 13] = [
     "rate_limit",
     "rotated_from",
     "rotated_to",
+    "owner",
+    "allowed_ips",
+    "credits",
 ];
 
 /// One result per entry, in file order; `Err` for the file as a whole when
@@ -335,11 +339,33 @@ fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
             Some(_) => return Err(problem(Some(name), &format!("must be a key id: {ID_RULE}"))),
         }
     }
+    match field("owner") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(owner)) => entry = entry.with_owner(Some(owner)),
+        Some(_) => return Err(problem(Some("owner"), &format!("must be {ID_RULE}"))),
+    }
+    if let Some(value) = field("allowed_ips") {
+        let ranges =
+            policies::allowed_ips(&value).map_err(|rule| problem(Some("allowed_ips"), rule))?;
+        entry = entry.with_allowed_ips(ranges);
+    }
+    match field("credits") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            let credits =
+                policies::credits(&value, true).map_err(|rule| problem(Some("credits"), rule))?;
+            entry = entry.with_credits(Some(credits));
+        }
+    }
     entry.validate().map_err(|error| match error {
         KeyStoreError::InvalidLabel { .. } => {
             problem(Some("label"), &format!("must be {LABEL_RULE}"))
         }
         KeyStoreError::InvalidHint { .. } => problem(Some("hint"), &format!("must be {HINT_RULE}")),
+        KeyStoreError::InvalidOwner { .. } => problem(Some("owner"), &format!("must be {ID_RULE}")),
+        KeyStoreError::MetadataTooLarge { .. } => {
+            problem(Some("metadata"), &format!("must be {METADATA_RULE}"))
+        }
         _ => problem(Some("id"), &format!("must be {ID_RULE}")),
     })?;
     Ok(entry)

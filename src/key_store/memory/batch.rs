@@ -18,7 +18,7 @@ use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest};
 pub(crate) enum Change {
     /// Put this entry in force (as `upsert`); another key holding its
     /// digest is removed first: the newer write wins.
-    Put(KeyEntry),
+    Put(Box<KeyEntry>),
     /// Forget the key with this id and whatever key holds this digest (as
     /// `remove` then `remove_digest`).
     Forget {
@@ -49,11 +49,11 @@ impl KeyStore {
     fn apply_one(&self, change: Change) {
         match change {
             Change::Put(entry) => {
-                if let Err(KeyStoreError::DuplicateDigest { .. }) = self.upsert(entry.clone()) {
+                if let Err(KeyStoreError::DuplicateDigest { .. }) = self.upsert((*entry).clone()) {
                     // Another id holds this digest locally (a write this
                     // replica missed is being replayed): the newer wins.
                     self.remove_digest(&entry.digest);
-                    let _ = self.upsert(entry);
+                    let _ = self.upsert(*entry);
                 }
             }
             Change::Forget { id, digest } => {
@@ -103,7 +103,7 @@ impl KeyStore {
                         staged_owner.remove(&previous.digest);
                     }
                     staged_owner.insert(entry.digest, entry.id.clone());
-                    finals.insert(entry.id.clone(), Some(entry));
+                    finals.insert(entry.id.clone(), Some(*entry));
                 }
                 Change::Forget { id, digest } => {
                     if let Some(Some(previous)) = finals.get(&id) {
@@ -211,10 +211,10 @@ mod tests {
                         id,
                         digest: (next(2) == 0).then(|| TokenDigest::of(token)),
                     },
-                    kind => Change::Put(
+                    kind => Change::Put(Box::new(
                         KeyEntry::new(id, format!("L{round}.{step}"), TokenDigest::of(token))
                             .with_revoked(kind == 3),
-                    ),
+                    )),
                 };
                 changes.push(change);
             }

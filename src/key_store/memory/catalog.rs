@@ -360,6 +360,13 @@ impl Catalog {
         Some(KeyEntry::from_record(&self.revoked[at], true))
     }
 
+    /// The record of the key with this id, active or revoked.
+    #[cfg(feature = "admin")]
+    pub(super) fn record_of(&self, id: &str) -> Option<&Arc<KeyRecord>> {
+        self.active(id)
+            .or_else(|| find(&self.revoked, id).ok().map(|at| &self.revoked[at]))
+    }
+
     /// The id of the revoked key holding `digest`, if one does.
     #[cfg(any(feature = "replica", feature = "admin"))]
     pub(super) fn revoked_holder(&self, digest: &TokenDigest) -> Option<String> {

@@ -378,6 +378,16 @@ impl KeyStore {
             .map(|record| ApiKey(Arc::clone(record)))
     }
 
+    /// The live credit account of the key with this id, if it has credits.
+    #[cfg(feature = "admin")]
+    pub(crate) fn credit_account(&self, id: &str) -> Option<Arc<crate::key_policy::CreditAccount>> {
+        self.lock()
+            .record_of(id)?
+            .key_policies()?
+            .account()
+            .cloned()
+    }
+
     /// The key with this id, active or revoked, as an entry (its label,
     /// scopes, times, digest; never a token).
     #[must_use]

@@ -90,7 +90,7 @@ impl Newer {
 pub(super) fn staged(change: &Change, tombstones: &mut Tombstones) -> BatchChange {
     match change {
         Change::Put { digest, id, record } => match read(digest, Some(id), record) {
-            Ok(entry) => BatchChange::Put(remember(entry, tombstones)),
+            Ok(entry) => BatchChange::Put(Box::new(remember(entry, tombstones))),
             Err(problem) => {
                 report::unreadable(digest, &problem);
                 BatchChange::Forget {

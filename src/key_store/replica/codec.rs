@@ -24,6 +24,18 @@
 //! A JSON object never holds a raw tab (JSON escapes control characters),
 //! so the last field needs no escaping either.
 //!
+//! # Version 3 (written since 0.2 for keys with an owner, an allowlist or
+//! credits; others are still written as version 2, which older replicas
+//! read)
+//!
+//! `tba3`, the 12 fields of version 2, then:
+//!
+//! | # | field | form |
+//! |---|---|---|
+//! | 13 | owner | the id rule, empty: none |
+//! | 14 | allowed IPs | address ranges separated by `,`, empty: none |
+//! | 15 | credits | the keys file's `credits` object as JSON, empty: none |
+//!
 //! # Version 1
 //!
 //! A keys-file entry as one JSON object, `hash` included (which must be
@@ -37,8 +49,9 @@
 
 use std::fmt::Write as _;
 
+use crate::key_policy::AddressRange;
 use crate::key_store::entry::is_valid_id;
-use crate::key_store::keys_file::parse_entry;
+use crate::key_store::keys_file::{self, credits_json, parse_entry};
 use crate::key_store::{KeyEntry, TokenDigest, rfc3339};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
@@ -49,8 +62,16 @@ const V2: &str = "tba2";
 /// Fields after the tag.
 const V2_FIELDS: usize = 12;
 
+/// The tag of version 3.
+const V3: &str = "tba3";
+
+/// Fields after the tag.
+const V3_FIELDS: usize = 15;
+
 /// The stored form of `entry` (version 2).
 pub(crate) fn encode(entry: &KeyEntry) -> String {
+    let v3 =
+        entry.owner().is_some() || !entry.allowed_ips().is_empty() || entry.credits().is_some();
     let mut text = String::with_capacity(96 + entry.label().len());
     let time = |text: &mut String, time: Option<std::time::SystemTime>| {
         text.push('\t');
@@ -58,7 +79,7 @@ pub(crate) fn encode(entry: &KeyEntry) -> String {
             text.push_str(&rfc3339::format(time));
         }
     };
-    text.push_str(V2);
+    text.push_str(if v3 { V3 } else { V2 });
     text.push('\t');
     text.push_str(entry.id());
     text.push('\t');
@@ -92,6 +113,21 @@ pub(crate) fn encode(entry: &KeyEntry) -> String {
         // A map of strings always serializes.
         text.push_str(&serde_json::to_string(entry.metadata()).unwrap_or_default());
     }
+    if v3 {
+        text.push('\t');
+        text.push_str(entry.owner().unwrap_or_default());
+        text.push('\t');
+        for (index, range) in entry.allowed_ips().iter().enumerate() {
+            if index > 0 {
+                text.push(',');
+            }
+            let _ = write!(text, "{range}");
+        }
+        text.push('\t');
+        if let Some(credits) = entry.credits() {
+            text.push_str(&credits_json(&credits).to_string());
+        }
+    }
     text
 }
 
@@ -109,16 +145,29 @@ pub(crate) fn decode(digest: &str, text: &str) -> Result<KeyEntry, String> {
         return Ok(entry);
     }
     let mut fields = text.split('\t');
-    if fields.next() != Some(V2) {
-        return Err("the record is neither version 1 (JSON) nor version 2 (tba2)".to_owned());
-    }
+    let v3 = match fields.next() {
+        Some(V2) => false,
+        Some(V3) => true,
+        _ => {
+            return Err(
+                "the record is neither version 1 (JSON), version 2 (tba2) nor version 3 (tba3)"
+                    .to_owned(),
+            );
+        }
+    };
     let mut next = || fields.next().ok_or("the record has too few fields");
     let (id, label, scopes) = (next()?, next()?, next()?);
     let (created_at, expires_at, revoked, hint) = (next()?, next()?, next()?, next()?);
     let (last_used_at, rate_limit, rotated_from, rotated_to) = (next()?, next()?, next()?, next()?);
     let metadata = next()?;
+    let (owner, allowed_ips, credits) = if v3 {
+        (next()?, next()?, next()?)
+    } else {
+        ("", "", "")
+    };
     if fields.next().is_some() {
-        return Err(format!("the record has more than {V2_FIELDS} fields"));
+        let most = if v3 { V3_FIELDS } else { V2_FIELDS };
+        return Err(format!("the record has more than {most} fields"));
     }
     let scopes = if scopes.is_empty() {
         ScopeSet::empty()
@@ -171,9 +220,25 @@ pub(crate) fn decode(digest: &str, text: &str) -> Result<KeyEntry, String> {
             entry = entry.with_metadata(key, value);
         }
     }
-    entry
-        .validate()
-        .map_err(|_| "the record's id, label or hint breaks its rule".to_owned())?;
+    if !owner.is_empty() {
+        entry = entry.with_owner(Some(owner.to_owned()));
+    }
+    if !allowed_ips.is_empty() {
+        let ranges: Result<Vec<AddressRange>, _> = allowed_ips.split(',').map(str::parse).collect();
+        entry = entry.with_allowed_ips(
+            ranges.map_err(|_| "the record's allowed IPs are invalid".to_owned())?,
+        );
+    }
+    if !credits.is_empty() {
+        let credits = serde_json::from_str(credits)
+            .ok()
+            .and_then(|value| keys_file::parse_credits(&value).ok())
+            .ok_or_else(|| "the record's credits are invalid".to_owned())?;
+        entry = entry.with_credits(Some(credits));
+    }
+    entry.validate().map_err(|_| {
+        "the record's id, label, hint, owner, allowed IPs or metadata break their rule".to_owned()
+    })?;
     Ok(entry)
 }
 
@@ -234,6 +299,54 @@ mod tests {
     }
 
     #[test]
+    fn keys_with_an_owner_an_allowlist_or_credits_are_version_3_and_round_trip() {
+        use crate::key_policy::{Credits, Refill};
+        let entry = full()
+            .with_owner(Some("cus_123".to_owned()))
+            .with_allowed_ips([
+                "203.0.113.0/24".parse().unwrap(),
+                "2001:db8::1".parse().unwrap(),
+            ])
+            .with_credits(Some(
+                Credits::new(42)
+                    .with_refill(Refill::new(100, 3_600).unwrap())
+                    .with_refilled_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
+            ));
+        let text = encode(&entry);
+        assert!(text.starts_with("tba3\t"), "{text}");
+        assert_eq!(text.split('\t').count(), 1 + V3_FIELDS, "{text}");
+        assert_eq!(decode(&entry.digest().to_hex(), &text).unwrap(), entry);
+        // Each field alone makes version 3; none keeps version 2.
+        for one in [
+            full().with_owner(Some("cus_1".to_owned())),
+            full().with_allowed_ips(["192.0.2.1".parse().unwrap()]),
+            full().with_credits(Some(Credits::new(0))),
+        ] {
+            let text = encode(&one);
+            assert!(text.starts_with("tba3\t"), "{text}");
+            assert_eq!(decode(&one.digest().to_hex(), &text).unwrap(), one);
+        }
+        let with_field = |index: usize, value: &str| {
+            let mut fields: Vec<&str> = text.split('\t').collect();
+            fields[index] = value;
+            fields.join("\t")
+        };
+        let hex = entry.digest().to_hex();
+        for (bad, expected) in [
+            (with_field(13, "cus 1"), "owner"),
+            (with_field(14, "10.0.0.1/8"), "allowed IPs"),
+            (with_field(14, "203.0.113.0/24,"), "allowed IPs"),
+            (with_field(15, "{\"remaining\":-1}"), "credits"),
+            (with_field(15, "7"), "credits"),
+            (format!("{text}\textra"), "more than 15"),
+        ] {
+            let problem = decode(&hex, &bad).unwrap_err();
+            assert!(problem.contains(expected), "{bad:?}: {problem}");
+            assert!(!problem.contains("cus_123"));
+        }
+    }
+
+    #[test]
     fn version_1_json_is_still_read_and_checked_against_its_field() {
         let entry = full();
         let json = entry_json(&entry);
@@ -253,16 +366,17 @@ mod tests {
         };
         let cases = [
             ("", "neither version"),
-            ("tba3\tx", "neither version"),
+            ("tba4\tx", "neither version"),
+            ("tba3\tx", "too few fields"),
             ("tba2\tkey\tlabel", "too few fields"),
             (&format!("{good}\textra"), "more than 12"),
-            (&with_field(1, "bad id"), "id, label or hint"),
-            (&with_field(2, " "), "id, label or hint"),
+            (&with_field(1, "bad id"), "break their rule"),
+            (&with_field(2, " "), "break their rule"),
             (&with_field(3, "a  b"), "scopes"),
             (&with_field(4, "yesterday"), "creation time"),
             (&with_field(5, "2027-13-01T00:00:00Z"), "expiry"),
             (&with_field(6, "true"), "revoked flag"),
-            (&with_field(7, "a-b"), "id, label or hint"),
+            (&with_field(7, "a-b"), "break their rule"),
             (&with_field(8, "soon"), "last use"),
             (&with_field(9, "100"), "rate limit"),
             (&with_field(9, "+1/60"), "rate limit"),
