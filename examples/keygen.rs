@@ -5,6 +5,8 @@
 //! ```text
 //! cargo run --example keygen -- --label "Staging Server" --scopes profile:read,calls:write \
 //!     [--expires-at 2027-01-01T00:00:00Z] [--prefix ais] [--json] [--redis URL [--namespace NS]]
+//!     [--owner cus_123] [--allowed-ip 203.0.113.0/24]... [--credits 1000 [--refill 1000/86400]]
+//!     [--metadata plan=pro]...
 //! cargo run --example keygen -- --redis URL [--namespace NS] --import keys.json [--replace]
 //! cargo run --example keygen -- --redis URL [--namespace NS] --export keys.json
 //! cargo run --example keygen -- --postgres URL --init
@@ -31,6 +33,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
+use tower_bearer_auth::key_policy::{AddressRange, Credits, Refill};
+use tower_bearer_auth::key_store::Metadata;
 use tower_bearer_auth::key_store::admin::AdminError;
 use tower_bearer_auth::key_store::keys_file::{CheckedKeysFile, KeysFile};
 use tower_bearer_auth::key_store::postgres::{ImportReport, PostgresKeyWriter};
@@ -38,7 +42,8 @@ use tower_bearer_auth::key_store::redis::{RedisKeyWriter, RedisTls};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, ScopeSet};
 
 const USAGE: &str = "usage: keygen --label LABEL [--scopes SCOPE,SCOPE...] [--expires-at RFC3339] [--prefix PREFIX] [--json]
-                     [--redis URL | --postgres URL] [--namespace NS]
+                     [--owner ID] [--allowed-ip CIDR]... [--credits N [--refill AMOUNT/SECONDS]]
+                     [--metadata NAME=VALUE]... [--redis URL | --postgres URL] [--namespace NS]
        keygen (--redis URL | --postgres URL) [--namespace NS] --import FILE [--replace]
        keygen (--redis URL | --postgres URL) [--namespace NS] --export FILE
        keygen --postgres URL --init
@@ -59,6 +64,11 @@ struct Args {
     export: Option<PathBuf>,
     replace: bool,
     init: bool,
+    owner: Option<String>,
+    allowed_ips: Vec<AddressRange>,
+    credits: Option<Credits>,
+    refill: Option<Refill>,
+    metadata: Metadata,
 }
 
 impl Args {
@@ -91,6 +101,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         export: None,
         replace: false,
         init: false,
+        owner: None,
+        allowed_ips: Vec::new(),
+        credits: None,
+        refill: None,
+        metadata: Metadata::new(),
     };
     while let Some(flag) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -124,6 +139,39 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--namespace" => parsed.namespace = value("--namespace")?,
             "--import" => parsed.import = Some(PathBuf::from(value("--import")?)),
             "--replace" => parsed.replace = true,
+            "--owner" => parsed.owner = Some(value("--owner")?),
+            "--allowed-ip" => {
+                let text = value("--allowed-ip")?;
+                parsed.allowed_ips.push(
+                    text.parse()
+                        .map_err(|e| format!("--allowed-ip {text:?}: {e}"))?,
+                );
+            }
+            "--credits" => {
+                let text = value("--credits")?;
+                let remaining = text
+                    .parse()
+                    .map_err(|_| format!("--credits {text:?}: a whole number 0 or more"))?;
+                parsed.credits = Some(Credits::new(remaining));
+            }
+            "--refill" => {
+                let text = value("--refill")?;
+                let bad = || format!("--refill {text:?}: AMOUNT/SECONDS, e.g. 1000/86400");
+                let (amount, every) = text.split_once('/').ok_or_else(bad)?;
+                let refill = Refill::new(
+                    amount.parse().map_err(|_| bad())?,
+                    every.parse().map_err(|_| bad())?,
+                )
+                .map_err(|e| format!("--refill {text:?}: {e}"))?;
+                parsed.refill = Some(refill);
+            }
+            "--metadata" => {
+                let text = value("--metadata")?;
+                let (name, value) = text
+                    .split_once('=')
+                    .ok_or_else(|| "--metadata: NAME=VALUE".to_owned())?;
+                parsed.metadata.insert(name.to_owned(), value.to_owned());
+            }
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -174,6 +222,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     }
     if parsed.replace {
         return Err("--replace goes with --import".to_owned());
+    }
+    if parsed.refill.is_some() && parsed.credits.is_none() {
+        return Err("--refill goes with --credits".to_owned());
     }
     match &parsed.label {
         None => Err("--label is required".to_owned()),
@@ -270,6 +321,22 @@ fn run(args: &Args) -> Result<(), String> {
     if let Some(expires_at) = args.expires_at {
         entry = entry.with_expiry(expires_at);
     }
+    let credits = args.credits.map(|credits| {
+        let credits = credits.with_refilled_at(SystemTime::now());
+        match args.refill {
+            Some(refill) => credits.with_refill(refill),
+            None => credits,
+        }
+    });
+    entry = entry
+        .with_owner(args.owner.clone())
+        .with_allowed_ips(args.allowed_ips.iter().copied())
+        .with_credits(credits)
+        .with_metadata_map(args.metadata.clone());
+    // The keys file's own checks (owner, metadata limits...), before the
+    // token is shown or the key written.
+    KeysFile::parse(&KeysFile::from_entries(vec![entry.clone()]).to_json())
+        .map_err(|e| e.to_string())?;
     if args.shared() {
         let inserted = entry.clone();
         with_writer(args, async |writer| writer.insert(inserted).await)?;

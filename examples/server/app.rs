@@ -9,6 +9,7 @@ use tonic::service::LayerExt;
 use tower::service_fn;
 use tower_bearer_auth::admin::{self, AdminApi};
 use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
+use tower_bearer_auth::key_policy::{CreditCosts, TrustedProxies};
 use tower_bearer_auth::key_store::admin::KeyAdmin;
 use tower_bearer_auth::rate_limit::RateLimiter;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
@@ -21,23 +22,37 @@ use crate::proto::profiles_server::ProfilesServer;
 use crate::ready::{self, Readiness};
 use crate::{request_log, rest};
 
-/// Builds the whole application for `keys` (and JWTs when `jwt` is set),
-/// changed through `admin`, limited by `limiter` (one quota per key for
-/// REST and gRPC together), and `realm`; `/health` reports `health`, the
-/// state of the key set.
-pub(crate) fn router<V, A>(
-    keys: V,
-    jwt: Option<JwtValidator>,
-    admin: A,
-    limiter: RateLimiter,
-    realm: &str,
-    health: Health,
-) -> Result<Router, ConfigError>
+/// How the application is built, beside its keys.
+pub(crate) struct Settings<'a> {
+    /// Also accept JWTs, when set.
+    pub(crate) jwt: Option<JwtValidator>,
+    /// One quota per key for REST and gRPC together.
+    pub(crate) limiter: RateLimiter,
+    pub(crate) realm: &'a str,
+    /// Whose `Forwarded` / `X-Forwarded-For` are believed (keys with
+    /// `allowed_ips`).
+    pub(crate) trusted_proxies: TrustedProxies,
+    /// What `/health` reports: the state of the key set.
+    pub(crate) health: Health,
+}
+
+/// Builds the whole application for `keys`, changed through `admin`.
+/// Every API route and gRPC method costs keys with credits 1; the admin
+/// API and unknown paths cost nothing (a key without credits left is
+/// refused there too).
+pub(crate) fn router<V, A>(keys: V, admin: A, settings: Settings<'_>) -> Result<Router, ConfigError>
 where
     V: TokenValidator<Principal = ApiKey> + Clone + Send + Sync + 'static,
     V::Future: Send,
     A: KeyAdmin,
 {
+    let Settings {
+        jwt,
+        limiter,
+        realm,
+        trusted_proxies,
+        health,
+    } = settings;
     // Keys and JWTs on the same layers: the principal is either (`Who`).
     let readiness = Readiness {
         health: health.clone(),
@@ -54,6 +69,8 @@ where
     let rest_auth = BearerAuthLayer::builder(keys.clone())
         .realm(realm)
         .principal_in_response(log_requests)
+        .trusted_proxies(trusted_proxies.clone())
+        .credit_costs(CreditCosts::new().default_cost(0))
         .build()?;
     // The API routes: the same layer with the rate limit in it (one
     // service, one future per request; the admin API and unknown paths
@@ -61,6 +78,7 @@ where
     let rest_limited = BearerAuthLayer::builder(keys.clone())
         .realm(realm)
         .principal_in_response(log_requests)
+        .trusted_proxies(trusted_proxies.clone())
         .rate_limiter(limiter.clone())
         .build()?;
     // Unknown paths need a key too, so that nobody without one can tell
@@ -94,6 +112,7 @@ where
         .realm(realm)
         .scope_policy(grpc_scopes)
         .principal_in_response(log_requests)
+        .trusted_proxies(trusted_proxies)
         .rate_limiter(limiter)
         .build()?;
     let (reporter, grpc_health) = tonic_health::server::health_reporter();

@@ -3,12 +3,14 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use tower_bearer_auth::key_policy::AddressRange;
 use tower_bearer_auth::rate_limit::Quota;
 
 pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL | --postgres URL] [--realm NAME]
               [--namespace NS] [--max-staleness DURATION] [--resync-every DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
-              [--reload-timeout DURATION] [--rate-limit N/Ss]
+              [--reload-timeout DURATION] [--rate-limit N/Ss] [--trusted-proxy CIDR]...
+              [--save-every DURATION]
               [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch DURATION]]
        server --check-keys FILE
 
@@ -30,6 +32,10 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
   --reload-timeout 10s      time a SIGHUP reload may take to read the file
   --rate-limit 100/60s      the rate limit of keys without a rate_limit of their own (default: none);
                             with --redis, limits are shared by every replica
+  --save-every 30s          with --keys: save credit balances and last uses to the file this often
+                            (and at shutdown; a crash gives back at most one period's credits)
+  --trusted-proxy CIDR      believe Forwarded / X-Forwarded-For from peers in CIDR (repeatable), for
+                            keys with allowed_ips (default: none, the client is the connection's peer)
   --jwks-url URL            also accept JWT access tokens signed by a key of this JWKS (http://),
                             scopes from their `scope` claim; needs --jwt-issuer and --jwt-audience
   --jwt-issuer ISS          the `iss` JWTs must have
@@ -60,6 +66,8 @@ pub(crate) struct Args {
     pub(crate) max_connections: Option<usize>,
     pub(crate) reload_timeout: Duration,
     pub(crate) rate_limit: Option<Quota>,
+    pub(crate) trusted_proxies: Vec<AddressRange>,
+    pub(crate) save_every: Duration,
     pub(crate) jwt: Option<JwtArgs>,
 }
 
@@ -127,6 +135,8 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         max_connections: None,
         reload_timeout: Duration::from_secs(10),
         rate_limit: None,
+        trusted_proxies: Vec::new(),
+        save_every: Duration::from_secs(30),
         jwt: None,
     };
     let mut check_keys = None;
@@ -173,6 +183,16 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
                 parsed.rate_limit = Some(
                     text.parse()
                         .map_err(|e| format!("--rate-limit {text:?}: {e}"))?,
+                );
+            }
+            "--save-every" => {
+                parsed.save_every = duration("--save-every", &value("--save-every")?)?;
+            }
+            "--trusted-proxy" => {
+                let text = value("--trusted-proxy")?;
+                parsed.trusted_proxies.push(
+                    text.parse()
+                        .map_err(|e| format!("--trusted-proxy {text:?}: {e}"))?,
                 );
             }
             "--jwks-url" => jwks_url = Some(value("--jwks-url")?),

@@ -141,7 +141,13 @@ impl Source {
             }
         };
         let admin = match &args.keys {
-            Some(path) => EmbeddedKeyAdmin::with_keys_file(store.clone(), path),
+            Some(path) => {
+                let admin = EmbeddedKeyAdmin::with_keys_file(store.clone(), path);
+                // Credits spent and last uses reach the file this often (and
+                // at shutdown): a crash gives back at most one period's spend.
+                admin.save_every(args.save_every);
+                admin
+            }
             None => EmbeddedKeyAdmin::new(store.clone()),
         };
         Ok(Self::Local {

@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --example server [-- --listen 127.0.0.1:3000] [--keys keys.json] [--realm api]
 //!     [--header-timeout 30s] [--idle-timeout 60s] [--max-connections N] [--reload-timeout 10s]
-//!     [--rate-limit 100/60s]
+//!     [--rate-limit 100/60s] [--trusted-proxy 10.0.0.0/8]...
 //!     [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch 10s]]
 //! cargo run --example server -- --check-keys keys.json
 //! ```
@@ -62,6 +62,7 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tower_bearer_auth::key_policy::TrustedProxies;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -126,23 +127,18 @@ async fn run(args: Args) -> Result<(), String> {
         Some(jwt_args) => Some(jwt::validator(jwt_args, Duration::from_secs(1)).await?),
         None => None,
     };
+    let settings = app::Settings {
+        jwt,
+        limiter,
+        realm: &args.realm,
+        trusted_proxies: TrustedProxies::new(args.trusted_proxies.iter().copied()),
+        health: source.health(),
+    };
     let app = match &source {
-        keys::Source::Local { store, admin, .. } => app::router(
-            store.clone(),
-            jwt,
-            admin.clone(),
-            limiter,
-            &args.realm,
-            source.health(),
-        ),
-        keys::Source::Shared(store, admin) => app::router(
-            store.clone(),
-            jwt,
-            admin.clone(),
-            limiter,
-            &args.realm,
-            source.health(),
-        ),
+        keys::Source::Local { store, admin, .. } => {
+            app::router(store.clone(), admin.clone(), settings)
+        }
+        keys::Source::Shared(store, admin) => app::router(store.clone(), admin.clone(), settings),
     }
     .map_err(|e| format!("--realm: {e}"))?;
     let listener = TcpListener::bind(&args.listen)

@@ -18,6 +18,8 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
+use tower::util::MapRequest;
+use tower_bearer_auth::key_policy::PeerAddress;
 
 /// The largest request head accepted (HTTP/1 head, HTTP/2 header list).
 /// Larger heads are refused with 431 or a closed connection.
@@ -102,9 +104,9 @@ pub(crate) async fn serve(
             permit = Arc::clone(&permits).acquire_owned() => permit.expect("the semaphore is never closed"),
             () = &mut shutdown => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!("accept failed: {error}");
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -115,7 +117,14 @@ pub(crate) async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let builder = Arc::clone(&builder);
-        let service = TowerToHyperService::new(app.clone());
+        // The connection's address, for keys with an address allowlist.
+        let service = TowerToHyperService::new(MapRequest::new(
+            app.clone(),
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(PeerAddress(peer));
+                request
+            },
+        ));
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let _permit = permit;

@@ -354,8 +354,9 @@ pub(super) fn credits(value: &Value) -> Result<Option<Credits>, Problem> {
     if value.is_null() {
         return Ok(None);
     }
+    // The refill period starts now, the same instant for every replica.
     keys_file::credits(value, false)
-        .map(Some)
+        .map(|credits| Some(credits.with_refilled_at(SystemTime::now())))
         .map_err(|rule| Problem::invalid(format!("`credits` {rule}, or null")))
 }
 

@@ -10,6 +10,7 @@ mod support;
 mod access;
 mod client;
 mod cursors;
+mod customers;
 mod last_use;
 mod requests;
 mod rotation;

@@ -88,12 +88,16 @@ async fn the_demo_prints_both_keys_then_the_portal_and_serves_the_admin_api() {
     assert_eq!(
         key_fields(&key),
         [
+            "allowed_ips",
             "created_at",
+            "credits",
             "expires_at",
             "hint",
             "id",
             "label",
             "last_used_at",
+            "metadata",
+            "owner",
             "rate_limit",
             "revoked",
             "rotated_from",

@@ -8,6 +8,7 @@ mod support;
 mod admin_api;
 mod admin_client;
 mod admin_lifecycle;
+mod customers;
 mod grpc;
 mod jwt;
 mod keygen_cli;

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
@@ -98,10 +99,11 @@ impl EmbeddedKeyAdmin {
         }
     }
 
-    /// Writes the keys' last uses to the keys file (last uses are noted in
-    /// memory on the request path and saved with every change): call it
-    /// before a graceful shutdown, or now and then, so that a restart keeps
-    /// them. Nothing to do without a keys file.
+    /// Writes the keys' last uses and credit balances to the keys file
+    /// (both move in memory on the request path and are saved with every
+    /// change): call it before a graceful shutdown, and now and then
+    /// ([`save_every`](Self::save_every)), so that a restart keeps them.
+    /// Nothing to do without a keys file.
     ///
     /// # Errors
     ///
@@ -110,6 +112,31 @@ impl EmbeddedKeyAdmin {
     pub async fn save_last_uses(&self) -> Result<(), AdminError> {
         let _one_at_a_time = self.inner.writes.lock().await;
         self.persist(self.inner.store.entries()).await
+    }
+
+    /// Saves last uses and credit balances every `every`, in a task of the
+    /// current tokio runtime, when they moved since the last save. After a
+    /// crash (no graceful [`save_last_uses`](Self::save_last_uses)), a key
+    /// gets back at most the credits it spent in one period. A failed save
+    /// is logged and tried again next period.
+    pub fn save_every(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let admin = self.clone();
+        tokio::spawn(async move {
+            let mut saved = usage(&admin.inner.store.entries());
+            loop {
+                tokio::time::sleep(every).await;
+                let now = usage(&admin.inner.store.entries());
+                if now == saved {
+                    continue;
+                }
+                match admin.save_last_uses().await {
+                    Ok(()) => saved = now,
+                    Err(problem) => {
+                        tracing::warn!("keys file: last uses and credits not saved: {problem}");
+                    }
+                }
+            }
+        })
     }
 
     /// [`KeyAdmin::update`], the writes' lock held.
@@ -203,6 +230,19 @@ fn check_unchanged(path: &Path, in_force: Vec<KeyEntry>) -> Result<(), AdminErro
     Ok(())
 }
 
+/// What moves on the request path: each key's last use and credit balance.
+fn usage(entries: &[KeyEntry]) -> Vec<(Option<SystemTime>, Option<u64>)> {
+    entries
+        .iter()
+        .map(|entry| {
+            (
+                entry.last_used_at(),
+                entry.credits().map(|credits| credits.remaining()),
+            )
+        })
+        .collect()
+}
+
 /// Entries by id, without last uses or credit balances (both move on the
 /// request path between writes).
 fn comparable(entries: Vec<KeyEntry>) -> Vec<KeyEntry> {
@@ -267,7 +307,9 @@ impl KeyAdmin for EmbeddedKeyAdmin {
             // No credits yet: they are made, as any other change.
             return self
                 .update_held(id, |entry| {
-                    let credits = entry.credits().unwrap_or(Credits::new(0));
+                    let credits = entry.credits().unwrap_or_else(|| {
+                        Credits::new(0).with_refilled_at(std::time::SystemTime::now())
+                    });
                     let remaining = change.apply(credits.remaining());
                     Ok(entry.with_credits(Some(credits.with_remaining(remaining))))
                 })

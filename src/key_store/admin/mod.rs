@@ -62,7 +62,9 @@ pub trait KeyAdmin: Send + Sync + 'static {
         change: CreditChange,
     ) -> impl Future<Output = Result<KeyEntry, AdminError>> + Send {
         self.update(id, move |entry| {
-            let credits = entry.credits().unwrap_or(Credits::new(0));
+            let credits = entry
+                .credits()
+                .unwrap_or_else(|| Credits::new(0).with_refilled_at(std::time::SystemTime::now()));
             Ok(entry.with_credits(Some(
                 credits.with_remaining(change.apply(credits.remaining())),
             )))
