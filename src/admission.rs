@@ -31,7 +31,7 @@ pub(crate) struct Admission<V: TokenValidator, Pol> {
     /// layers outside this one.
     pub(crate) principal_in_response: bool,
     /// The step after admission (the layer's own rate limit), if any.
-    pub(crate) gate: Option<Box<dyn Gate<V::Principal>>>,
+    pub(crate) gate: Option<Arc<dyn Gate<V::Principal>>>,
     /// Who the client is and what requests cost, for keys with policies.
     pub(crate) policies: PolicyRules,
 }
@@ -137,11 +137,11 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
         record_on_span(&principal);
         let gated = match (principal.key_policies(), &self.gate) {
             (None, None) => None,
-            (None, Some(gate)) => Some(gate.check(&principal, parts)),
+            (None, Some(gate)) => Some(gate.check(&principal)),
             (Some(policies), gate) => {
                 Some(
                     self.policies
-                        .check(policies, &principal, parts, gate.as_deref()),
+                        .check(policies, &principal, parts, gate.as_ref()),
                 )
             }
         };

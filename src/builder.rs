@@ -58,7 +58,7 @@ pub struct BearerAuthBuilder<V: TokenValidator, Pol = AuthenticatedOnly> {
     sources: Vec<TokenSource>,
     format: Arc<dyn RejectionFormat>,
     principal_in_response: bool,
-    gate: Option<Box<dyn Gate<V::Principal>>>,
+    gate: Option<Arc<dyn Gate<V::Principal>>>,
     policies: PolicyRules,
     error: Option<ConfigError>,
 }
@@ -196,7 +196,7 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
         V: TokenValidator,
         V::Principal: RateLimited,
     {
-        self.gate = Some(Box::new(RateGate::new(limiter)));
+        self.gate = Some(Arc::new(RateGate::new(limiter)));
         self
     }
 
@@ -213,6 +213,24 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
     /// (default: 1 each). See [`key_policy`](crate::key_policy).
     pub fn credit_costs(mut self, costs: CreditCosts) -> Self {
         self.policies.costs = costs;
+        self
+    }
+
+    /// Counts keys' credits in the Redis of `store` (next to its key set),
+    /// exactly across every replica: one script per request checks and
+    /// spends (a round trip; a Redis failure answers 503, never lets the
+    /// request through). Without this call each replica counts on its own.
+    /// A store that another backend (Postgres) feeds has no Redis: credits
+    /// then count per replica, as without this call.
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn shared_credits(mut self, store: &crate::key_store::redis::SharedKeyStore) -> Self {
+        self.policies.shared = store.redis_home().map(|home| {
+            Arc::new(crate::key_policy::redis::RedisCredits::new(
+                home.source,
+                &home.hash_tag,
+            ))
+        });
         self
     }
 

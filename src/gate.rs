@@ -10,16 +10,17 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::key_policy::gate::CREDITS_REMAINING;
 use crate::rejection::Rejection;
 
-/// A step after admission, for principals of type `P`.
+/// A step after admission, for principals of type `P`. It sees the
+/// principal alone, so that a step can also run after an earlier one
+/// decided later (the key's shared credits, then the rate limit).
 pub(crate) trait Gate<P>: Send + Sync + 'static {
-    /// The decision for `principal`, admitted for the request `parts`.
-    fn check(&self, principal: &P, parts: &Parts) -> Gated;
+    /// The decision for `principal`.
+    fn check(&self, principal: &P) -> Gated;
 }
 
 /// The fields a passing answer gets from its gates: the rate limit's

@@ -37,6 +37,9 @@
 //! | no credentials, other scheme | 401 | (none) | `unauthorized` | 16 |
 //! | malformed, unknown, revoked, expired | 401 | `invalid_token` | `unauthorized` | 16 |
 //! | valid token without the scope | 403 | `insufficient_scope` + `scope` | `forbidden` | 7 |
+//! | key used from outside its `allowed_ips` | 403 | (no challenge) | `forbidden` | 7 |
+//! | over the rate limit | 429 + `Retry-After` | (no challenge) | `rate_limited` | 8 |
+//! | key without credits left for the request | 429 (+ `Retry-After` when it refills) | (no challenge) | `usage_exceeded` | 8 |
 //! | two credentials | 400 | `invalid_request` | `invalid_request` | 16 |
 //! | validator backend failed or timed out | 503 | (no challenge) | `unavailable` | 14 |
 //!
@@ -53,11 +56,14 @@
 //! builder, service, future and response body, the [`TokenValidator`] hook,
 //! the [`Principal`] it produces, and the everyday types. After a request is
 //! admitted (token valid, scopes held), one crate-internal step may still
-//! decide it (`src/gate.rs`: pass with a response field, refuse, or decide
-//! later); the layer's own rate limit is that step today. The rest is
-//! grouped by subsystem:
+//! decide it (`src/gate.rs`: pass with response fields, refuse, or decide
+//! later): a key's own policies (credits) and the layer's rate limit. The
+//! rest is grouped by subsystem:
 //!
 //! - [`key_store`]: API keys: generation, the keys file, the in-memory store;
+//! - [`key_policy`]: per-key address allowlists and usage credits, checked
+//!   after the key matches (who the client is, through trusted proxies;
+//!   what a request costs);
 //! - [`scope`]: scope sets and policies, per route and per gRPC method;
 //! - [`rejection`]: rejection causes, their HTTP and gRPC forms, body formats;
 //! - [`axum`] and [`tonic`]: handler-side helpers (features of those names);

@@ -11,9 +11,12 @@ use tower_bearer_auth::admin::{self, AdminApi};
 use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
 use tower_bearer_auth::key_policy::{CreditCosts, TrustedProxies};
 use tower_bearer_auth::key_store::admin::KeyAdmin;
+use tower_bearer_auth::key_store::redis::SharedKeyStore;
 use tower_bearer_auth::rate_limit::RateLimiter;
 use tower_bearer_auth::scope::{ScopeTable, Unlisted};
-use tower_bearer_auth::{ApiKey, BearerAuthLayer, ConfigError, ScopeRequirement, TokenValidator};
+use tower_bearer_auth::{
+    ApiKey, BearerAuthBuilder, BearerAuthLayer, ConfigError, ScopeRequirement, TokenValidator,
+};
 use tower_layer::Layer;
 
 use crate::grpc::ProfilesService;
@@ -34,6 +37,9 @@ pub(crate) struct Settings<'a> {
     pub(crate) trusted_proxies: TrustedProxies,
     /// What `/health` reports: the state of the key set.
     pub(crate) health: Health,
+    /// The replica whose Redis counts credits for every replica (with
+    /// `--redis`).
+    pub(crate) credits_in: Option<SharedKeyStore>,
 }
 
 /// Builds the whole application for `keys`, changed through `admin`.
@@ -52,7 +58,13 @@ where
         realm,
         trusted_proxies,
         health,
+        credits_in,
     } = settings;
+    // Credits in Redis (exact across replicas) when the key set is there.
+    let credits = |builder: BearerAuthBuilder<KeyOrJwt<V, JwtValidator>>| match &credits_in {
+        Some(store) => builder.shared_credits(store),
+        None => builder,
+    };
     // Keys and JWTs on the same layers: the principal is either (`Who`).
     let readiness = Readiness {
         health: health.clone(),
@@ -66,7 +78,7 @@ where
     // per-route layers. The request log (outside the layer) names the key
     // that passed, from the response extensions.
     let log_requests = request_log::enabled();
-    let rest_auth = BearerAuthLayer::builder(keys.clone())
+    let rest_auth = credits(BearerAuthLayer::builder(keys.clone()))
         .realm(realm)
         .principal_in_response(log_requests)
         .trusted_proxies(trusted_proxies.clone())
@@ -75,7 +87,7 @@ where
     // The API routes: the same layer with the rate limit in it (one
     // service, one future per request; the admin API and unknown paths
     // are authenticated but not counted).
-    let rest_limited = BearerAuthLayer::builder(keys.clone())
+    let rest_limited = credits(BearerAuthLayer::builder(keys.clone()))
         .realm(realm)
         .principal_in_response(log_requests)
         .trusted_proxies(trusted_proxies.clone())
@@ -108,7 +120,7 @@ where
         .grpc_method("demo.v1.Profiles", "GetProfile", read)?
         .grpc_method("demo.v1.Profiles", "PlaceCall", write)?;
     // One limiter for both layers: one quota per key for REST and gRPC.
-    let grpc_auth = BearerAuthLayer::builder(keys)
+    let grpc_auth = credits(BearerAuthLayer::builder(keys))
         .realm(realm)
         .scope_policy(grpc_scopes)
         .principal_in_response(log_requests)

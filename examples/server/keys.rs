@@ -159,6 +159,15 @@ impl Source {
         })
     }
 
+    /// The replica whose Redis counts credits for every replica: a key
+    /// set in Redis (in Postgres or a file, each replica counts).
+    pub(crate) fn credits_in(&self) -> Option<SharedKeyStore> {
+        match self {
+            Self::Shared(store, SharedAdmin::Redis(_)) => Some(store.clone()),
+            _ => None,
+        }
+    }
+
     pub(crate) fn health(&self) -> Health {
         match self {
             Self::Local { status, .. } => Health::File(status.subscribe()),

@@ -133,6 +133,7 @@ async fn run(args: Args) -> Result<(), String> {
         realm: &args.realm,
         trusted_proxies: TrustedProxies::new(args.trusted_proxies.iter().copied()),
         health: source.health(),
+        credits_in: source.credits_in(),
     };
     let app = match &source {
         keys::Source::Local { store, admin, .. } => {

@@ -66,6 +66,13 @@ impl Credits {
         self.remaining
     }
 
+    /// When the current refill period started, in whole seconds since the
+    /// epoch, if the credits were stored.
+    #[cfg(feature = "redis")]
+    pub(crate) const fn refilled_at_seconds(&self) -> Option<u64> {
+        self.refilled_at
+    }
+
     /// The refill, if any.
     #[must_use]
     pub const fn refill(&self) -> Option<Refill> {

@@ -36,6 +36,8 @@ mod client;
 mod costs;
 mod credits;
 pub(crate) mod gate;
+#[cfg(feature = "redis")]
+pub(crate) mod redis;
 
 use std::sync::Arc;
 

@@ -9,7 +9,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 
 use super::headers;
@@ -30,7 +29,7 @@ impl RateGate {
 }
 
 impl<P: RateLimited> Gate<P> for RateGate {
-    fn check(&self, principal: &P, _parts: &Parts) -> Gated {
+    fn check(&self, principal: &P) -> Gated {
         match self.limiter.check(principal) {
             Check::Unlimited => Gated::Now(Ok(Fields::default())),
             Check::Ready(verdict) => Gated::Now(decided(verdict)),

@@ -7,6 +7,7 @@ mod support;
 mod keys_file;
 mod last_used;
 mod revocation_under_load;
+mod shared_credits;
 mod shared_rate_limit;
 mod shared_store;
 mod shared_store_cluster;

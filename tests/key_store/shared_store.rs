@@ -289,14 +289,17 @@ async fn concurrent_writes_are_atomic() {
     assert_eq!(won, 1, "exactly one insert wins");
 
     // 2 admins × 50 read-modify-writes of one key, each adding its own
-    // metadata entry: all 100 land (compare-and-set loses none).
+    // scope: all 100 land (compare-and-set loses none).
     let mut tasks = Vec::new();
     for i in 0..100 {
         let admin = Arc::clone(&admins[i % 2]);
         tasks.push(tokio::spawn(async move {
             admin
                 .update("key_contended", |entry| {
-                    Ok(entry.with_metadata(format!("writer_{i}"), "done"))
+                    let mut scopes: Vec<String> =
+                        entry.scopes().iter().map(str::to_owned).collect();
+                    scopes.push(format!("writer_{i}"));
+                    Ok(entry.with_scopes(ScopeSet::new(scopes).expect("valid scopes")))
                 })
                 .await
         }));
@@ -309,7 +312,7 @@ async fn concurrent_writes_are_atomic() {
         .await
         .expect("get")
         .expect("the key");
-    assert_eq!(entry.metadata().len(), 100);
+    assert_eq!(entry.scopes().iter().count(), 100);
 }
 
 /// Validations never talk to Redis: 100,000 of them (half unknown tokens)

@@ -96,12 +96,9 @@ impl SharedKeyStoreBuilder {
         let source = super::source::Source::open(&self.url, None);
         let source = source.map_err(|problem| SyncError::InvalidUrl { problem })?;
         let namespace = &self.options.namespace;
-        #[cfg_attr(not(feature = "rate-limit"), allow(unused_mut))]
         let mut settings = self.options.replica_settings();
-        #[cfg(feature = "rate-limit")]
-        {
-            settings.redis_home = Some((source.clone(), format!("{{tba:{namespace}}}")));
-        }
+        // Where shared rate limits and credits keep their state.
+        settings.redis_home = Some((source.clone(), format!("{{tba:{namespace}}}")));
         let store = SharedKeyStore::new(settings)?;
         sync::start(&store, source, self.options.follow_settings(), namespace).map_err(|e| {
             SyncError::Thread {

@@ -43,7 +43,6 @@ mod tls;
 mod writer;
 
 pub use self::builder::SharedKeyStoreBuilder;
-#[cfg(feature = "rate-limit")]
 pub(crate) use self::source::Source;
 #[cfg(feature = "redis-tls")]
 pub use self::tls::RedisTls;

@@ -10,7 +10,13 @@ use tokio::sync::Mutex;
 
 use super::layout::{LOG_LENGTH, Layout};
 use super::source::Source;
+#[cfg(feature = "admin")]
+use crate::key_policy::Credits;
+#[cfg(feature = "admin")]
+use crate::key_policy::redis::{Operation, RedisCredits};
 use crate::key_store::admin::AdminError;
+#[cfg(feature = "admin")]
+use crate::key_store::admin::CreditChange;
 use crate::key_store::keys_file::KeysFile;
 #[cfg(feature = "admin")]
 use crate::key_store::replica::KeyWriter;
@@ -49,6 +55,9 @@ const CAS_ATTEMPTS: usize = 64;
 /// ```
 pub struct RedisKeyWriter {
     source: Source,
+    /// The credit balances every replica counts in (`shared_credits`).
+    #[cfg(feature = "admin")]
+    credits: Box<RedisCredits>,
     connection: Mutex<Option<MultiplexedConnection>>,
     pub(super) layout: Layout,
     put: Script,
@@ -104,6 +113,11 @@ impl RedisKeyWriter {
         }
         let source = source.map_err(|problem| AdminError::Unavailable { problem })?;
         Ok(Self {
+            #[cfg(feature = "admin")]
+            credits: Box::new(RedisCredits::new(
+                source.clone(),
+                &format!("{{tba:{namespace}}}"),
+            )),
             source,
             connection: Mutex::new(None),
             layout: Layout::new(namespace),
@@ -491,5 +505,27 @@ impl KeyWriter for RedisKeyWriter {
 
     async fn last_uses(&self) -> Result<HashMap<String, u32>, AdminError> {
         Self::last_uses(self).await
+    }
+
+    async fn credit_balance(
+        &self,
+        id: &str,
+        given: Credits,
+        change: Option<CreditChange>,
+    ) -> Result<Option<u64>, AdminError> {
+        let (operation, amount) = match change {
+            None => (Operation::Read, 0),
+            Some(CreditChange::Add(amount)) => (Operation::Add, amount),
+            Some(CreditChange::Set(remaining)) => (Operation::Set, remaining),
+        };
+        match self.credits.run(id, &given, operation, amount).await {
+            Ok(Ok(remaining)) => Ok(Some(remaining)),
+            Ok(Err(_)) => Err(AdminError::Unavailable {
+                problem: "the credits script refused a change it never refuses".to_owned(),
+            }),
+            Err(problem) => Err(AdminError::Unavailable {
+                problem: format!("Redis did not answer for credits: {problem}"),
+            }),
+        }
     }
 }

@@ -7,8 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use super::writer::KeyWriter;
 use super::{ReplicaState, SharedKeyStore};
+use crate::key_policy::Credits;
 use crate::key_store::KeyEntry;
-use crate::key_store::admin::{AdminError, KeyAdmin};
+use crate::key_store::admin::{AdminError, CreditChange, KeyAdmin};
 
 /// How long a write waits for this replica to apply it before answering
 /// 503 (the write is done; other replicas follow).
@@ -98,21 +99,38 @@ impl<W: KeyWriter> SharedKeyAdmin<W> {
         let later = entry.last_used_at().max(flushed);
         entry.with_last_used_at(later)
     }
+
+    /// `entry` with the live credit balance, where the backend keeps
+    /// balances apart from the records (Redis).
+    async fn with_balance(&self, entry: KeyEntry) -> Result<KeyEntry, AdminError> {
+        let Some(given) = self.replica.credits_given(entry.id()) else {
+            return Ok(entry);
+        };
+        Ok(
+            match self.admin.credit_balance(entry.id(), given, None).await? {
+                Some(remaining) => {
+                    let credits = entry.credits().map(|c| c.with_remaining(remaining));
+                    entry.with_credits(credits)
+                }
+                None => entry,
+            },
+        )
+    }
 }
 
 impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
     async fn entries(&self) -> Result<Vec<KeyEntry>, AdminError> {
         self.fresh()?;
         let flushed = self.admin.last_uses().await?;
-        Ok(self
-            .replica
-            .entries()
-            .into_iter()
-            .map(|entry| {
-                let minute = flushed.get(entry.id()).copied();
-                Self::with_last_use(entry, minute)
-            })
-            .collect())
+        let mut entries = Vec::new();
+        for entry in self.replica.entries() {
+            let minute = flushed.get(entry.id()).copied();
+            entries.push(
+                self.with_balance(Self::with_last_use(entry, minute))
+                    .await?,
+            );
+        }
+        Ok(entries)
     }
 
     async fn entry(&self, id: &str) -> Result<Option<KeyEntry>, AdminError> {
@@ -121,7 +139,35 @@ impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
             return Ok(None);
         };
         let flushed = self.admin.last_uses().await?;
-        Ok(Some(Self::with_last_use(entry, flushed.get(id).copied())))
+        let entry = Self::with_last_use(entry, flushed.get(id).copied());
+        Ok(Some(self.with_balance(entry).await?))
+    }
+
+    async fn change_credits(&self, id: &str, change: CreditChange) -> Result<KeyEntry, AdminError> {
+        self.fresh()?;
+        if let Some(given) = self.replica.credits_given(id)
+            && self
+                .admin
+                .credit_balance(id, given, Some(change))
+                .await?
+                .is_some()
+        {
+            return self
+                .entry(id)
+                .await?
+                .ok_or_else(|| AdminError::UnknownId { id: id.to_owned() });
+        }
+        // Balances in the records (or a key without credits yet): the
+        // record changes, compare-and-set.
+        self.update(id, |entry| {
+            let credits = entry
+                .credits()
+                .unwrap_or_else(|| Credits::new(0).with_refilled_at(SystemTime::now()));
+            Ok(entry.with_credits(Some(
+                credits.with_remaining(change.apply(credits.remaining())),
+            )))
+        })
+        .await
     }
 
     async fn insert(&self, entry: KeyEntry) -> Result<(), AdminError> {

@@ -55,7 +55,7 @@ pub use self::freshness::{OutagePolicy, ReplicaState};
 pub use self::import::ImportReport;
 pub(crate) use self::import::{ImportRow, import_row, read_batches};
 pub(crate) use self::options::{ReplicaOptions, is_valid_namespace};
-#[cfg(all(feature = "rate-limit", feature = "redis"))]
+#[cfg(all(feature = "redis", feature = "rate-limit"))]
 pub(crate) use self::store::LimiterHome;
 pub(crate) use self::store::{ReplicaSettings, Shared};
 pub use self::store::{SharedKeyStore, SourceBehind, SyncStatus};

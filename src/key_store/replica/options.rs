@@ -46,7 +46,7 @@ impl ReplicaOptions {
             max_staleness: self.max_staleness,
             policy: self.policy,
             require_checksum: self.require_checksum,
-            #[cfg(all(feature = "rate-limit", feature = "redis"))]
+            #[cfg(feature = "redis")]
             redis_home: None,
         }
     }

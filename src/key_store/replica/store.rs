@@ -87,18 +87,19 @@ pub(crate) struct Shared {
     name: String,
     /// Where the Redis-shared rate limit keeps its state: the source's
     /// client and hash tag, and the limiter's standing problem.
-    #[cfg(all(feature = "rate-limit", feature = "redis"))]
+    #[cfg(feature = "redis")]
     redis_home: Option<LimiterHome>,
 }
 
 /// Where a Redis-shared rate limiter keeps its state (next to the key
 /// set), and where it reports a problem that makes it count per replica
 /// (shown in [`SyncStatus::shared_rate_limit_problem`]).
-#[cfg(all(feature = "rate-limit", feature = "redis"))]
+#[cfg(feature = "redis")]
 #[derive(Clone, Debug)]
 pub(crate) struct LimiterHome {
     pub(crate) source: crate::key_store::redis::Source,
     pub(crate) hash_tag: String,
+    #[cfg(feature = "rate-limit")]
     pub(crate) problem: Arc<Mutex<Option<String>>>,
 }
 
@@ -119,7 +120,7 @@ pub(crate) struct ReplicaSettings {
     pub(crate) require_checksum: bool,
     /// The Redis client and hash tag a shared rate limiter may use (a
     /// replica that Redis feeds).
-    #[cfg(all(feature = "rate-limit", feature = "redis"))]
+    #[cfg(feature = "redis")]
     pub(crate) redis_home: Option<(crate::key_store::redis::Source, String)>,
 }
 
@@ -155,10 +156,11 @@ impl SharedKeyStore {
             tombstones: AtomicUsize::new(0),
             loads: Mutex::new((0, None)),
             name: settings.name,
-            #[cfg(all(feature = "rate-limit", feature = "redis"))]
+            #[cfg(feature = "redis")]
             redis_home: settings.redis_home.map(|(source, hash_tag)| LimiterHome {
                 source,
                 hash_tag,
+                #[cfg(feature = "rate-limit")]
                 problem: Arc::default(),
             }),
         });
@@ -229,7 +231,7 @@ impl SharedKeyStore {
     /// The Redis client and the hash tag of this key set (`{tba:<ns>}`),
     /// for others that keep state next to it (the rate limiter); `None`
     /// when another backend feeds this replica.
-    #[cfg(all(feature = "rate-limit", feature = "redis"))]
+    #[cfg(feature = "redis")]
     pub(crate) fn redis_home(&self) -> Option<LimiterHome> {
         self.inner.redis_home.clone()
     }
@@ -329,6 +331,14 @@ impl SharedKeyStore {
     #[must_use]
     pub fn entries(&self) -> Vec<KeyEntry> {
         self.inner.local.entries()
+    }
+
+    /// The credits the record of the active key `id` gives, as written
+    /// (not as this replica spent them), if it has credits.
+    #[cfg(feature = "admin")]
+    pub(crate) fn credits_given(&self, id: &str) -> Option<crate::key_policy::Credits> {
+        let key = self.inner.local.get(id)?;
+        Some(crate::Principal::key_policies(&key)?.account()?.given())
     }
 }
 

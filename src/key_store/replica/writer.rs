@@ -9,8 +9,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
+use crate::key_policy::Credits;
 use crate::key_store::KeyEntry;
-use crate::key_store::admin::AdminError;
+use crate::key_store::admin::{AdminError, CreditChange};
 
 /// A backend's writer of the shared key set.
 pub trait KeyWriter: Send + Sync + 'static {
@@ -33,4 +34,19 @@ pub trait KeyWriter: Send + Sync + 'static {
     /// When each key was last used, to the minute, as the replicas
     /// flushed it.
     fn last_uses(&self) -> impl Future<Output = Result<HashMap<String, u32>, AdminError>> + Send;
+
+    /// The live credit balance of the key `id`, whose record gives
+    /// `given`, after `change` (`None`: as it is), where the backend keeps
+    /// balances apart from the records (Redis, counting for every
+    /// replica). `Ok(None)` where balances live in the records (the
+    /// default: the admin then changes the record).
+    fn credit_balance(
+        &self,
+        id: &str,
+        given: Credits,
+        change: Option<CreditChange>,
+    ) -> impl Future<Output = Result<Option<u64>, AdminError>> + Send {
+        let _ = (id, given, change);
+        std::future::ready(Ok(None))
+    }
 }

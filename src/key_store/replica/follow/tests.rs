@@ -180,7 +180,7 @@ fn replica() -> SharedKeyStore {
         max_staleness: Duration::from_secs(5),
         policy: OutagePolicy::FailClosed,
         require_checksum: false,
-        #[cfg(all(feature = "rate-limit", feature = "redis"))]
+        #[cfg(feature = "redis")]
         redis_home: None,
     })
     .expect("a replica")
