@@ -124,6 +124,37 @@ impl Service<Request<()>> for InsertPrincipal {
     }
 }
 
+/// A request from a client at 203.0.113.7 (the connection's address in
+/// its extensions, as a server inserts it).
+#[inline(never)]
+fn request_from_peer(authorization: &str) -> Request<()> {
+    let mut request = request(Some(authorization));
+    request
+        .extensions_mut()
+        .insert(tower_bearer_auth::key_policy::PeerAddress(
+            "203.0.113.7:50000".parse().expect("address"),
+        ));
+    request
+}
+
+/// Adds a key made by `entry` to `store`; its bearer value.
+fn extra_key(
+    store: &tower_bearer_auth::KeyStore,
+    entry: impl FnOnce(tower_bearer_auth::KeyEntry) -> tower_bearer_auth::KeyEntry,
+) -> String {
+    let key = tower_bearer_auth::KeyGenerator::new()
+        .generate()
+        .expect("random source");
+    store
+        .insert(entry(tower_bearer_auth::KeyEntry::new(
+            key.id(),
+            "Policy Key",
+            key.digest(),
+        )))
+        .expect("insert");
+    format!("Bearer {}", key.token().expose())
+}
+
 #[inline(never)]
 fn request(authorization: Option<&str>) -> Request<()> {
     let mut builder = Request::builder().method("POST").uri("/v1/calls");
@@ -150,11 +181,14 @@ where
     }
 }
 
-const STACKS: [&str; 12] = [
+const STACKS: [&str; 15] = [
     "bare",
     "insert",
     "trivial",
     "key_store",
+    "key_store_peer",
+    "key_store_ip",
+    "key_store_credits",
     "tower_http",
     "missing",
     "tower_http_missing",
@@ -202,6 +236,44 @@ fn main() {
                 n,
                 200,
             ),
+            // The same request from a known peer, by a key without an
+            // allowlist, then by a key with one (both in the 10,000-key
+            // store): the allowlist's cost alone.
+            "key_store_peer" => run(
+                BearerAuthLayer::new(set.store.clone()).layer(Ok200),
+                || request_from_peer(&valid),
+                n,
+                200,
+            ),
+            "key_store_ip" => {
+                let bearer = extra_key(&set.store, |entry| {
+                    entry.with_allowed_ips([
+                        "198.51.100.0/24".parse().expect("range"),
+                        "203.0.113.0/24".parse().expect("range"),
+                    ])
+                });
+                run(
+                    BearerAuthLayer::new(set.store.clone()).layer(Ok200),
+                    || request_from_peer(&bearer),
+                    n,
+                    200,
+                );
+            }
+            // A key with credits (a balance that never runs out), against
+            // `key_store`: the local credit check and spend.
+            "key_store_credits" => {
+                let bearer = extra_key(&set.store, |entry| {
+                    entry.with_credits(Some(tower_bearer_auth::key_policy::Credits::new(
+                        u64::MAX / 2,
+                    )))
+                });
+                run(
+                    BearerAuthLayer::new(set.store.clone()).layer(Ok200),
+                    || request(Some(&bearer)),
+                    n,
+                    200,
+                );
+            }
             "tower_http" => run(
                 ValidateRequestHeaderLayer::bearer(&set.valid[0]).layer(Ok200),
                 with_key,

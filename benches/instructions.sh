@@ -5,6 +5,7 @@
 #
 #   bash benches/instructions.sh            # N = 20000
 #   N=5000 bash benches/instructions.sh
+#   STACKS="key_store key_store_ip" bash benches/instructions.sh   # some stacks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-20000}"
@@ -21,12 +22,14 @@ count() { # stack n -> total instructions
 
 declare -A per
 printf '%-20s %12s\n' stack "instr/request"
-for stack in bare insert trivial key_store tower_http missing tower_http_missing forbidden axum_public axum_auth axum_auth_rate_limit axum_auth_limiter; do
+for stack in ${STACKS:-bare insert trivial key_store key_store_peer key_store_ip key_store_credits tower_http missing tower_http_missing forbidden axum_public axum_auth axum_auth_rate_limit axum_auth_limiter}; do
   zero=$(count "$stack" 0)
   full=$(count "$stack" "$N")
   per[$stack]=$(( (full - zero) / (N - 1) ))
   printf '%-20s %12d\n' "$stack" "${per[$stack]}"
 done
+# The summary needs these four stacks (STACKS may name fewer).
+for needed in bare insert trivial tower_http; do [ -n "${per[$needed]:-}" ] || exit 0; done
 own=$(( (per[trivial] - per[bare]) - (per[insert] - per[bare]) ))
 theirs=$(( per[tower_http] - per[bare] ))
 echo
