@@ -251,6 +251,25 @@ impl Browser {
         .await;
     }
 
+    /// Empties an input or a text area.
+    pub async fn clear(&self, element: &Element) {
+        self.command(
+            Method::POST,
+            &self.at(&format!("/element/{}/clear", element.0)),
+            json!({}),
+        )
+        .await;
+    }
+
+    /// Empties the field matching `css`, then types `text` into it.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let field = self.wait_for(css).await;
+        self.clear(&field).await;
+        if !text.is_empty() {
+            self.type_text(&field, text).await;
+        }
+    }
+
     pub async fn type_text(&self, element: &Element, text: &str) {
         self.command(
             Method::POST,

@@ -114,11 +114,20 @@
     return b;
   }
 
+  // Whether `key` matches the search text (label, id or owner) and the
+  // status filter.
+  function matches(key, text, wanted) {
+    if (wanted !== "all" && status(key)[0] !== wanted) return false;
+    if (!text) return true;
+    return [key.label, key.id, key.owner || ""].some((field) => field.toLowerCase().includes(text));
+  }
+
   function render() {
-    const showRevoked = $("show-revoked").checked;
+    const text = $("search").value.trim().toLowerCase();
+    const wanted = $("status-filter").value;
     // Newest first; the API lists by id.
     const visible = keys
-      .filter((key) => showRevoked || !key.revoked)
+      .filter((key) => matches(key, text, wanted))
       .sort((a, b) => b.created_at.localeCompare(a.created_at) || a.label.localeCompare(b.label));
     const rows = $("key-rows");
     rows.replaceChildren();
@@ -128,9 +137,10 @@
       row.dataset.id = key.id;
       row.className = state;
       cell(row, key.label, "label");
+      cell(row, key.id, "mono id");
       const hint = cell(row, undefined, "mono");
       hint.textContent = key.hint ? key.hint + "\u2026" : "imported";
-      hint.title = key.id;
+      cell(row, key.owner || "", "mono owner");
       const scopes = cell(row, undefined, "scopes");
       for (const scope of key.scopes) {
         const chip = document.createElement("span");
@@ -147,19 +157,19 @@
       badge.textContent = stateText;
       cell(row).appendChild(badge);
       const actions = cell(row, undefined, "row-actions");
+      // A key is rotated once: it names its successor, which rotates on.
+      if (key.rotated_to) {
+        const replaced = document.createElement("span");
+        replaced.className = "replaced";
+        replaced.textContent = "Rotated to " + key.rotated_to;
+        actions.appendChild(replaced);
+      }
       if (!key.revoked) {
-        // A key is rotated once: its successor rotates on.
-        if (key.rotated_to) {
-          const replaced = document.createElement("span");
-          replaced.className = "replaced";
-          replaced.textContent = "Rotated";
-          replaced.title = "Replaced by " + key.rotated_to;
-          actions.appendChild(replaced);
-        } else {
-          actions.appendChild(button("Rotate", "rotate", "small"));
-        }
+        actions.appendChild(button("Edit", "edit", "small"));
+        if (!key.rotated_to) actions.appendChild(button("Rotate", "rotate", "small"));
         actions.appendChild(button("Revoke", "revoke", "small"));
       }
+      actions.appendChild(button("Delete", "delete", "small"));
       rows.appendChild(row);
     }
     $("empty").hidden = visible.length !== 0;
@@ -268,6 +278,120 @@
     }
   }
 
+  // The edit form, filled from `key`.
+  function fillEdit(key) {
+    $("edit-text").textContent = "Key " + key.id + (key.hint ? " (" + key.hint + "\u2026)" : "") + ".";
+    $("edit-label").value = key.label;
+    $("edit-scopes").value = key.scopes.join(" ");
+    $("edit-expiry").value = key.expires_at ? key.expires_at.slice(0, 10) : "";
+    $("edit-owner").value = key.owner || "";
+    $("edit-rate-requests").value = key.rate_limit ? key.rate_limit.requests : "";
+    $("edit-rate-seconds").value = key.rate_limit ? key.rate_limit.per_seconds : "";
+    $("edit-credits").value = key.credits ? key.credits.remaining : "";
+    const refill = key.credits && key.credits.refill;
+    $("edit-refill-amount").value = refill ? refill.amount : "";
+    $("edit-refill-every").value = refill ? refill.every_seconds : "";
+    $("edit-ips").value = (key.allowed_ips || []).join("\n");
+    $("edit-metadata").value = Object.entries(key.metadata || {})
+      .map(([name, value]) => name + "=" + value)
+      .join("\n");
+  }
+
+  function lines(id) {
+    return $(id).value.split("\n").map((line) => line.trim()).filter((line) => line);
+  }
+
+  function whole(id) {
+    const text = $(id).value.trim();
+    return text === "" ? null : Number(text);
+  }
+
+  // The fields as the form says them, in the API's shape.
+  function readEdit() {
+    const requests = whole("edit-rate-requests");
+    const credits = whole("edit-credits");
+    const refillAmount = whole("edit-refill-amount");
+    const metadata = {};
+    for (const line of lines("edit-metadata")) {
+      const at = line.indexOf("=");
+      if (at < 1) throw new Error("Metadata lines are name=value.");
+      metadata[line.slice(0, at).trim()] = line.slice(at + 1).trim();
+    }
+    let creditsValue = null;
+    if (credits !== null) {
+      creditsValue = { remaining: credits };
+      if (refillAmount !== null) {
+        creditsValue.refill = { amount: refillAmount, every_seconds: whole("edit-refill-every") };
+      }
+    }
+    return {
+      label: $("edit-label").value.trim(),
+      scopes: $("edit-scopes").value.split(/\s+/).filter((scope) => scope),
+      expires_at: $("edit-expiry").value ? $("edit-expiry").value + "T00:00:00Z" : null,
+      owner: $("edit-owner").value.trim() || null,
+      rate_limit: requests === null ? null : { requests, per_seconds: whole("edit-rate-seconds") || 60 },
+      credits: creditsValue,
+      allowed_ips: lines("edit-ips"),
+      metadata,
+    };
+  }
+
+  // What changed: a field the form shows as it was is not sent (sending
+  // credits again would start their balance over).
+  function changes(key, fields) {
+    const before = {
+      label: key.label,
+      scopes: key.scopes,
+      expires_at: key.expires_at ? key.expires_at.slice(0, 10) + "T00:00:00Z" : null,
+      owner: key.owner || null,
+      rate_limit: key.rate_limit
+        ? { requests: key.rate_limit.requests, per_seconds: key.rate_limit.per_seconds }
+        : null,
+      credits: key.credits
+        ? key.credits.refill
+          ? { remaining: key.credits.remaining, refill: key.credits.refill }
+          : { remaining: key.credits.remaining }
+        : null,
+      allowed_ips: key.allowed_ips || [],
+      metadata: key.metadata || {},
+    };
+    const body = {};
+    for (const name of Object.keys(fields)) {
+      if (JSON.stringify(fields[name]) !== JSON.stringify(before[name])) body[name] = fields[name];
+    }
+    return body;
+  }
+
+  async function edit(event) {
+    event.preventDefault();
+    $("edit-submit").disabled = true;
+    try {
+      const body = changes(target, readEdit());
+      if (Object.keys(body).length) {
+        await call("PATCH", API + "/" + encodeURIComponent(target.id), body);
+      }
+      $("edit-dialog").close();
+      await refresh();
+    } catch (error) {
+      show($("edit-error"), error.message);
+    } finally {
+      $("edit-submit").disabled = false;
+    }
+  }
+
+  async function remove() {
+    $("delete-confirm").disabled = true;
+    try {
+      await call("DELETE", API + "/" + encodeURIComponent(target.id));
+      $("delete-dialog").close();
+      await refresh();
+    } catch (error) {
+      show($("delete-error"), error.message);
+    } finally {
+      $("delete-confirm").disabled = false;
+    }
+  }
+
   async function rotate(event) {
     event.preventDefault();
     const grace = Number($("rotate-grace").value);
@@ -298,6 +422,17 @@
         "Requests with " + name + " will be refused with 401 from now on. This cannot be undone.";
       show($("revoke-error"), "");
       $("revoke-dialog").showModal();
+    } else if (b.dataset.action === "edit") {
+      fillEdit(target);
+      show($("edit-error"), "");
+      $("edit-dialog").showModal();
+      $("edit-label").focus();
+    } else if (b.dataset.action === "delete") {
+      $("delete-text").textContent =
+        name + " will be gone: requests with it are refused with 401, and it leaves this list. " +
+        "This cannot be undone.";
+      show($("delete-error"), "");
+      $("delete-dialog").showModal();
     } else {
       $("rotate-text").textContent =
         "A new token replaces " + name + ", with the same label, scopes and expiry. It is shown once.";
@@ -323,7 +458,10 @@
 
   $("unlock-form").addEventListener("submit", unlock);
   $("lock").addEventListener("click", () => lock(""));
-  $("show-revoked").addEventListener("change", render);
+  $("search").addEventListener("input", render);
+  $("status-filter").addEventListener("change", render);
+  $("edit-form").addEventListener("submit", edit);
+  $("delete-confirm").addEventListener("click", remove);
   $("generate").addEventListener("click", () => {
     show($("generate-error"), "");
     $("generate-dialog").showModal();
