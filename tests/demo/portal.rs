@@ -504,7 +504,7 @@ async fn search_filter_edit_and_delete_keys_in_the_portal() {
     expected.sort();
     assert_eq!(acme, expected);
     browser.fill("#search", &successor).await;
-    assert_eq!(row_ids(&browser).await, [successor.clone()]);
+    assert_eq!(row_ids(&browser).await, std::slice::from_ref(&successor));
     browser.fill("#search", "globex").await;
     assert_eq!(row_ids(&browser).await.len(), 2, "Globex and its successor");
     browser.fill("#search", "").await;
@@ -600,7 +600,7 @@ async fn search_filter_edit_and_delete_keys_in_the_portal() {
         })
         .await;
     choose(&browser, "status-filter", "revoked").await;
-    assert_eq!(row_ids(&browser).await, [staging.clone()]);
+    assert_eq!(row_ids(&browser).await, std::slice::from_ref(&staging));
     choose(&browser, "status-filter", "active").await;
     assert!(!row_ids(&browser).await.contains(&staging));
     choose(&browser, "status-filter", "all").await;
