@@ -473,3 +473,54 @@ async fn another_history_at_the_same_version_is_loaded_in_full() {
     assert_eq!(answer(&store, &lost_token), Err(ValidationFailure::Invalid));
     assert_eq!(answer(&store, &first_token), Ok(()));
 }
+
+/// An owner's keys revoked together (`update_many`: one transaction), one
+/// version per key, the other owner's key and revoked keys left alone; a
+/// replica sees all of them revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_many_revokes_an_owners_keys_in_one_transaction() {
+    let Some(server) = PostgresServer::start("update-many") else {
+        return;
+    };
+    let admin = writer(&server).await;
+    let mut ids = Vec::new();
+    let mut tokens = Vec::new();
+    for (label, owner) in [
+        ("A1", "cus_a"),
+        ("A2", "cus_a"),
+        ("A3", "cus_a"),
+        ("B1", "cus_b"),
+    ] {
+        let (entry, token) = new_key(label);
+        ids.push(entry.id().to_owned());
+        tokens.push(token);
+        admin
+            .insert(entry.with_owner(Some(owner.to_owned())))
+            .await
+            .expect("insert");
+    }
+    admin.revoke(&ids[2]).await.expect("revoke A3 first");
+    let before = admin.version().await.expect("version");
+    let (revoked, version) = admin
+        .update_many(&ids, |entry| {
+            (entry.owner() == Some("cus_a") && !entry.is_revoked())
+                .then(|| entry.clone().with_revoked(true))
+        })
+        .await
+        .expect("revoke cus_a");
+    assert_eq!(revoked, 2, "A1 and A2 (A3 was revoked already)");
+    assert_eq!(version, before + 2);
+    for (id, expected) in ids.iter().zip([true, true, true, false]) {
+        let entry = admin.get(id).await.expect("get").expect("the key");
+        assert_eq!(entry.is_revoked(), expected, "{id}");
+    }
+    let store = replica(&server, Duration::from_secs(5), true).await;
+    assert!(
+        store
+            .wait_for_version(version, Duration::from_secs(2))
+            .await
+    );
+    for (token, accepted) in tokens.iter().zip([false, false, false, true]) {
+        assert_eq!(store.verify(token).is_ok(), accepted);
+    }
+}

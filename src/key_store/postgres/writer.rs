@@ -81,6 +81,9 @@ enum Plan<'a> {
     Delete { id: &'a str, expected: &'a str },
     /// A batch of an import: `[digest, id, record]` each.
     Import(&'a [[String; 3]]),
+    /// Several keys' records, each if it is still the one read (all of
+    /// them, or none).
+    SwapMany(&'a [(KeyEntry, String)]),
 }
 
 /// What a transaction made: the store's version after it, and, for an
@@ -278,6 +281,54 @@ impl PostgresKeyWriter {
         Err(AdminError::Conflict { id: id.to_owned() })
     }
 
+    /// Changes every key of `ids` that `change` changes (`None`: leave
+    /// it), in one transaction: all of them, compare-and-set, or none
+    /// (read again and retried when one changed meanwhile). How many
+    /// changed, and the store's version after. Ids no longer in the store
+    /// are skipped.
+    ///
+    /// # Errors
+    ///
+    /// The error a changed entry breaks a rule with,
+    /// [`AdminError::Conflict`] after repeated concurrent changes,
+    /// [`AdminError::Unavailable`] if Postgres fails.
+    pub async fn update_many(
+        &self,
+        ids: &[String],
+        mut change: impl FnMut(&KeyEntry) -> Option<KeyEntry>,
+    ) -> Result<(usize, u64), AdminError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let mut writes = Vec::new();
+            for id in ids {
+                let Some((record, entry)) = self.current(id).await? else {
+                    continue;
+                };
+                let Some(changed) = change(&entry) else {
+                    continue;
+                };
+                if changed.id() != entry.id() || changed.digest() != entry.digest() {
+                    return Err(AdminError::Invalid(KeyStoreError::InvalidId {
+                        id: changed.id().to_owned(),
+                    }));
+                }
+                if changed != entry {
+                    changed.validate()?;
+                    writes.push((changed, record));
+                }
+            }
+            if writes.is_empty() {
+                return Ok((0, self.version().await?));
+            }
+            match self.commit(&Plan::SwapMany(&writes)).await {
+                Err(AdminError::Conflict { .. }) => {}
+                other => return other.map(|made| (writes.len(), made.version)),
+            }
+        }
+        Err(AdminError::Conflict {
+            id: "(several keys)".to_owned(),
+        })
+    }
+
     /// Revokes the key with this id. Returns the store's new version.
     ///
     /// # Errors
@@ -412,7 +463,7 @@ async fn transact(
         let id = match plan {
             Plan::Swap { entry, .. } => entry.id(),
             Plan::Delete { id, .. } => id,
-            Plan::Insert(_) | Plan::Import(_) => "",
+            Plan::Insert(_) | Plan::Import(_) | Plan::SwapMany(_) => "",
         };
         return Err(Failure::Refused(AdminError::UnknownId {
             id: id.to_owned(),
@@ -479,6 +530,24 @@ async fn transact(
         }
         Plan::Import(batch) => {
             made.counts = import_rows(&tx, namespace, batch, &mut logged).await?;
+        }
+        Plan::SwapMany(writes) => {
+            for (entry, expected) in *writes {
+                let record = codec::encode(entry);
+                let changed = tx
+                    .execute(sql::SWAP_KEY, &[&namespace, &entry.id(), &record, expected])
+                    .await?;
+                if changed == 0 {
+                    return Err(Failure::Refused(AdminError::Conflict {
+                        id: entry.id().to_owned(),
+                    }));
+                }
+                logged.push(Logged {
+                    digest: entry.digest().to_hex(),
+                    id: entry.id().to_owned(),
+                    record: Some(record),
+                });
+            }
         }
     }
     if logged.is_empty() {
@@ -593,6 +662,7 @@ fn refusal(error: &tokio_postgres::Error, plan: &Plan<'_>) -> Option<AdminError>
         Plan::Insert(entry) | Plan::Swap { entry, .. } => entry.id().to_owned(),
         Plan::Delete { id, .. } => (*id).to_owned(),
         Plan::Import(_) => "(a key of the import batch)".to_owned(),
+        Plan::SwapMany(_) => "(one of the keys changed together)".to_owned(),
     };
     match db.constraint() {
         Some("tba_key_id") => Some(AdminError::DuplicateId { id }),
@@ -646,6 +716,13 @@ impl KeyWriter for PostgresKeyWriter {
         F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
     {
         Self::update(self, id, change).await
+    }
+
+    async fn update_many<F>(&self, ids: &[String], change: F) -> Result<(usize, u64), AdminError>
+    where
+        F: FnMut(&KeyEntry) -> Option<KeyEntry> + Send,
+    {
+        Self::update_many(self, ids, change).await
     }
 
     async fn remove(&self, id: &str) -> Result<u64, AdminError> {

@@ -61,6 +61,7 @@ pub struct RedisKeyWriter {
     connection: Mutex<Option<MultiplexedConnection>>,
     pub(super) layout: Layout,
     put: Script,
+    put_many: Script,
     delete: Script,
 }
 
@@ -122,6 +123,7 @@ impl RedisKeyWriter {
             connection: Mutex::new(None),
             layout: Layout::new(namespace),
             put: Script::new(PUT_SCRIPT),
+            put_many: Script::new(include_str!("scripts/put_many.lua")),
             delete: Script::new(include_str!("scripts/del.lua")),
         })
     }
@@ -436,6 +438,67 @@ impl RedisKeyWriter {
         }
     }
 
+    /// Changes every key of `ids` that `change` changes (`None`: leave
+    /// it), in one script: all of them, compare-and-set, or none (read
+    /// again and retried when one changed meanwhile). How many changed,
+    /// and the store's version after. Ids no longer in the store are
+    /// skipped.
+    ///
+    /// # Errors
+    ///
+    /// The error a changed entry breaks a rule with,
+    /// [`AdminError::Conflict`] after repeated concurrent changes,
+    /// [`AdminError::Unavailable`] if Redis fails.
+    pub async fn update_many(
+        &self,
+        ids: &[String],
+        mut change: impl FnMut(&KeyEntry) -> Option<KeyEntry>,
+    ) -> Result<(usize, u64), AdminError> {
+        for _ in 0..CAS_ATTEMPTS {
+            let epoch = self.epoch(false).await?.unwrap_or_default();
+            let mut writes = Vec::new();
+            for id in ids {
+                let Some((record, entry)) = self.current(id).await? else {
+                    continue;
+                };
+                let Some(changed) = change(&entry) else {
+                    continue;
+                };
+                if changed.id() != entry.id() || changed.digest() != entry.digest() {
+                    return Err(AdminError::Invalid(KeyStoreError::InvalidId {
+                        id: changed.id().to_owned(),
+                    }));
+                }
+                if changed != entry {
+                    changed.validate()?;
+                    writes.push((changed, record));
+                }
+            }
+            if writes.is_empty() {
+                return Ok((0, self.version().await?));
+            }
+            let mut call = self.put_many.key(&self.layout.script_keys()[..]);
+            call.arg(&epoch).arg(LOG_LENGTH);
+            for (entry, expected) in &writes {
+                call.arg(entry.digest().to_hex())
+                    .arg(entry.id())
+                    .arg(codec::encode(entry))
+                    .arg(expected);
+            }
+            let mut con = self.connection().await?;
+            match call.invoke_async::<u64>(&mut con).await {
+                Ok(version) => return Ok((writes.len(), version)),
+                Err(error) => match self.script_error(&error, writes[0].0.id()).await {
+                    AdminError::Conflict { .. } => contention_pause().await,
+                    other => return Err(other),
+                },
+            }
+        }
+        Err(AdminError::Conflict {
+            id: "(several keys)".to_owned(),
+        })
+    }
+
     /// What a script's refusal means.
     async fn script_error(&self, error: &redis::RedisError, id: &str) -> AdminError {
         let id = id.to_owned();
@@ -497,6 +560,13 @@ impl KeyWriter for RedisKeyWriter {
         F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send,
     {
         Self::update(self, id, change).await
+    }
+
+    async fn update_many<F>(&self, ids: &[String], change: F) -> Result<(usize, u64), AdminError>
+    where
+        F: FnMut(&KeyEntry) -> Option<KeyEntry> + Send,
+    {
+        Self::update_many(self, ids, change).await
     }
 
     async fn remove(&self, id: &str) -> Result<u64, AdminError> {

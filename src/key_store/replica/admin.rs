@@ -143,6 +143,28 @@ impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
         Ok(Some(self.with_balance(entry).await?))
     }
 
+    async fn revoke_owner(&self, owner: &str) -> Result<usize, AdminError> {
+        self.fresh()?;
+        // The owner's keys this replica knows; each is checked again as
+        // the source holds it, and all are revoked in one atomic write.
+        let ids: Vec<String> = self
+            .replica
+            .entries()
+            .into_iter()
+            .filter(|entry| entry.owner() == Some(owner))
+            .map(|entry| entry.id().to_owned())
+            .collect();
+        let (revoked, version) = self
+            .admin
+            .update_many(&ids, |entry| {
+                (entry.owner() == Some(owner) && !entry.is_revoked())
+                    .then(|| entry.clone().with_revoked(true))
+            })
+            .await?;
+        self.applied(version).await?;
+        Ok(revoked)
+    }
+
     async fn change_credits(&self, id: &str, change: CreditChange) -> Result<KeyEntry, AdminError> {
         self.fresh()?;
         if let Some(given) = self.replica.credits_given(id)

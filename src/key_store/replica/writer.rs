@@ -28,6 +28,18 @@ pub trait KeyWriter: Send + Sync + 'static {
     where
         F: FnMut(KeyEntry) -> Result<KeyEntry, AdminError> + Send;
 
+    /// Changes every key of `ids` that `change` changes (`None`: leave it)
+    /// in one atomic write, compare-and-set for all of them: how many
+    /// changed, and the version made. Ids no longer in the store are
+    /// skipped.
+    fn update_many<F>(
+        &self,
+        ids: &[String],
+        change: F,
+    ) -> impl Future<Output = Result<(usize, u64), AdminError>> + Send
+    where
+        F: FnMut(&KeyEntry) -> Option<KeyEntry> + Send;
+
     /// Forgets the key with this id; the version made.
     fn remove(&self, id: &str) -> impl Future<Output = Result<u64, AdminError>> + Send;
 
