@@ -71,7 +71,10 @@ impl CreditCosts {
     /// The cost of a request to `path`.
     #[must_use]
     pub fn cost(&self, path: &str) -> u32 {
-        if let Some(cost) = self.routes.get(path) {
+        // No hashing of the path when no route is listed (the default).
+        if !self.routes.is_empty()
+            && let Some(cost) = self.routes.get(path)
+        {
             return *cost;
         }
         self.prefixes
