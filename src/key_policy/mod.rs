@@ -30,6 +30,11 @@
 //! balance after the request. A refusal by the rate limit gives the
 //! request's credits back, and a refusal for credits spends nothing of the
 //! rate limit.
+//!
+//! Each process counts a key's credits itself, unless the layer is given
+//! `shared_credits` (feature `redis`): then one script in the Redis of the
+//! shared key set checks and spends, exactly across replicas, and a Redis
+//! failure answers 503.
 
 mod address;
 mod client;

@@ -65,8 +65,8 @@ impl KeyEntry {
         }
     }
 
-    /// The customer the key belongs to, e.g. `cus_123` ([`ID_RULE`]'s
-    /// characters, 1 to 128); `None` removes it.
+    /// The customer the key belongs to, e.g. `cus_123` (1 to 128
+    /// characters from `A-Z a-z 0-9 _ - . :`, as an id); `None` removes it.
     #[must_use]
     pub fn with_owner(mut self, owner: Option<String>) -> Self {
         self.owner = owner;
