@@ -108,6 +108,7 @@
 //! | `admin` | no | `admin`: the admin API and the portal, an axum `Router` (axum, tokio) |
 //! | `jwt` | no | `jwt::{JwtValidator, KeyOrJwt}`: JWT access tokens, static keys or JWKS (jsonwebtoken, hyper) |
 //! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |
+//! | `secret-scanning` | no | `admin::GithubSecretScanning`: GitHub's leak reports revoke keys (p256, hyper, rustls) |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

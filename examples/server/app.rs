@@ -7,7 +7,7 @@ use axum::middleware::from_fn;
 use axum::routing::{get, post};
 use tonic::service::LayerExt;
 use tower::service_fn;
-use tower_bearer_auth::admin::{self, AdminApi};
+use tower_bearer_auth::admin::{self, AdminApi, GithubSecretScanning};
 use tower_bearer_auth::jwt::{JwtValidator, KeyOrJwt};
 use tower_bearer_auth::key_policy::{CreditCosts, TrustedProxies};
 use tower_bearer_auth::key_store::admin::KeyAdmin;
@@ -40,6 +40,8 @@ pub(crate) struct Settings<'a> {
     /// The replica whose Redis counts credits for every replica (with
     /// `--redis`).
     pub(crate) credits_in: Option<SharedKeyStore>,
+    /// Where GitHub's secret-scanning keys are published.
+    pub(crate) github_keys_url: String,
 }
 
 /// Builds the whole application for `keys`, changed through `admin`.
@@ -50,7 +52,7 @@ pub(crate) fn router<V, A>(keys: V, admin: A, settings: Settings<'_>) -> Result<
 where
     V: TokenValidator<Principal = ApiKey> + Clone + Send + Sync + 'static,
     V::Future: Send,
-    A: KeyAdmin,
+    A: KeyAdmin + Clone,
 {
     let Settings {
         jwt,
@@ -59,6 +61,7 @@ where
         trusted_proxies,
         health,
         credits_in,
+        github_keys_url,
     } = settings;
     // Credits in Redis (exact across replicas) when the key set is there.
     let credits = |builder: BearerAuthBuilder<KeyOrJwt<V, JwtValidator>>| match &credits_in {
@@ -136,6 +139,11 @@ where
 
     // The admin API needs `keys:admin` through the same layer (the request
     // log names the admin key that asked); the portal page holds no data.
+    // GitHub's secret-scanning reports revoke leaked keys (signed by
+    // GitHub, not behind a key).
+    let leaks = GithubSecretScanning::new()
+        .keys_url(github_keys_url)
+        .router(admin.clone());
     let admin_api = AdminApi::new(admin).router(&rest_auth);
 
     let app = Router::new()
@@ -144,6 +152,7 @@ where
         .route("/ready", get(ready::ready).with_state(readiness))
         .merge(rest)
         .merge(admin_api)
+        .merge(leaks)
         .merge(admin::portal())
         .merge(grpc)
         // Replaces tonic's own fallback, which would answer every unknown

@@ -134,6 +134,7 @@ async fn run(args: Args) -> Result<(), String> {
         trusted_proxies: TrustedProxies::new(args.trusted_proxies.iter().copied()),
         health: source.health(),
         credits_in: source.credits_in(),
+        github_keys_url: args.github_keys_url.clone(),
     };
     let app = match &source {
         keys::Source::Local { store, admin, .. } => {

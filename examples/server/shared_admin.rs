@@ -2,7 +2,8 @@
 //! Postgres): one type for the admin API to take.
 
 use tower_bearer_auth::KeyEntry;
-use tower_bearer_auth::key_store::admin::{AdminError, KeyAdmin};
+use tower_bearer_auth::key_store::TokenDigest;
+use tower_bearer_auth::key_store::admin::{AdminError, CreditChange, KeyAdmin};
 use tower_bearer_auth::key_store::postgres::PostgresKeyWriter;
 use tower_bearer_auth::key_store::redis::{RedisKeyWriter, SharedKeyAdmin};
 
@@ -60,6 +61,29 @@ impl KeyAdmin for SharedAdmin {
         match self {
             Self::Redis(admin) => admin.remove(id).await,
             Self::Postgres(admin) => admin.remove(id).await,
+        }
+    }
+
+    // The provided methods each backend overrides, forwarded too (their
+    // defaults would not use the backend's balances or atomic writes).
+    async fn entry_by_digest(&self, digest: &TokenDigest) -> Result<Option<KeyEntry>, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.entry_by_digest(digest).await,
+            Self::Postgres(admin) => admin.entry_by_digest(digest).await,
+        }
+    }
+
+    async fn change_credits(&self, id: &str, change: CreditChange) -> Result<KeyEntry, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.change_credits(id, change).await,
+            Self::Postgres(admin) => admin.change_credits(id, change).await,
+        }
+    }
+
+    async fn revoke_owner(&self, owner: &str) -> Result<usize, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.revoke_owner(owner).await,
+            Self::Postgres(admin) => admin.revoke_owner(owner).await,
         }
     }
 }

@@ -24,10 +24,12 @@
 //!
 //! | request | success |
 //! |---|---|
-//! | `POST /admin/v1/keys` `{"label", "scopes"?, "expires_at"?}` | `201 {"token", "key"}`, `Cache-Control: no-store` |
-//! | `GET /admin/v1/keys?limit=&cursor=&include_revoked=` | `200 {"keys": [...], "next_cursor"}`, by id |
+//! | `POST /admin/v1/keys` `{"label", "scopes"?, "expires_at"?, "rate_limit"?, "owner"?, "allowed_ips"?, "credits"?, "metadata"?}` | `201 {"token", "key"}`, `Cache-Control: no-store` |
+//! | `GET /admin/v1/keys?limit=&cursor=&include_revoked=&owner=` | `200 {"keys": [...], "next_cursor"}`, by id |
 //! | `GET /admin/v1/keys/{id}` | `200` key |
-//! | `PATCH /admin/v1/keys/{id}` any of `{"label", "scopes", "expires_at"}` | `200` key; `"expires_at": null` removes the expiry |
+//! | `PATCH /admin/v1/keys/{id}` any field of `POST` | `200` key; `null` removes a field |
+//! | `POST /admin/v1/keys/{id}/credits` `{"add": N}` or `{"set": N}` | `200` key |
+//! | `POST /admin/v1/owners/{owner}/revoke` (no body) | `200 {"revoked": N}` |
 //! | `POST /admin/v1/keys/{id}/revoke` (no body) | `200` key, idempotent |
 //! | `POST /admin/v1/keys/{id}/rotate` `{"grace_seconds"?}` | `201 {"token", "key", "previous"}` |
 //! | `DELETE /admin/v1/keys/{id}` | `204` |
@@ -40,14 +42,22 @@
 //! Every change is logged once at info: the action, the key id, and the id
 //! of the admin key that asked.
 //!
+//! With the `secret-scanning` feature, [`GithubSecretScanning`] receives
+//! GitHub's leak reports and revokes the reported keys (see [`leaks`]).
+//!
 //! [`BearerAuthLayer`]: crate::BearerAuthLayer
 //! [`KeyAdmin`]: crate::key_store::admin::KeyAdmin
 
 mod api;
 mod handlers;
+#[cfg(feature = "secret-scanning")]
+#[cfg_attr(docsrs, doc(cfg(feature = "secret-scanning")))]
+pub mod leaks;
 mod portal;
 mod request;
 mod view;
 
 pub use self::api::AdminApi;
+#[cfg(feature = "secret-scanning")]
+pub use self::leaks::GithubSecretScanning;
 pub use self::portal::portal;

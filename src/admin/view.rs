@@ -81,6 +81,27 @@ impl Problem {
         }
     }
 
+    /// `401 unauthorized`, saying why (a secret-scanning report's
+    /// signature).
+    #[cfg(feature = "secret-scanning")]
+    pub(super) fn unauthorized(message: &'static str) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            code: "unauthorized",
+            message: Cow::Borrowed(message),
+        }
+    }
+
+    /// `413 payload_too_large`, saying the limit.
+    #[cfg(feature = "secret-scanning")]
+    pub(super) fn payload_too_large(message: &'static str) -> Self {
+        Self {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "payload_too_large",
+            message: Cow::Borrowed(message),
+        }
+    }
+
     /// `404 not_found` for a key id. The id is not repeated: whatever was
     /// pasted into the path (a token, by mistake) stays out of the answer.
     pub(super) fn not_found() -> Self {

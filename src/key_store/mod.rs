@@ -64,6 +64,13 @@ mod replica;
 pub(crate) mod rfc3339;
 mod secret_token;
 
+/// Whether `token` ends with the checksum of a generated key (a cheap
+/// test before any lookup).
+#[cfg(feature = "secret-scanning")]
+pub(crate) fn has_valid_checksum(token: &str) -> bool {
+    checksum::is_valid(token)
+}
+
 pub use self::api_key::ApiKey;
 pub use self::digest::TokenDigest;
 pub use self::entry::KeyEntry;

@@ -12,5 +12,6 @@ mod client;
 mod cursors;
 mod customers;
 mod last_use;
+mod leaks;
 mod requests;
 mod rotation;

@@ -12,6 +12,7 @@ mod customers;
 mod grpc;
 mod jwt;
 mod keygen_cli;
+mod leaks;
 mod limits;
 mod portal;
 mod postgres;

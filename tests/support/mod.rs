@@ -7,6 +7,7 @@
 
 pub mod answer;
 pub mod fuzz_input;
+pub mod github;
 pub mod jwt;
 pub mod postgres;
 pub mod redis;

@@ -272,6 +272,13 @@ impl KeyAdmin for EmbeddedKeyAdmin {
         Ok(self.inner.store.entry(id))
     }
 
+    async fn entry_by_digest(
+        &self,
+        digest: &crate::key_store::TokenDigest,
+    ) -> Result<Option<KeyEntry>, AdminError> {
+        Ok(self.inner.store.entry_by_digest(digest))
+    }
+
     async fn insert(&self, entry: KeyEntry) -> Result<(), AdminError> {
         let _one_at_a_time = self.inner.writes.lock().await;
         let store = &self.inner.store;

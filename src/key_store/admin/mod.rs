@@ -19,7 +19,7 @@ use std::future::Future;
 pub use self::embedded::{ChangesHeld, EmbeddedKeyAdmin};
 pub use self::error::AdminError;
 #[cfg(feature = "admin")]
-use super::KeyEntry;
+use super::{KeyEntry, TokenDigest};
 #[cfg(feature = "admin")]
 use crate::key_policy::Credits;
 
@@ -35,6 +35,23 @@ pub trait KeyAdmin: Send + Sync + 'static {
 
     /// The key with this id, active or revoked.
     fn entry(&self, id: &str) -> impl Future<Output = Result<Option<KeyEntry>, AdminError>> + Send;
+
+    /// The key whose token has this digest, active or revoked. The
+    /// default searches [`entries`](Self::entries); both stores override
+    /// it with their index.
+    fn entry_by_digest(
+        &self,
+        digest: &TokenDigest,
+    ) -> impl Future<Output = Result<Option<KeyEntry>, AdminError>> + Send {
+        let digest = *digest;
+        async move {
+            Ok(self
+                .entries()
+                .await?
+                .into_iter()
+                .find(|entry| *entry.digest() == digest))
+        }
+    }
 
     /// Adds a key.
     fn insert(&self, entry: KeyEntry) -> impl Future<Output = Result<(), AdminError>> + Send;

@@ -388,6 +388,17 @@ impl KeyStore {
             .cloned()
     }
 
+    /// The key whose token has `digest`, active or revoked, as an entry.
+    #[cfg(feature = "admin")]
+    pub(crate) fn entry_by_digest(&self, digest: &TokenDigest) -> Option<KeyEntry> {
+        if let Some(record) = self.shared.snapshot.load().get(digest) {
+            return Some(KeyEntry::from_record(record, false));
+        }
+        let catalog = self.lock();
+        let id = catalog.revoked_holder(digest)?;
+        catalog.entry(&id)
+    }
+
     /// The key with this id, active or revoked, as an entry (its label,
     /// scopes, times, digest; never a token).
     #[must_use]

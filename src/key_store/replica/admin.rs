@@ -192,6 +192,14 @@ impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
         .await
     }
 
+    async fn entry_by_digest(
+        &self,
+        digest: &crate::key_store::TokenDigest,
+    ) -> Result<Option<KeyEntry>, AdminError> {
+        self.fresh()?;
+        Ok(self.replica.entry_by_digest(digest))
+    }
+
     async fn insert(&self, entry: KeyEntry) -> Result<(), AdminError> {
         let version = self.admin.insert(entry).await?;
         self.applied(version).await

@@ -333,6 +333,15 @@ impl SharedKeyStore {
         self.inner.local.entries()
     }
 
+    /// The key whose token has `digest` in this replica's key set.
+    #[cfg(feature = "admin")]
+    pub(crate) fn entry_by_digest(
+        &self,
+        digest: &crate::key_store::TokenDigest,
+    ) -> Option<KeyEntry> {
+        self.inner.local.entry_by_digest(digest)
+    }
+
     /// The credits the record of the active key `id` gives, as written
     /// (not as this replica spent them), if it has credits.
     #[cfg(feature = "admin")]
