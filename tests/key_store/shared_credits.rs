@@ -9,31 +9,17 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tower::{Layer, Service, ServiceExt};
+use tower::Layer;
 use tower_bearer_auth::BearerAuthLayer;
 use tower_bearer_auth::key_policy::Credits;
 use tower_bearer_auth::key_store::admin::{CreditChange, KeyAdmin};
 use tower_bearer_auth::key_store::redis::{RedisKeyWriter, SharedKeyAdmin};
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 
+use crate::shared_rate_limit::send;
 use crate::shared_store::{NAMESPACE, new_key, replica};
 use crate::support::redis::RedisServer;
-use crate::support::{Echo, collect, get_with_auth, header};
-
-async fn send<S, B>(service: &mut S, bearer: &str) -> (http::response::Parts, bytes::Bytes)
-where
-    S: Service<http::Request<()>, Response = http::Response<B>, Error = std::convert::Infallible>,
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    let response = ServiceExt::<http::Request<()>>::ready(service)
-        .await
-        .expect("ready")
-        .call(get_with_auth(bearer))
-        .await
-        .expect("infallible");
-    collect(response).await
-}
+use crate::support::{Echo, header};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_spend_one_balance_exactly() {

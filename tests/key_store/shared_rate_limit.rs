@@ -14,7 +14,11 @@ use crate::shared_store::{NAMESPACE, new_key, replica};
 use crate::support::redis::{RedisServer, command_calls};
 use crate::support::{Echo, collect, get_with_auth, header};
 
-async fn send<S, B>(service: &mut S, bearer: &str) -> (http::response::Parts, bytes::Bytes)
+/// Sends a request with `bearer` through `service` once it is ready.
+pub(crate) async fn send<S, B>(
+    service: &mut S,
+    bearer: &str,
+) -> (http::response::Parts, bytes::Bytes)
 where
     S: Service<http::Request<()>, Response = http::Response<B>, Error = std::convert::Infallible>,
     B: http_body::Body,

@@ -8,14 +8,15 @@
 use std::net::SocketAddr;
 
 use http::{Request, StatusCode};
-use tower::{Layer, Service, ServiceExt};
+use tower::Layer;
 use tower_bearer_auth::key_policy::{CreditCosts, Credits, PeerAddress, Refill, TrustedProxies};
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
 use tower_bearer_auth::{
     BearerAuthLayer, KeyEntry, KeyGenerator, KeyStore, RejectionKind, ScopeRequirement, ScopeSet,
 };
 
-use crate::support::{Echo, as_grpc, collect, get_with_auth, header};
+use crate::rate_limit::{Answer, send};
+use crate::support::{Echo, as_grpc, get_with_auth, header};
 
 /// Inserts a key made by `entry` (given id, label and digest), returns its
 /// bearer value.
@@ -40,33 +41,6 @@ fn from(peer: Option<&str>, bearer: &str, path: &str) -> Request<()> {
         request.extensions_mut().insert(PeerAddress(peer));
     }
     request
-}
-
-struct Answer {
-    status: StatusCode,
-    parts: http::response::Parts,
-    body: String,
-}
-
-async fn send<S, B>(service: &mut S, request: Request<()>) -> Answer
-where
-    S: Service<Request<()>, Response = http::Response<B>, Error = std::convert::Infallible>,
-    B: http_body::Body,
-    B::Error: std::fmt::Debug,
-{
-    let response = service
-        .ready()
-        .await
-        .expect("ready")
-        .call(request)
-        .await
-        .expect("infallible");
-    let (parts, body) = collect(response).await;
-    Answer {
-        status: parts.status,
-        body: String::from_utf8(body.to_vec()).expect("utf-8"),
-        parts,
-    }
 }
 
 fn allowlisted(entry: KeyEntry) -> KeyEntry {

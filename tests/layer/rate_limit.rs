@@ -80,13 +80,15 @@ where
     response.map(BodyExt::boxed_unsync)
 }
 
-struct Answer {
-    status: StatusCode,
-    parts: http::response::Parts,
-    body: String,
+/// One answer: status, head and body text.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) parts: http::response::Parts,
+    pub(crate) body: String,
 }
 
-async fn send<S, B>(service: &mut S, request: Request<()>) -> Answer
+/// Sends `request` through `service` once it is ready.
+pub(crate) async fn send<S, B>(service: &mut S, request: Request<()>) -> Answer
 where
     S: Service<Request<()>, Response = http::Response<B>, Error = std::convert::Infallible>,
     B: http_body::Body,

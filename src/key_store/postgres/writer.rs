@@ -14,7 +14,7 @@ use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::KeysFile;
 #[cfg(feature = "admin")]
 use crate::key_store::replica::KeyWriter;
-use crate::key_store::replica::{codec, is_valid_namespace};
+use crate::key_store::replica::{changed_entries, codec, is_valid_namespace};
 use crate::key_store::{KeyEntry, KeyStoreError};
 
 /// How many change-log rows the store keeps. A replica that falls further
@@ -298,24 +298,11 @@ impl PostgresKeyWriter {
         mut change: impl FnMut(&KeyEntry) -> Option<KeyEntry>,
     ) -> Result<(usize, u64), AdminError> {
         for _ in 0..CAS_ATTEMPTS {
-            let mut writes = Vec::new();
+            let mut current = Vec::with_capacity(ids.len());
             for id in ids {
-                let Some((record, entry)) = self.current(id).await? else {
-                    continue;
-                };
-                let Some(changed) = change(&entry) else {
-                    continue;
-                };
-                if changed.id() != entry.id() || changed.digest() != entry.digest() {
-                    return Err(AdminError::Invalid(KeyStoreError::InvalidId {
-                        id: changed.id().to_owned(),
-                    }));
-                }
-                if changed != entry {
-                    changed.validate()?;
-                    writes.push((changed, record));
-                }
+                current.extend(self.current(id).await?);
             }
+            let writes = changed_entries(current, &mut change)?;
             if writes.is_empty() {
                 return Ok((0, self.version().await?));
             }

@@ -6,8 +6,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::codec;
-use crate::key_store::KeyEntry;
+use crate::key_store::admin::AdminError;
 use crate::key_store::keys_file::CheckedKeysFile;
+use crate::key_store::{KeyEntry, KeyStoreError};
 
 /// One key as an import writes it: digest (hex), id, record.
 pub(crate) type ImportRow = [String; 3];
@@ -65,4 +66,29 @@ pub struct ImportReport {
     pub removed: usize,
     /// The store's version after the import.
     pub version: u64,
+}
+
+/// The writes of an `update_many`: each key of `current` (its record as
+/// read, and as an entry) that `change` changes, checked (same id and
+/// digest, the entry's rules), with the record it must still have.
+pub(crate) fn changed_entries(
+    current: Vec<(String, KeyEntry)>,
+    change: &mut impl FnMut(&KeyEntry) -> Option<KeyEntry>,
+) -> Result<Vec<(KeyEntry, String)>, AdminError> {
+    let mut writes = Vec::new();
+    for (record, entry) in current {
+        let Some(changed) = change(&entry) else {
+            continue;
+        };
+        if changed.id() != entry.id() || changed.digest() != entry.digest() {
+            return Err(AdminError::Invalid(KeyStoreError::InvalidId {
+                id: changed.id().to_owned(),
+            }));
+        }
+        if changed != entry {
+            changed.validate()?;
+            writes.push((changed, record));
+        }
+    }
+    Ok(writes)
 }

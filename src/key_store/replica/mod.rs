@@ -53,7 +53,7 @@ pub use self::error::SyncError;
 pub(crate) use self::follow::{FollowSettings, Follower};
 pub use self::freshness::{OutagePolicy, ReplicaState};
 pub use self::import::ImportReport;
-pub(crate) use self::import::{ImportRow, import_row, read_batches};
+pub(crate) use self::import::{ImportRow, changed_entries, import_row, read_batches};
 pub(crate) use self::options::{ReplicaOptions, is_valid_namespace};
 #[cfg(all(feature = "redis", feature = "rate-limit"))]
 pub(crate) use self::store::LimiterHome;
