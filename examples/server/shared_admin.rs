@@ -2,6 +2,7 @@
 //! Postgres): one type for the admin API to take.
 
 use tower_bearer_auth::KeyEntry;
+use tower_bearer_auth::key_policy::{Credits, OwnerLimits};
 use tower_bearer_auth::key_store::TokenDigest;
 use tower_bearer_auth::key_store::admin::{AdminError, CreditChange, KeyAdmin};
 use tower_bearer_auth::key_store::postgres::PostgresKeyWriter;
@@ -77,6 +78,31 @@ impl KeyAdmin for SharedAdmin {
         match self {
             Self::Redis(admin) => admin.change_credits(id, change).await,
             Self::Postgres(admin) => admin.change_credits(id, change).await,
+        }
+    }
+
+    async fn owner_limits(&self, owner: &str) -> Result<Option<(OwnerLimits, usize)>, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.owner_limits(owner).await,
+            Self::Postgres(admin) => admin.owner_limits(owner).await,
+        }
+    }
+
+    async fn owner_credits(&self, owner: &str) -> Result<Option<Credits>, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.owner_credits(owner).await,
+            Self::Postgres(admin) => admin.owner_credits(owner).await,
+        }
+    }
+
+    async fn set_owner_limits(
+        &self,
+        owner: &str,
+        limits: OwnerLimits,
+    ) -> Result<usize, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.set_owner_limits(owner, limits).await,
+            Self::Postgres(admin) => admin.set_owner_limits(owner, limits).await,
         }
     }
 

@@ -142,6 +142,13 @@ fn routes<A: KeyAdmin, P: Principal>() -> Router<Arc<Api<A, P>>> {
             post(handlers::credits::<A, P>).fallback(handlers::method_not_allowed),
         )
         .route(
+            "/admin/v1/owners/{owner}",
+            get(handlers::show_owner::<A, P>)
+                .put(handlers::set_owner::<A, P>)
+                .delete(handlers::delete_owner::<A, P>)
+                .fallback(handlers::method_not_allowed),
+        )
+        .route(
             "/admin/v1/owners/{owner}/revoke",
             post(handlers::revoke_owner::<A, P>).fallback(handlers::method_not_allowed),
         )

@@ -14,6 +14,7 @@ use serde_json::json;
 use super::request::{self, BodyRule, KeyFields};
 use super::view::{self, Problem};
 use crate::Principal;
+use crate::key_policy::OwnerLimits;
 use crate::key_store::admin::{AdminError, KeyAdmin};
 use crate::key_store::{GeneratedKey, KeyEntry, KeyGenerator};
 
@@ -66,6 +67,8 @@ pub(super) async fn create<A: KeyAdmin, P: Principal>(
         .ok_or_else(|| Problem::invalid("`label` is required"))?;
     let key = api.generate()?;
     let entry = fields.apply(KeyEntry::new(key.id(), label, key.digest()).with_hint(key.hint()));
+    // A key of an owner shares the owner's limits, as its other keys do.
+    let entry = entry.with_owner_limits(limits_of(&api.admin, fields.owner()).await?);
     api.admin.insert(entry.clone()).await?;
     log_change("create", key.id(), &acting::<P>(&parts.extensions));
     Ok(view::answer(
@@ -126,9 +129,23 @@ pub(super) async fn change<A: KeyAdmin, P: Principal>(
     let (parts, body) = request.into_parts();
     let object = request::object(&parts, body, BodyRule::Required).await?;
     let fields = KeyFields::read(&object)?;
+    // A key moved to another owner takes that owner's limits.
+    let moved_to = match fields.owner_change() {
+        Some(owner) => Some(limits_of(&api.admin, owner).await?),
+        None => None,
+    };
     let entry = api
         .admin
-        .update(&id, |entry| Ok(fields.apply(entry)))
+        .update(&id, |entry| {
+            let before = entry.owner().map(str::to_owned);
+            let entry = fields.apply(entry);
+            Ok(match moved_to {
+                Some(limits) if entry.owner() != before.as_deref() => {
+                    entry.with_owner_limits(limits)
+                }
+                _ => entry,
+            })
+        })
         .await?;
     log_change("update", &id, &acting::<P>(&parts.extensions));
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
@@ -149,6 +166,108 @@ pub(super) async fn credits<A: KeyAdmin, P: Principal>(
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
+/// The limits the keys of `owner` carry now (none when it has no keys):
+/// a new key of the owner, or a key moved to it, carries them too.
+async fn limits_of<A: KeyAdmin>(admin: &A, owner: Option<&str>) -> Result<OwnerLimits, Problem> {
+    let Some(owner) = owner else {
+        return Ok(OwnerLimits::new());
+    };
+    // As written on the owner's keys (the balance stays the owner's).
+    Ok(admin
+        .owner_limits(owner)
+        .await?
+        .map_or_else(OwnerLimits::new, |(limits, _)| limits))
+}
+
+/// An owner's view: its limits, with its credits' live balance.
+async fn owner_view<A: KeyAdmin>(admin: &A, owner: &str) -> Result<serde_json::Value, Problem> {
+    let (limits, keys) = admin
+        .owner_limits(owner)
+        .await?
+        .ok_or_else(Problem::no_owner)?;
+    let limits = match admin.owner_credits(owner).await? {
+        Some(live) => limits.with_credits(Some(live)),
+        None => limits,
+    };
+    Ok(view::owner(owner, &limits, keys))
+}
+
+/// The owner named in the path, checked as the API checks an owner.
+fn owner_in_path(owner: String) -> Result<String, Problem> {
+    Ok(request::owner(&serde_json::Value::String(owner))?.unwrap_or_default())
+}
+
+/// `GET /admin/v1/owners/{owner}`: the owner's limits and how many keys
+/// it has; 404 for an owner without keys.
+pub(super) async fn show_owner<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(owner): Path<String>,
+) -> Answer {
+    let owner = owner_in_path(owner)?;
+    Ok(view::answer(
+        StatusCode::OK,
+        owner_view(&api.admin, &owner).await?,
+    ))
+}
+
+/// `PUT /admin/v1/owners/{owner}` `{"rate_limit"?, "credits"?}`: the
+/// owner's limits, written to all its keys at once (its keys without their
+/// own share them); 404 for an owner without keys.
+pub(super) async fn set_owner<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(owner): Path<String>,
+    request: Request,
+) -> Answer {
+    let owner = owner_in_path(owner)?;
+    let (parts, body) = request.into_parts();
+    let object = request::object(&parts, body, BodyRule::Required).await?;
+    let limits = request::owner_limits(&object)?;
+    if api.admin.owner_limits(&owner).await?.is_none() {
+        return Err(Problem::no_owner());
+    }
+    let changed = api.admin.set_owner_limits(&owner, limits).await?;
+    tracing::info!(
+        action = "set_owner",
+        owner,
+        keys = changed,
+        by = acting::<P>(&parts.extensions),
+        "admin: keys changed"
+    );
+    Ok(view::answer(
+        StatusCode::OK,
+        owner_view(&api.admin, &owner).await?,
+    ))
+}
+
+/// `DELETE /admin/v1/owners/{owner}`: the owner's limits removed from all
+/// its keys; 404 for an owner without keys.
+pub(super) async fn delete_owner<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(owner): Path<String>,
+    request: Request,
+) -> Answer {
+    let owner = owner_in_path(owner)?;
+    if api.admin.owner_limits(&owner).await?.is_none() {
+        return Err(Problem::no_owner());
+    }
+    let changed = api
+        .admin
+        .set_owner_limits(&owner, OwnerLimits::new())
+        .await?;
+    tracing::info!(
+        action = "delete_owner",
+        owner,
+        keys = changed,
+        by = acting::<P>(request.extensions()),
+        "admin: keys changed"
+    );
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
 /// `POST /admin/v1/owners/{owner}/revoke`: no body; revokes every active
 /// key of the owner, answers `{"revoked": N}` (0 for an unknown owner).
 pub(super) async fn revoke_owner<A: KeyAdmin, P: Principal>(
@@ -158,7 +277,7 @@ pub(super) async fn revoke_owner<A: KeyAdmin, P: Principal>(
 ) -> Answer {
     let (parts, body) = request.into_parts();
     request::object(&parts, body, BodyRule::Refused).await?;
-    let owner = request::owner(&serde_json::Value::String(owner))?.unwrap_or_default();
+    let owner = owner_in_path(owner)?;
     let revoked = api.admin.revoke_owner(&owner).await?;
     tracing::info!(
         action = "revoke_owner",

@@ -30,6 +30,9 @@
 //! | `PATCH /admin/v1/keys/{id}` any field of `POST` | `200` key; `null` removes a field |
 //! | `POST /admin/v1/keys/{id}/credits` `{"add": N}` or `{"set": N}` | `200` key |
 //! | `POST /admin/v1/owners/{owner}/revoke` (no body) | `200 {"revoked": N}` |
+//! | `PUT /admin/v1/owners/{owner}` `{"rate_limit"?, "credits"?}` | `200` owner; its keys without their own share them |
+//! | `GET /admin/v1/owners/{owner}` | `200 {"owner", "rate_limit", "credits", "keys"}` |
+//! | `DELETE /admin/v1/owners/{owner}` | `204` |
 //! | `POST /admin/v1/keys/{id}/revoke` (no body) | `200` key, idempotent |
 //! | `POST /admin/v1/keys/{id}/rotate` `{"grace_seconds"?}` | `201 {"token", "key", "previous"}` |
 //! | `DELETE /admin/v1/keys/{id}` | `204` |

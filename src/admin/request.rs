@@ -11,7 +11,7 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 
 use super::view::Problem;
-use crate::key_policy::{AddressRange, Credits};
+use crate::key_policy::{AddressRange, Credits, OwnerLimits};
 use crate::key_store::admin::CreditChange;
 use crate::key_store::{
     ID_RULE, KeyEntry, LABEL_RULE, METADATA_RULE, Metadata, is_valid_id, is_valid_label,
@@ -297,6 +297,17 @@ impl KeyFields {
         })
     }
 
+    /// The owner a new key gets (`None`: none).
+    pub(super) fn owner(&self) -> Option<&str> {
+        self.owner.as_ref().and_then(Option::as_deref)
+    }
+
+    /// The owner a change moves a key to, when it names one (`Some(None)`:
+    /// no owner any more).
+    pub(super) fn owner_change(&self) -> Option<Option<&str>> {
+        self.owner.as_ref().map(Option::as_deref)
+    }
+
     /// `entry` with these fields set.
     pub(super) fn apply(&self, mut entry: KeyEntry) -> KeyEntry {
         if let Some(label) = &self.label {
@@ -381,6 +392,17 @@ pub(super) fn metadata(value: &Value) -> Result<Metadata, Problem> {
     } else {
         Err(bad())
     }
+}
+
+/// An owner's limits: `{"rate_limit"?: {...} | null, "credits"?: {...} |
+/// null}`.
+pub(super) fn owner_limits(object: &Map<String, Value>) -> Result<OwnerLimits, Problem> {
+    only(object, &["rate_limit", "credits"])?;
+    keys_file::owner_limits(&Value::Object(object.clone()), false).map_err(|rule| {
+        Problem::invalid(format!(
+            "the body {rule}; credits are {{\"remaining\": N, \"refill\"?: {{\"amount\", \"every_seconds\"}}}}"
+        ))
+    })
 }
 
 /// `{"add": N}` or `{"set": N}`, N a whole number 0 or more.

@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use crate::key_policy::OwnerLimits;
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
 use crate::key_store::{keys_file, rfc3339};
@@ -40,7 +41,19 @@ pub(super) fn key(entry: &KeyEntry) -> Value {
         // The live balance, as the store holding the key counts it.
         "credits": entry.credits().as_ref().map(keys_file::credits_json),
         "metadata": entry.metadata(),
+        // The owner's limits this key shares, as written (the owner's
+        // live balance: `GET /admin/v1/owners/{owner}`).
+        "owner_limits": (!entry.owner_limits().is_empty())
+            .then(|| keys_file::owner_limits_json(&entry.owner_limits())),
     })
+}
+
+/// An owner as the API shows it: its limits and how many keys it has.
+pub(super) fn owner(owner: &str, limits: &OwnerLimits, keys: usize) -> Value {
+    let mut view = keys_file::owner_limits_json(limits);
+    view["owner"] = Value::from(owner);
+    view["keys"] = Value::from(keys);
+    view
 }
 
 /// `2026-11-27T18:42:40Z`: RFC 3339 in UTC, to the second (rounded down).
@@ -109,6 +122,15 @@ impl Problem {
             status: StatusCode::NOT_FOUND,
             code: "not_found",
             message: Cow::Borrowed("no key with this id"),
+        }
+    }
+
+    /// `404 not_found` for an owner: no key has it.
+    pub(super) fn no_owner() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            code: "not_found",
+            message: Cow::Borrowed("no key has this owner"),
         }
     }
 

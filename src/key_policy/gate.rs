@@ -39,9 +39,9 @@ impl PolicyRules {
             })
     }
 
-    /// The credits, then `rate` (if any): credits are spent first and
-    /// given back when the rate limit refuses; a credit refusal never
-    /// reaches the rate limit.
+    /// The credits (the key's own, else its owner's), then `rate` (if
+    /// any): credits are spent first and given back when the rate limit
+    /// refuses; a credit refusal never reaches the rate limit.
     pub(crate) fn check<P: Principal>(
         &self,
         policies: &KeyPolicies,
@@ -49,23 +49,26 @@ impl PolicyRules {
         parts: &Parts,
         rate: Option<&Arc<dyn Gate<P>>>,
     ) -> Gated {
-        let Some(account) = policies.account() else {
+        let id = principal.subject().unwrap_or_default();
+        let Some((account, ledger)) = policies.account(id) else {
             return rate.map_or(Gated::Now(Ok(Fields::default())), |rate| {
                 rate.check(principal)
             });
         };
         let cost = u64::from(self.costs.cost(parts.uri.path()));
         #[cfg(feature = "redis")]
-        if let (Some(shared), Some(id)) = (&self.shared, principal.subject()) {
+        if let Some(shared) = &self.shared {
             return Gated::Later(Box::pin(shared_check(
                 Arc::clone(shared),
-                id.to_owned(),
+                ledger.to_owned(),
                 account.given(),
                 cost,
                 principal.clone(),
                 rate.cloned(),
             )));
         }
+        #[cfg(not(feature = "redis"))]
+        let _ = ledger;
         let remaining = match account.spend(cost, SystemTime::now()) {
             Ok(remaining) => remaining,
             Err(exhausted) => {

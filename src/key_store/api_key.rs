@@ -62,6 +62,17 @@ impl ApiKey {
         self.0.expires_at()
     }
 
+    /// The owner's rate limit this key counts under, when the key has
+    /// none of its own: the owner's bucket (`@<owner>`) and quota.
+    #[cfg(feature = "rate-limit")]
+    pub(crate) fn owner_quota(&self) -> Option<(&str, crate::rate_limit::Quota)> {
+        if self.0.rate_limit.is_some() {
+            return None;
+        }
+        let owner = crate::Principal::key_policies(self)?.owner()?;
+        Some((&owner.name, owner.limits.rate_limit()?))
+    }
+
     /// The customer the key belongs to, if it has an owner.
     #[must_use]
     pub fn owner(&self) -> Option<&str> {

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use super::record::{KeyRecord, Metadata};
 use super::{KeyStoreError, TokenDigest};
-use crate::key_policy::{AddressRange, Credits, KeyPolicies, MAX_ALLOWED_IPS};
+use crate::key_policy::{AddressRange, Credits, KeyPolicies, MAX_ALLOWED_IPS, OwnerLimits};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
@@ -40,6 +40,7 @@ pub struct KeyEntry {
     pub(crate) owner: Option<String>,
     pub(crate) allowed_ips: Vec<AddressRange>,
     pub(crate) credits: Option<Credits>,
+    pub(crate) owner_limits: OwnerLimits,
 }
 
 impl KeyEntry {
@@ -62,7 +63,24 @@ impl KeyEntry {
             owner: None,
             allowed_ips: Vec::new(),
             credits: None,
+            owner_limits: OwnerLimits::new(),
         }
+    }
+
+    /// The limits of the key's owner that the key carries (the admin API
+    /// writes them to every key of the owner): shared by the owner's keys
+    /// without their own. Needs an owner.
+    #[must_use]
+    pub const fn with_owner_limits(mut self, limits: OwnerLimits) -> Self {
+        self.owner_limits = limits;
+        self
+    }
+
+    /// The owner's limits the key carries (read from a store: the owner's
+    /// live balance).
+    #[must_use]
+    pub const fn owner_limits(&self) -> OwnerLimits {
+        self.owner_limits
     }
 
     /// The customer the key belongs to, e.g. `cus_123` (1 to 128
@@ -302,6 +320,10 @@ impl KeyEntry {
                 .map(|policies| policies.allowed_ips().to_vec())
                 .unwrap_or_default(),
             credits: record.key_policies().and_then(KeyPolicies::credits),
+            owner_limits: record
+                .key_policies()
+                .map(KeyPolicies::owner_limits)
+                .unwrap_or_default(),
         }
     }
 
@@ -342,6 +364,7 @@ impl KeyEntry {
             .owner
             .as_deref()
             .is_some_and(|owner| !is_valid_id(owner))
+            || (self.owner.is_none() && !self.owner_limits.is_empty())
         {
             return Err(KeyStoreError::InvalidOwner {
                 id: self.id.clone(),

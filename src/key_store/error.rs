@@ -27,7 +27,7 @@ pub enum KeyStoreError {
         id: String,
     },
     /// An owner must follow the id rule (1 to 128 characters from
-    /// `A-Z a-z 0-9 _ - . :`).
+    /// `A-Z a-z 0-9 _ - . :`); owner limits need an owner.
     InvalidOwner {
         /// The id of the key with the bad owner.
         id: String,
@@ -67,7 +67,10 @@ impl fmt::Display for KeyStoreError {
             Self::InvalidId { id } => write!(f, "invalid key id \"{id}\": use {ID_RULE}"),
             Self::InvalidLabel { id } => write!(f, "key \"{id}\": label must be {LABEL_RULE}"),
             Self::InvalidHint { id } => write!(f, "key \"{id}\": hint must be {HINT_RULE}"),
-            Self::InvalidOwner { id } => write!(f, "key \"{id}\": owner must be {ID_RULE}"),
+            Self::InvalidOwner { id } => write!(
+                f,
+                "key \"{id}\": owner must be {ID_RULE} (and owner limits need an owner)"
+            ),
             Self::TooManyAllowedIps { id } => write!(
                 f,
                 "key \"{id}\": allowed_ips holds at most {MAX_ALLOWED_IPS} address ranges"

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::{KeyEntry, TokenDigest};
-use crate::key_policy::{CreditAccount, KeyPolicies};
+use crate::key_policy::{CreditAccount, KeyPolicies, OwnerShare};
 use crate::rate_limit::Quota;
 use crate::scope::ScopeSet;
 
@@ -56,11 +56,37 @@ impl KeyRecord {
     /// The record of a checked entry (ids are at most 128 bytes, hints 32,
     /// labels 256: the lengths fit), with its interned scope set. Its
     /// credits, if any, start a live balance from the entry's.
-    pub(crate) fn new(mut entry: KeyEntry, scopes: Arc<ScopeSet>) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(entry: KeyEntry, scopes: Arc<ScopeSet>) -> Self {
+        Self::with_owner_account(entry, scopes, None)
+    }
+
+    /// [`new`](Self::new), sharing `owner_credits` (the account of the
+    /// owner's credits the catalog holds) when the entry carries those very
+    /// credits.
+    pub(crate) fn with_owner_account(
+        mut entry: KeyEntry,
+        scopes: Arc<ScopeSet>,
+        owner_credits: Option<Arc<CreditAccount>>,
+    ) -> Self {
         let account = entry
             .credits
             .map(|credits| Arc::new(CreditAccount::new(credits)));
-        let policies = KeyPolicies::of(&entry.allowed_ips, account);
+        let limits = entry.owner_limits;
+        let share = entry
+            .owner
+            .as_deref()
+            .filter(|_| !limits.is_empty())
+            .map(|name| OwnerShare {
+                name: format!("@{name}").into_boxed_str(),
+                limits,
+                credits: limits.credits().map(|credits| {
+                    owner_credits
+                        .filter(|account| account.was_given(&credits))
+                        .unwrap_or_else(|| Arc::new(CreditAccount::new(credits)))
+                }),
+            });
+        let policies = KeyPolicies::of(&entry.allowed_ips, account, share);
         let owner = entry.owner.take();
         let hint = entry.hint.as_deref().unwrap_or_default();
         let mut text = String::with_capacity(entry.id.len() + entry.label.len() + hint.len());
@@ -173,10 +199,15 @@ impl KeyRecord {
             && self.owner() == entry.owner.as_deref()
             && self
                 .key_policies()
+                .and_then(KeyPolicies::owner)
+                .map_or_else(crate::key_policy::OwnerLimits::new, |owner| owner.limits)
+                == entry.owner_limits
+            && self
+                .key_policies()
                 .map_or(&[][..], KeyPolicies::allowed_ips)
                 == entry.allowed_ips
             && match (
-                self.key_policies().and_then(KeyPolicies::account),
+                self.key_policies().and_then(KeyPolicies::own_account),
                 &entry.credits,
             ) {
                 (None, None) => true,

@@ -51,17 +51,25 @@ pub trait RateLimited: Principal {
     }
 }
 
+/// A key counts under its own id, or, without a quota of its own, under
+/// its owner's bucket (`@<owner>`, shared by the owner's keys) when the
+/// owner has a rate limit.
 #[cfg(feature = "key-store")]
 impl RateLimited for crate::ApiKey {
     fn rate_limit_key(&self) -> &str {
-        self.id()
+        self.owner_quota()
+            .map_or_else(|| self.id(), |(bucket, _)| bucket)
     }
 
     fn quota(&self) -> Option<Quota> {
         self.rate_limit()
+            .or_else(|| self.owner_quota().map(|(_, quota)| quota))
     }
 
     fn rate_limit_hash(&self) -> u64 {
-        self.0.digest.prefix_u64()
+        match self.owner_quota() {
+            Some((bucket, _)) => super::local::fingerprint(bucket),
+            None => self.0.digest.prefix_u64(),
+        }
     }
 }

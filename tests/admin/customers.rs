@@ -121,6 +121,108 @@ async fn owners(admin: &Admin) {
     }
 }
 
+/// An owner's limits: set on all its keys at once, shown with the live
+/// balance, carried by a new key of the owner and by a key moved to it,
+/// removed; 404 for an owner without keys; bad bodies refused.
+async fn owner_limits(admin: &Admin) {
+    let mut ids = Vec::new();
+    for label in ["L1", "L2"] {
+        let (_, key) = admin
+            .create(json!({"label": label, "owner": "cus_lim"}))
+            .await;
+        ids.push(key["id"].as_str().expect("id").to_owned());
+    }
+    let owner = "/admin/v1/owners/cus_lim";
+    let missing = admin
+        .call(Method::GET, "/admin/v1/owners/cus_none", None)
+        .await;
+    missing.assert_error(StatusCode::NOT_FOUND, "not_found", "owner");
+    let put = admin
+        .call(
+            Method::PUT,
+            owner,
+            Some(json!({"rate_limit": {"requests": 100, "per_seconds": 60},
+                        "credits": {"remaining": 1000}})),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.json());
+    let shown = put.json();
+    assert_eq!(shown["owner"], "cus_lim");
+    assert_eq!(shown["keys"], 2);
+    assert_eq!(
+        shown["rate_limit"],
+        json!({"requests": 100, "per_seconds": 60})
+    );
+    assert_eq!(shown["credits"]["remaining"], 1000);
+    for id in &ids {
+        let key = admin.call(Method::GET, &path(id, ""), None).await.json();
+        assert_eq!(key["owner_limits"]["credits"]["remaining"], 1000, "{key}");
+        assert_eq!(
+            key["owner_limits"]["credits"]["refilled_at"],
+            shown["credits"]["refilled_at"]
+        );
+    }
+    // A new key of the owner carries them; so does a key moved to it.
+    let (_, third) = admin
+        .create(json!({"label": "L3", "owner": "cus_lim"}))
+        .await;
+    assert_eq!(third["owner_limits"], ids_limits(admin, &ids[0]).await);
+    let (_, moved) = admin.create(json!({"label": "Moved"})).await;
+    let moved_id = moved["id"].as_str().expect("id");
+    assert_eq!(moved["owner_limits"], Value::Null);
+    let moved = admin
+        .call(
+            Method::PATCH,
+            &path(moved_id, ""),
+            Some(json!({"owner": "cus_lim"})),
+        )
+        .await
+        .json();
+    assert_eq!(moved["owner_limits"], ids_limits(admin, &ids[0]).await);
+    let gone = admin
+        .call(
+            Method::PATCH,
+            &path(moved_id, ""),
+            Some(json!({"owner": null})),
+        )
+        .await
+        .json();
+    assert_eq!(
+        gone["owner_limits"],
+        Value::Null,
+        "no owner, no owner limits"
+    );
+    let shown = admin.call(Method::GET, owner, None).await.json();
+    assert_eq!(shown["keys"], 3);
+    for (body, field) in [
+        (
+            json!({"rate_limit": {"requests": 0, "per_seconds": 60}}),
+            "rate_limit",
+        ),
+        (json!({"credits": {"remaining": -1}}), "credits"),
+        (json!({"quota": 5}), "quota"),
+    ] {
+        let answer = admin.call(Method::PUT, owner, Some(body)).await;
+        answer.assert_error(StatusCode::BAD_REQUEST, "invalid_request", field);
+    }
+    let deleted = admin.call(Method::DELETE, owner, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let shown = admin.call(Method::GET, owner, None).await.json();
+    assert_eq!(
+        (&shown["rate_limit"], &shown["credits"]),
+        (&Value::Null, &Value::Null)
+    );
+    let key = admin
+        .call(Method::GET, &path(&ids[1], ""), None)
+        .await
+        .json();
+    assert_eq!(key["owner_limits"], Value::Null);
+}
+
+async fn ids_limits(admin: &Admin, id: &str) -> Value {
+    admin.call(Method::GET, &path(id, ""), None).await.json()["owner_limits"].clone()
+}
+
 /// Credits `add` and `set`, and a key without credits getting some.
 async fn credit_changes(admin: &Admin) {
     let (_, key) = admin
@@ -252,6 +354,7 @@ async fn customer_fields_on_the_embedded_store() {
     let (admin, _) = embedded();
     fields_round_trip(&admin).await;
     owners(&admin).await;
+    owner_limits(&admin).await;
     credit_changes(&admin).await;
     bad_values(&admin).await;
 }
@@ -264,6 +367,7 @@ async fn customer_fields_on_redis() {
     let (admin, _replica) = on_redis(&redis.url(), "customers").await;
     fields_round_trip(&admin).await;
     owners(&admin).await;
+    owner_limits(&admin).await;
     credit_changes(&admin).await;
     bad_values(&admin).await;
 }

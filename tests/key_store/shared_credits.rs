@@ -171,3 +171,66 @@ async fn a_shared_rate_limit_refusal_gives_the_credit_back_and_redis_down_is_503
     assert_eq!(parts.status, http::StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(echo.calls(), 2, "never let through");
 }
+
+/// An owner's credits in Redis: two keys of the owner on two replicas
+/// spend one balance (`@<owner>`), and the admin reads it live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owners_keys_spend_one_balance_across_replicas() {
+    use tower_bearer_auth::key_policy::OwnerLimits;
+    let Some(redis) = RedisServer::start("shared-owner-credits") else {
+        return;
+    };
+    let writer = RedisKeyWriter::connect(&redis.url(), NAMESPACE)
+        .await
+        .expect("connect");
+    let limits = OwnerLimits::new().with_credits(Some(
+        Credits::new(10).with_refilled_at(std::time::SystemTime::now()),
+    ));
+    let mut bearers = Vec::new();
+    for label in ["A", "B"] {
+        let (entry, token) = new_key(label);
+        writer
+            .insert(
+                entry
+                    .with_owner(Some("cus_shared".to_owned()))
+                    .with_owner_limits(limits),
+            )
+            .await
+            .expect("insert");
+        bearers.push(format!("Bearer {token}"));
+    }
+    let replicas = [
+        replica(&redis.url(), Duration::from_secs(5), true).await,
+        replica(&redis.url(), Duration::from_secs(5), true).await,
+    ];
+    let mut services: Vec<_> = replicas
+        .iter()
+        .map(|store| {
+            BearerAuthLayer::builder(store.clone())
+                .shared_credits(store)
+                .build()
+                .expect("valid")
+                .layer(Echo::default())
+        })
+        .collect();
+    let mut passed = 0;
+    for round in 0..8 {
+        for (n, bearer) in bearers.iter().enumerate() {
+            let (parts, _) = send(&mut services[(round + n) % 2], bearer).await;
+            if parts.status == http::StatusCode::OK {
+                passed += 1;
+            }
+        }
+    }
+    assert_eq!(
+        passed, 10,
+        "16 tries over 2 keys and 2 replicas, one balance of 10"
+    );
+    let admin = SharedKeyAdmin::new(writer, replicas[0].clone());
+    let live = admin
+        .owner_credits("cus_shared")
+        .await
+        .expect("read")
+        .expect("the owner's credits");
+    assert_eq!(live.remaining(), 0);
+}

@@ -338,3 +338,68 @@ async fn a_change_to_a_key_read_from_the_store_keeps_its_balance_as_read() {
     let answer = send(&mut service, from(None, &bearer, "/")).await;
     assert_eq!(header(&answer.parts, "credits-remaining"), "49");
 }
+
+#[tokio::test]
+async fn an_owners_keys_share_its_credits_and_rate_limit_unless_they_have_their_own() {
+    use tower_bearer_auth::key_policy::OwnerLimits;
+    let store = KeyStore::new();
+    let limits = OwnerLimits::new()
+        .with_credits(Some(Credits::new(5)))
+        .with_rate_limit(Some(Quota::new(4, 3_600).expect("quota")));
+    let of_owner = |entry: KeyEntry| {
+        entry
+            .with_owner(Some("cus_1".to_owned()))
+            .with_owner_limits(limits)
+    };
+    let first = key(&store, of_owner);
+    let second = key(&store, of_owner);
+    // Its own credits and quota: the owner's are not its.
+    let own = key(&store, |entry| {
+        of_owner(entry)
+            .with_credits(Some(Credits::new(100)))
+            .with_rate_limit(Some(Quota::new(50, 3_600).expect("quota")))
+    });
+    let limiter = RateLimiter::new();
+    let mut service = BearerAuthLayer::builder(store.clone())
+        .rate_limiter(limiter)
+        .build()
+        .expect("valid")
+        .layer(Echo::default());
+
+    // 4 requests over both keys: one bucket of 4 and one balance of 5.
+    let mut remaining = Vec::new();
+    for bearer in [&first, &second, &first, &second] {
+        let answer = send(&mut service, from(None, bearer, "/")).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        remaining.push(header(&answer.parts, "credits-remaining").to_owned());
+    }
+    assert_eq!(remaining, ["4", "3", "2", "1"], "one balance for both keys");
+    let limited = send(&mut service, from(None, &first, "/")).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        limited.body.contains("rate_limited"),
+        "one bucket: {}",
+        limited.body
+    );
+    assert!(
+        header(&limited.parts, "ratelimit-policy").contains("q=4"),
+        "the owner's quota"
+    );
+    // The key with its own limits is untouched by the owner's.
+    let answer = send(&mut service, from(None, &own, "/")).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(header(&answer.parts, "credits-remaining"), "99");
+    // The rate-limit refusal gave the owner's credit back: 1 left.
+    let admin = tower_bearer_auth::key_store::admin::EmbeddedKeyAdmin::new(store.clone());
+    let live = tower_bearer_auth::key_store::admin::KeyAdmin::owner_credits(&admin, "cus_1")
+        .await
+        .expect("read")
+        .expect("the owner has credits");
+    assert_eq!(live.remaining(), 1);
+    let entry = store
+        .entries()
+        .into_iter()
+        .find(|entry| entry.credits().is_none())
+        .expect("a key of the owner");
+    assert_eq!(entry.owner_limits(), limits, "keys carry them as written");
+}

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-use super::{AdminError, CreditChange, KeyAdmin};
-use crate::key_policy::Credits;
+use super::{AdminError, CreditChange, KeyAdmin, stamped};
+use crate::key_policy::{Credits, OwnerLimits};
 use crate::key_store::keys_file::KeysFile;
 use crate::key_store::{KeyEntry, KeyStore, KeyStoreError};
 
@@ -137,6 +137,41 @@ impl EmbeddedKeyAdmin {
                 }
             }
         })
+    }
+
+    /// Every key `change` changes, written to the file at once, then put
+    /// in force; how many changed.
+    async fn change_many(
+        &self,
+        mut change: impl FnMut(&KeyEntry) -> Option<KeyEntry>,
+    ) -> Result<usize, AdminError> {
+        let _one_at_a_time = self.inner.writes.lock().await;
+        let store = &self.inner.store;
+        let mut changed = Vec::new();
+        let next = store
+            .entries()
+            .into_iter()
+            .map(|entry| match change(&entry) {
+                Some(new) => {
+                    changed.push(new.clone());
+                    new
+                }
+                None => entry,
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        for entry in &changed {
+            entry.validate()?;
+        }
+        // One write of the file for all of them.
+        self.persist(next).await?;
+        let count = changed.len();
+        for entry in changed {
+            store.upsert(entry).map_err(AdminError::Invalid)?;
+        }
+        Ok(count)
     }
 
     /// [`KeyAdmin::update`], the writes' lock held.
@@ -348,32 +383,36 @@ impl KeyAdmin for EmbeddedKeyAdmin {
     }
 
     async fn revoke_owner(&self, owner: &str) -> Result<usize, AdminError> {
-        let _one_at_a_time = self.inner.writes.lock().await;
+        self.change_many(|entry| {
+            (entry.owner() == Some(owner) && !entry.is_revoked())
+                .then(|| entry.clone().with_revoked(true))
+        })
+        .await
+    }
+
+    async fn owner_credits(&self, owner: &str) -> Result<Option<Credits>, AdminError> {
         let store = &self.inner.store;
-        let mut revoked = Vec::new();
-        let next = store
+        Ok(store
             .entries()
             .into_iter()
-            .map(|entry| {
-                if entry.owner() == Some(owner) && !entry.is_revoked() {
-                    let entry = entry.with_revoked(true);
-                    revoked.push(entry.clone());
-                    entry
-                } else {
-                    entry
-                }
-            })
-            .collect();
-        if revoked.is_empty() {
-            return Ok(0);
-        }
-        // One write of the file for all of them.
-        self.persist(next).await?;
-        let count = revoked.len();
-        for entry in revoked {
-            store.upsert(entry).map_err(AdminError::Invalid)?;
-        }
-        Ok(count)
+            .filter(|entry| entry.owner() == Some(owner) && !entry.is_revoked())
+            .find_map(|entry| {
+                let key = store.get(entry.id())?;
+                crate::Principal::key_policies(&key)?.owner_credits_now()
+            }))
+    }
+
+    async fn set_owner_limits(
+        &self,
+        owner: &str,
+        limits: OwnerLimits,
+    ) -> Result<usize, AdminError> {
+        let limits = stamped(limits);
+        self.change_many(|entry| {
+            (entry.owner() == Some(owner) && entry.owner_limits() != limits)
+                .then(|| entry.clone().with_owner_limits(limits))
+        })
+        .await
     }
 
     async fn remove(&self, id: &str) -> Result<(), AdminError> {

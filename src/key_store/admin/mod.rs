@@ -21,7 +21,7 @@ pub use self::error::AdminError;
 #[cfg(feature = "admin")]
 use super::{KeyEntry, TokenDigest};
 #[cfg(feature = "admin")]
-use crate::key_policy::Credits;
+use crate::key_policy::{Credits, OwnerLimits};
 
 /// The write side of a key set, as an admin API needs it. Reads return
 /// keys with their last use; no method ever sees a token, only digests.
@@ -88,6 +88,66 @@ pub trait KeyAdmin: Send + Sync + 'static {
         })
     }
 
+    /// The limits `owner`'s keys carry (from one of them: they are written
+    /// to all at once), and how many keys the owner has; `None` for an
+    /// owner without keys.
+    fn owner_limits(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<Option<(OwnerLimits, usize)>, AdminError>> + Send {
+        async move {
+            let keys: Vec<KeyEntry> = self
+                .entries()
+                .await?
+                .into_iter()
+                .filter(|entry| entry.owner() == Some(owner))
+                .collect();
+            Ok(keys
+                .iter()
+                .find(|entry| !entry.is_revoked())
+                .or_else(|| keys.first())
+                .map(|entry| (entry.owner_limits(), keys.len())))
+        }
+    }
+
+    /// The owner's credits as they stand now (the live balance its keys
+    /// share), if its keys carry owner credits. The default reads them as
+    /// written; both stores override it with the live balance.
+    fn owner_credits(
+        &self,
+        owner: &str,
+    ) -> impl Future<Output = Result<Option<Credits>, AdminError>> + Send {
+        async move {
+            Ok(self
+                .owner_limits(owner)
+                .await?
+                .and_then(|(limits, _)| limits.credits()))
+        }
+    }
+
+    /// Writes `limits` to every key of `owner` (empty limits remove them):
+    /// its keys without their own rate limit or credits then share the
+    /// owner's. How many keys changed. The default changes them one
+    /// [`update`](Self::update) at a time; both stores write them at once.
+    fn set_owner_limits(
+        &self,
+        owner: &str,
+        limits: OwnerLimits,
+    ) -> impl Future<Output = Result<usize, AdminError>> + Send {
+        async move {
+            let limits = stamped(limits);
+            let mut changed = 0;
+            for entry in self.entries().await? {
+                if entry.owner() == Some(owner) && entry.owner_limits() != limits {
+                    self.update(entry.id(), |entry| Ok(entry.with_owner_limits(limits)))
+                        .await?;
+                    changed += 1;
+                }
+            }
+            Ok(changed)
+        }
+    }
+
     /// Revokes every active key of `owner`; how many were revoked. The
     /// default revokes them one [`update`](Self::update) at a time; the
     /// embedded store writes its file once for all of them.
@@ -103,6 +163,19 @@ pub trait KeyAdmin: Send + Sync + 'static {
             }
             Ok(revoked)
         }
+    }
+}
+
+/// `limits` with their credits' period starting now (when not given), the
+/// same instant for every key and replica: the owner's keys then share one
+/// balance.
+#[cfg(feature = "admin")]
+pub(crate) fn stamped(limits: OwnerLimits) -> OwnerLimits {
+    match limits.credits() {
+        Some(credits) if credits.refilled_at().is_none() => {
+            limits.with_credits(Some(credits.with_refilled_at(std::time::SystemTime::now())))
+        }
+        _ => limits,
     }
 }
 

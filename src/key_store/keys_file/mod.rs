@@ -33,8 +33,20 @@ mod reload;
 
 #[cfg(any(feature = "admin", feature = "replica"))]
 pub(crate) use self::policies::credits_json;
+#[cfg(feature = "replica")]
+pub(crate) use self::policies::owner_limits_json as stored_owner_limits_json;
 #[cfg(feature = "admin")]
-pub(crate) use self::policies::{allowed_ips, allowed_ips_json, credits};
+pub(crate) use self::policies::{
+    allowed_ips, allowed_ips_json, credits, owner_limits, owner_limits_json,
+};
+
+/// The stored `owner_limits` object of a key (the keys file's form).
+#[cfg(feature = "replica")]
+pub(crate) fn parse_owner_limits(
+    value: &serde_json::Value,
+) -> Result<crate::key_policy::OwnerLimits, &'static str> {
+    policies::owner_limits(value, true)
+}
 
 /// The stored `credits` object of a key (the keys file's form).
 #[cfg(feature = "replica")]
@@ -105,6 +117,8 @@ struct FileEntry<'a> {
     allowed_ips: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     credits: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner_limits: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -318,6 +332,8 @@ fn to_file_entry(entry: &KeyEntry) -> FileEntry<'_> {
         allowed_ips: (!entry.allowed_ips().is_empty())
             .then(|| policies::allowed_ips_json(entry.allowed_ips())),
         credits: entry.credits().as_ref().map(policies::credits_json),
+        owner_limits: (!entry.owner_limits().is_empty())
+            .then(|| policies::owner_limits_json(&entry.owner_limits())),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::key_policy::{AddressRange, Credits, MAX_ALLOWED_IPS, Refill};
+use crate::key_policy::{AddressRange, Credits, MAX_ALLOWED_IPS, OwnerLimits, Refill};
 use crate::key_store::rfc3339;
 
 /// The allowlist's rule, as error messages state it.
@@ -104,6 +104,44 @@ pub(crate) fn credits_json(credits: &Credits) -> Value {
         object["refilled_at"] = Value::String(rfc3339::format(at));
     }
     object
+}
+
+/// The owner limits' rule, as error messages state it.
+pub(crate) const OWNER_LIMITS_RULE: &str = "must be {\"rate_limit\": {\"requests\", \"per_seconds\"} \
+     or null, \"credits\": {...} or null} (either may be left out)";
+
+/// `{"rate_limit": {...}, "credits": {...}}`, either left out or `null`;
+/// `refilled_at` in the credits where `stored`.
+pub(crate) fn owner_limits(value: &Value, stored: bool) -> Result<OwnerLimits, &'static str> {
+    let object = value.as_object().ok_or(OWNER_LIMITS_RULE)?;
+    if object
+        .keys()
+        .any(|name| name != "rate_limit" && name != "credits")
+    {
+        return Err(OWNER_LIMITS_RULE);
+    }
+    let rate_limit = match object.get("rate_limit") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(super::read::quota(value).ok_or(OWNER_LIMITS_RULE)?),
+    };
+    let credits = match object.get("credits") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(credits(value, stored)?),
+    };
+    Ok(OwnerLimits::new()
+        .with_rate_limit(rate_limit)
+        .with_credits(credits))
+}
+
+/// The owner limits as JSON.
+pub(crate) fn owner_limits_json(limits: &OwnerLimits) -> Value {
+    json!({
+        "rate_limit": limits.rate_limit().map(|quota| json!({
+            "requests": quota.requests(),
+            "per_seconds": quota.per_seconds(),
+        })),
+        "credits": limits.credits().as_ref().map(credits_json),
+    })
 }
 
 #[cfg(test)]

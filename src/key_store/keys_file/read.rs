@@ -37,7 +37,7 @@ pub(crate) fn quota(value: &Value) -> Option<Quota> {
 }
 
 /// The fields an entry may have.
-const FIELDS: [&str; 16] = [
+const FIELDS: [&str; 17] = [
     "id",
     "label",
     "hash",
@@ -54,6 +54,7 @@ const FIELDS: [&str; 16] = [
     "owner",
     "allowed_ips",
     "credits",
+    "owner_limits",
 ];
 
 /// One result per entry, in file order; `Err` for the file as a whole when
@@ -355,6 +356,14 @@ fn entry(index: usize, value: Value) -> Result<KeyEntry, KeysFileError> {
             let credits =
                 policies::credits(&value, true).map_err(|rule| problem(Some("credits"), rule))?;
             entry = entry.with_credits(Some(credits));
+        }
+    }
+    match field("owner_limits") {
+        None | Some(Value::Null) => {}
+        Some(value) => {
+            let limits = policies::owner_limits(&value, true)
+                .map_err(|rule| problem(Some("owner_limits"), rule))?;
+            entry = entry.with_owner_limits(limits);
         }
     }
     entry.validate().map_err(|error| match error {

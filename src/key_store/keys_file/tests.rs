@@ -57,7 +57,7 @@ fn errors_name_the_entry_the_field_and_the_problem() {
         error(&one(
             r#"{"id":"key_a","label":"l","hash":"x","created_at":"2026-11-27T10:00:00Z","expires":"2027-01-01T00:00:00Z"}"#,
         )),
-        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata, hint, last_used_at, rate_limit, rotated_from, rotated_to, owner, allowed_ips, credits"
+        "keys file, entry 0 (id \"key_a\"): has an unknown field `expires`; fields are id, label, hash, scopes, created_at, expires_at, revoked, metadata, hint, last_used_at, rate_limit, rotated_from, rotated_to, owner, allowed_ips, credits, owner_limits"
     );
     assert_eq!(
         error(&one(

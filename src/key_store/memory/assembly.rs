@@ -44,7 +44,9 @@ impl Assembly {
             .then(|| self.previous.get(&entry.digest))
             .flatten()
             .filter(|held| held.is_same_key(&entry))
-            .map(Arc::clone);
+            .map(Arc::clone)
+            // Kept only when its owner's keys here share its account.
+            .filter(|held| self.catalog.adopt_owner_account(held));
         if let Some(held) = held {
             if let Some(used) = entry.last_used_at {
                 held.touch(minutes_since_epoch(used));

@@ -5,10 +5,11 @@
 //! binary searches, and an insert moves pointers, which is cheap next to the
 //! shard copy every write makes anyway.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::snapshot::{ByDigest, Snapshot};
+use crate::key_policy::{CreditAccount, Credits};
 use crate::key_store::digest::BuildDigestHasher;
 use crate::key_store::record::KeyRecord;
 use crate::key_store::{KeyEntry, KeyStoreError, TokenDigest};
@@ -24,6 +25,8 @@ pub(super) struct Catalog {
     revoked: Vec<Arc<KeyRecord>>,
     revoked_digests: DigestSet,
     scope_sets: HashSet<Arc<ScopeSet>>,
+    /// The live account of each owner's credits, shared by its keys.
+    owner_accounts: HashMap<Box<str>, Arc<CreditAccount>>,
 }
 
 /// A record taken out of the catalog, and whether it was active.
@@ -430,7 +433,46 @@ impl Catalog {
     /// The record of a checked entry, with its scope set interned.
     pub(super) fn record(&mut self, mut entry: KeyEntry) -> Arc<KeyRecord> {
         let scopes = self.intern(std::mem::replace(&mut entry.scopes, ScopeSet::empty()));
-        Arc::new(KeyRecord::new(entry, scopes))
+        let owner_credits = match (entry.owner.as_deref(), entry.owner_limits.credits()) {
+            (Some(owner), Some(credits)) => Some(self.owner_account(owner, credits)),
+            _ => None,
+        };
+        Arc::new(KeyRecord::with_owner_account(entry, scopes, owner_credits))
+    }
+
+    /// The one live account of `owner`'s credits, shared by its keys: the
+    /// one held while it was made from `credits`, else a new one.
+    fn owner_account(&mut self, owner: &str, credits: Credits) -> Arc<CreditAccount> {
+        if let Some(held) = self.owner_accounts.get(owner)
+            && held.was_given(&credits)
+        {
+            return Arc::clone(held);
+        }
+        let account = Arc::new(CreditAccount::new(credits));
+        self.owner_accounts
+            .insert(owner.into(), Arc::clone(&account));
+        account
+    }
+
+    /// Takes on the owner account of a record shared with another catalog;
+    /// `false` when this catalog holds another account for that owner (the
+    /// record must then be built again, so that the owner's keys share one).
+    #[cfg(feature = "replica")]
+    pub(super) fn adopt_owner_account(&mut self, record: &KeyRecord) -> bool {
+        let Some((name, account)) = record
+            .key_policies()
+            .and_then(crate::key_policy::KeyPolicies::owner)
+            .and_then(|owner| Some((&owner.name[1..], owner.credits.as_ref()?)))
+        else {
+            return true;
+        };
+        match self.owner_accounts.get(name) {
+            Some(held) => Arc::ptr_eq(held, account),
+            None => {
+                self.owner_accounts.insert(name.into(), Arc::clone(account));
+                true
+            }
+        }
     }
 
     /// One shared copy of each distinct scope set, however many keys use it.

@@ -384,7 +384,7 @@ impl KeyStore {
         self.lock()
             .record_of(id)?
             .key_policies()?
-            .account()
+            .own_account()
             .cloned()
     }
 

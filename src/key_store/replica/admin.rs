@@ -7,9 +7,9 @@ use std::time::{Duration, SystemTime};
 
 use super::writer::KeyWriter;
 use super::{ReplicaState, SharedKeyStore};
-use crate::key_policy::Credits;
+use crate::key_policy::{Credits, OwnerLimits};
 use crate::key_store::KeyEntry;
-use crate::key_store::admin::{AdminError, CreditChange, KeyAdmin};
+use crate::key_store::admin::{AdminError, CreditChange, KeyAdmin, stamped};
 
 /// How long a write waits for this replica to apply it before answering
 /// 503 (the write is done; other replicas follow).
@@ -100,21 +100,44 @@ impl<W: KeyWriter> SharedKeyAdmin<W> {
         entry.with_last_used_at(later)
     }
 
-    /// `entry` with the live credit balance, where the backend keeps
+    /// `entry` with its live credit balance, where the backend keeps
     /// balances apart from the records (Redis).
-    async fn with_balance(&self, entry: KeyEntry) -> Result<KeyEntry, AdminError> {
-        let Some(given) = self.replica.credits_given(entry.id()) else {
-            return Ok(entry);
-        };
-        Ok(
-            match self.admin.credit_balance(entry.id(), given, None).await? {
-                Some(remaining) => {
-                    let credits = entry.credits().map(|c| c.with_remaining(remaining));
-                    entry.with_credits(credits)
-                }
-                None => entry,
-            },
-        )
+    async fn with_balance(&self, mut entry: KeyEntry) -> Result<KeyEntry, AdminError> {
+        if let Some(given) = self.replica.credits_given(entry.id())
+            && let Some(remaining) = self.admin.credit_balance(entry.id(), given, None).await?
+        {
+            let credits = entry.credits().map(|c| c.with_remaining(remaining));
+            entry = entry.with_credits(credits);
+        }
+        Ok(entry)
+    }
+
+    /// Changes every key of `owner` this replica knows that `change`
+    /// changes, each checked again as the source holds it, all in one
+    /// atomic write; how many changed.
+    async fn change_owner_keys(
+        &self,
+        owner: &str,
+        mut change: impl FnMut(&KeyEntry) -> Option<KeyEntry> + Send,
+    ) -> Result<usize, AdminError> {
+        self.fresh()?;
+        let ids: Vec<String> = self
+            .replica
+            .entries()
+            .into_iter()
+            .filter(|entry| entry.owner() == Some(owner))
+            .map(|entry| entry.id().to_owned())
+            .collect();
+        let (changed, version) = self
+            .admin
+            .update_many(&ids, |entry| {
+                (entry.owner() == Some(owner))
+                    .then(|| change(entry))
+                    .flatten()
+            })
+            .await?;
+        self.applied(version).await?;
+        Ok(changed)
     }
 }
 
@@ -144,25 +167,66 @@ impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
     }
 
     async fn revoke_owner(&self, owner: &str) -> Result<usize, AdminError> {
+        self.change_owner_keys(owner, |entry| {
+            (!entry.is_revoked()).then(|| entry.clone().with_revoked(true))
+        })
+        .await
+    }
+
+    async fn set_owner_limits(
+        &self,
+        owner: &str,
+        limits: OwnerLimits,
+    ) -> Result<usize, AdminError> {
+        let limits = stamped(limits);
+        self.change_owner_keys(owner, |entry| {
+            (entry.owner_limits() != limits).then(|| entry.clone().with_owner_limits(limits))
+        })
+        .await
+    }
+
+    async fn owner_limits(&self, owner: &str) -> Result<Option<(OwnerLimits, usize)>, AdminError> {
         self.fresh()?;
-        // The owner's keys this replica knows; each is checked again as
-        // the source holds it, and all are revoked in one atomic write.
-        let ids: Vec<String> = self
+        let keys: Vec<KeyEntry> = self
             .replica
             .entries()
             .into_iter()
             .filter(|entry| entry.owner() == Some(owner))
-            .map(|entry| entry.id().to_owned())
             .collect();
-        let (revoked, version) = self
-            .admin
-            .update_many(&ids, |entry| {
-                (entry.owner() == Some(owner) && !entry.is_revoked())
-                    .then(|| entry.clone().with_revoked(true))
-            })
-            .await?;
-        self.applied(version).await?;
-        Ok(revoked)
+        let Some(entry) = keys
+            .iter()
+            .find(|entry| !entry.is_revoked())
+            .or_else(|| keys.first())
+        else {
+            return Ok(None);
+        };
+        Ok(Some((entry.owner_limits(), keys.len())))
+    }
+
+    async fn owner_credits(&self, owner: &str) -> Result<Option<Credits>, AdminError> {
+        self.fresh()?;
+        let Some(key) = self
+            .replica
+            .entries()
+            .into_iter()
+            .find(|entry| entry.owner() == Some(owner) && !entry.is_revoked())
+        else {
+            return Ok(None);
+        };
+        let Some(given) = self.replica.owner_credits_given(key.id()) else {
+            return Ok(None);
+        };
+        Ok(Some(
+            match self
+                .admin
+                .credit_balance(&format!("@{owner}"), given, None)
+                .await?
+            {
+                Some(remaining) => given.with_remaining(remaining),
+                // Balances in the records: this replica's count.
+                None => self.replica.owner_credits_now(key.id()).unwrap_or(given),
+            },
+        ))
     }
 
     async fn change_credits(&self, id: &str, change: CreditChange) -> Result<KeyEntry, AdminError> {

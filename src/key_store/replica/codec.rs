@@ -35,6 +35,7 @@
 //! | 13 | owner | the id rule, empty: none |
 //! | 14 | allowed IPs | address ranges separated by `,`, empty: none |
 //! | 15 | credits | the keys file's `credits` object as JSON, empty: none |
+//! | 16 | owner limits | the keys file's `owner_limits` object as JSON, empty: none |
 //!
 //! # Version 1
 //!
@@ -66,12 +67,14 @@ const V2_FIELDS: usize = 12;
 const V3: &str = "tba3";
 
 /// Fields after the tag.
-const V3_FIELDS: usize = 15;
+const V3_FIELDS: usize = 16;
 
 /// The stored form of `entry` (version 2).
 pub(crate) fn encode(entry: &KeyEntry) -> String {
-    let v3 =
-        entry.owner().is_some() || !entry.allowed_ips().is_empty() || entry.credits().is_some();
+    let v3 = entry.owner().is_some()
+        || !entry.allowed_ips().is_empty()
+        || entry.credits().is_some()
+        || !entry.owner_limits().is_empty();
     let mut text = String::with_capacity(96 + entry.label().len());
     let time = |text: &mut String, time: Option<std::time::SystemTime>| {
         text.push('\t');
@@ -127,6 +130,10 @@ pub(crate) fn encode(entry: &KeyEntry) -> String {
         if let Some(credits) = entry.credits() {
             text.push_str(&credits_json(&credits).to_string());
         }
+        text.push('\t');
+        if !entry.owner_limits().is_empty() {
+            text.push_str(&keys_file::stored_owner_limits_json(&entry.owner_limits()).to_string());
+        }
     }
     text
 }
@@ -160,10 +167,10 @@ pub(crate) fn decode(digest: &str, text: &str) -> Result<KeyEntry, String> {
     let (created_at, expires_at, revoked, hint) = (next()?, next()?, next()?, next()?);
     let (last_used_at, rate_limit, rotated_from, rotated_to) = (next()?, next()?, next()?, next()?);
     let metadata = next()?;
-    let (owner, allowed_ips, credits) = if v3 {
-        (next()?, next()?, next()?)
+    let (owner, allowed_ips, credits, owner_limits) = if v3 {
+        (next()?, next()?, next()?, next()?)
     } else {
-        ("", "", "")
+        ("", "", "", "")
     };
     if fields.next().is_some() {
         let most = if v3 { V3_FIELDS } else { V2_FIELDS };
@@ -235,6 +242,13 @@ pub(crate) fn decode(digest: &str, text: &str) -> Result<KeyEntry, String> {
             .and_then(|value| keys_file::parse_credits(&value).ok())
             .ok_or_else(|| "the record's credits are invalid".to_owned())?;
         entry = entry.with_credits(Some(credits));
+    }
+    if !owner_limits.is_empty() {
+        let limits = serde_json::from_str(owner_limits)
+            .ok()
+            .and_then(|value| keys_file::parse_owner_limits(&value).ok())
+            .ok_or_else(|| "the record's owner limits are invalid".to_owned())?;
+        entry = entry.with_owner_limits(limits);
     }
     entry.validate().map_err(|_| {
         "the record's id, label, hint, owner, allowed IPs or metadata break their rule".to_owned()
@@ -311,7 +325,12 @@ mod tests {
                 Credits::new(42)
                     .with_refill(Refill::new(100, 3_600).unwrap())
                     .with_refilled_at(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_000_000)),
-            ));
+            ))
+            .with_owner_limits(
+                crate::key_policy::OwnerLimits::new()
+                    .with_rate_limit(Some(Quota::new(1_000, 60).unwrap()))
+                    .with_credits(Some(Credits::new(9))),
+            );
         let text = encode(&entry);
         assert!(text.starts_with("tba3\t"), "{text}");
         assert_eq!(text.split('\t').count(), 1 + V3_FIELDS, "{text}");
@@ -321,6 +340,11 @@ mod tests {
             full().with_owner(Some("cus_1".to_owned())),
             full().with_allowed_ips(["192.0.2.1".parse().unwrap()]),
             full().with_credits(Some(Credits::new(0))),
+            full()
+                .with_owner(Some("cus_1".to_owned()))
+                .with_owner_limits(
+                    crate::key_policy::OwnerLimits::new().with_credits(Some(Credits::new(1))),
+                ),
         ] {
             let text = encode(&one);
             assert!(text.starts_with("tba3\t"), "{text}");
@@ -338,7 +362,8 @@ mod tests {
             (with_field(14, "203.0.113.0/24,"), "allowed IPs"),
             (with_field(15, "{\"remaining\":-1}"), "credits"),
             (with_field(15, "7"), "credits"),
-            (format!("{text}\textra"), "more than 15"),
+            (with_field(16, "{\"rate_limit\":5}"), "owner limits"),
+            (format!("{text}\textra"), "more than 16"),
         ] {
             let problem = decode(&hex, &bad).unwrap_err();
             assert!(problem.contains(expected), "{bad:?}: {problem}");

@@ -333,6 +333,23 @@ impl SharedKeyStore {
         self.inner.local.entries()
     }
 
+    /// The owner credits the record of the active key `id` carries, as
+    /// written, if it carries any.
+    #[cfg(feature = "admin")]
+    pub(crate) fn owner_credits_given(&self, id: &str) -> Option<crate::key_policy::Credits> {
+        let key = self.inner.local.get(id)?;
+        let owner = crate::Principal::key_policies(&key)?.owner()?;
+        Some(owner.credits.as_ref()?.given())
+    }
+
+    /// The owner credits of the active key `id` as this replica counts
+    /// them, if it carries its owner's credits.
+    #[cfg(feature = "admin")]
+    pub(crate) fn owner_credits_now(&self, id: &str) -> Option<crate::key_policy::Credits> {
+        let key = self.inner.local.get(id)?;
+        crate::Principal::key_policies(&key)?.owner_credits_now()
+    }
+
     /// The key whose token has `digest` in this replica's key set.
     #[cfg(feature = "admin")]
     pub(crate) fn entry_by_digest(
@@ -347,7 +364,7 @@ impl SharedKeyStore {
     #[cfg(feature = "admin")]
     pub(crate) fn credits_given(&self, id: &str) -> Option<crate::key_policy::Credits> {
         let key = self.inner.local.get(id)?;
-        Some(crate::Principal::key_policies(&key)?.account()?.given())
+        Some(crate::Principal::key_policies(&key)?.own_account()?.given())
     }
 }
 
