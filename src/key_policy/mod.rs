@@ -145,7 +145,10 @@ impl KeyPolicies {
     }
 
     /// The owner's share, if the key carries its owner's limits.
-    #[cfg(any(feature = "replica", all(feature = "rate-limit", feature = "key-store")))]
+    #[cfg(any(
+        feature = "replica",
+        all(feature = "rate-limit", feature = "key-store")
+    ))]
     pub(crate) fn owner(&self) -> Option<&OwnerShare> {
         self.owner.as_ref()
     }
