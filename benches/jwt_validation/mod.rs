@@ -2,7 +2,8 @@
 //! for HS256, RS256, ES256 and `EdDSA` against `jsonwebtoken::decode` alone
 //! with the same key, checks and claims struct (the cost of our wrapper
 //! over the library), the key store at 10,000 keys (a JWT against an API
-//! key), and `KeyOrJwt` dispatching either.
+//! key), a repeated JWT from the verified-token cache, and `KeyOrJwt`
+//! dispatching either.
 
 use std::hint::black_box;
 
@@ -112,15 +113,23 @@ pub(crate) fn jwt(c: &mut Criterion) {
     for (name, signer, key, decoding) in cases() {
         let tokens = tokens(&signer);
         let validation = same_validation(signer.alg);
-        let ours = JwtValidator::builder([signer.alg])
-            .key(key)
-            .issuer(ISSUER)
-            .audience(AUDIENCE)
+        // Every token verified each time (the cache off), then the same
+        // validator with its verified-token cache (the default).
+        let builder = || {
+            JwtValidator::builder([signer.alg])
+                .key(key.clone())
+                .issuer(ISSUER)
+                .audience(AUDIENCE)
+        };
+        let ours = builder()
+            .token_cache(0, 0, std::time::Duration::ZERO)
             .build()
             .expect("valid validator");
+        let cached = builder().build().expect("valid validator");
         // Every token passes both ways before anything is timed.
         for token in &tokens {
             assert!(ready_now(ours.validate(token, &parts)).is_ok());
+            assert!(ready_now(cached.validate(token, &parts)).is_ok());
             assert!(jsonwebtoken::decode::<SameClaims>(token, &decoding, &validation).is_ok());
         }
 
@@ -140,6 +149,17 @@ pub(crate) fn jwt(c: &mut Criterion) {
             b.iter(|| {
                 black_box(ready_now(
                     ours.validate(black_box(cycle(&tokens, &mut i)), &parts),
+                ))
+                .is_ok()
+            });
+        });
+
+        assert_eq!(cached.cached_tokens(), TOKENS);
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("jwt_cached", name), |b| {
+            b.iter(|| {
+                black_box(ready_now(
+                    cached.validate(black_box(cycle(&tokens, &mut i)), &parts),
                 ))
                 .is_ok()
             });

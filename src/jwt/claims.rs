@@ -1,5 +1,6 @@
 //! What a valid JWT says about its bearer: the principal handlers get.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
@@ -28,12 +29,32 @@ use crate::scope::ScopeSet;
 ///     &claims.custom().tenant_id
 /// }
 /// ```
-#[derive(Clone, Debug)]
+///
+/// Cloning is a reference-count increment: the claims are shared, so that
+/// a cached token hands out the same claims again at no cost.
+#[derive(Debug)]
 pub struct JwtClaims<C = NoCustomClaims> {
+    data: Arc<ClaimsData<C>>,
+}
+
+impl<C> Clone for JwtClaims<C> {
+    fn clone(&self) -> Self {
+        Self {
+            data: Arc::clone(&self.data),
+        }
+    }
+}
+
+/// The claims themselves.
+#[derive(Debug)]
+struct ClaimsData<C> {
     subject: Option<String>,
     scopes: ScopeSet,
     issuer: Option<String>,
     expires_at: SystemTime,
+    /// `nbf`, in seconds since the epoch, if the token has one (checked
+    /// again when a cached token is used).
+    not_before: Option<u64>,
     custom: C,
     /// What the rate limit counts this token under (see
     /// [`rate_limit_key`](crate::rate_limit::RateLimited::rate_limit_key)).
@@ -45,42 +66,47 @@ impl<C> JwtClaims<C> {
     /// `sub`, if the token has one.
     #[must_use]
     pub fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
+        self.data.subject.as_deref()
     }
 
     /// The scopes, from `scope` (a space-separated string) or `scp` (an
     /// array of strings, or a string), as configured.
     #[must_use]
-    pub const fn scopes(&self) -> &ScopeSet {
-        &self.scopes
+    pub fn scopes(&self) -> &ScopeSet {
+        &self.data.scopes
     }
 
     /// `iss`, if the token has one.
     #[must_use]
     pub fn issuer(&self) -> Option<&str> {
-        self.issuer.as_deref()
+        self.data.issuer.as_deref()
     }
 
     /// `exp`.
     #[must_use]
-    pub const fn expires_at(&self) -> SystemTime {
-        self.expires_at
+    pub fn expires_at(&self) -> SystemTime {
+        self.data.expires_at
+    }
+
+    /// `nbf`, in whole seconds since the epoch, if the token has one.
+    pub(super) fn not_before(&self) -> Option<u64> {
+        self.data.not_before
     }
 
     /// The application's own claims.
     #[must_use]
-    pub const fn custom(&self) -> &C {
-        &self.custom
+    pub fn custom(&self) -> &C {
+        &self.data.custom
     }
 }
 
 impl<C: Clone + Send + Sync + 'static> Principal for JwtClaims<C> {
     fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.contains(scope)
+        self.data.scopes.contains(scope)
     }
 
     fn subject(&self) -> Option<&str> {
-        self.subject.as_deref()
+        self.data.subject.as_deref()
     }
 
     fn credential(&self) -> crate::principal::CredentialKind {
@@ -96,7 +122,7 @@ impl<C: Clone + Send + Sync + 'static> crate::rate_limit::RateLimited for JwtCla
     /// tokens. Both hold a `/`, which no API key id can: a JWT never shares
     /// an API key's quota, and the length keeps `iss` and `sub` apart.
     fn rate_limit_key(&self) -> &str {
-        &self.limit_key
+        &self.data.limit_key
     }
 }
 
@@ -268,6 +294,8 @@ pub(super) struct RawClaims<C> {
     iss: Option<String>,
     #[serde(default, deserialize_with = "numeric_date")]
     exp: Option<u64>,
+    #[serde(default, deserialize_with = "numeric_date")]
+    nbf: Option<u64>,
     scope: Option<ScopeValue>,
     scp: Option<ScopeValue>,
     #[serde(flatten)]
@@ -281,6 +309,8 @@ pub(super) struct BasicClaims {
     iss: Option<String>,
     #[serde(default, deserialize_with = "numeric_date")]
     exp: Option<u64>,
+    #[serde(default, deserialize_with = "numeric_date")]
+    nbf: Option<u64>,
     scope: Option<ScopeValue>,
     scp: Option<ScopeValue>,
 }
@@ -328,13 +358,16 @@ impl BasicClaims {
         #[cfg(not(feature = "rate-limit"))]
         let _ = token;
         Ok(JwtClaims {
-            #[cfg(feature = "rate-limit")]
-            limit_key: limit_key(self.iss.as_deref(), self.sub.as_deref(), token),
-            subject: self.sub,
-            scopes: scopes(chosen)?,
-            issuer: self.iss,
-            expires_at,
-            custom,
+            data: Arc::new(ClaimsData {
+                #[cfg(feature = "rate-limit")]
+                limit_key: limit_key(self.iss.as_deref(), self.sub.as_deref(), token),
+                subject: self.sub,
+                scopes: scopes(chosen)?,
+                issuer: self.iss,
+                expires_at,
+                not_before: self.nbf,
+                custom,
+            }),
         })
     }
 }
@@ -349,6 +382,7 @@ impl<C> RawClaims<C> {
             sub: self.sub,
             iss: self.iss,
             exp: self.exp,
+            nbf: self.nbf,
             scope: self.scope,
             scp: self.scp,
         };

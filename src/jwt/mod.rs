@@ -35,6 +35,7 @@
 //! JWT crate, maintained, with JWK and JWKS types), with its RustCrypto
 //! backend: pure Rust, no C toolchain or CMake needed to build.
 
+mod cache;
 mod claims;
 mod fetch;
 mod header;

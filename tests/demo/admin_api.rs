@@ -98,6 +98,7 @@ async fn the_demo_prints_both_keys_then_the_portal_and_serves_the_admin_api() {
             "last_used_at",
             "metadata",
             "owner",
+            "owner_limits",
             "rate_limit",
             "revoked",
             "rotated_from",

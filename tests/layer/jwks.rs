@@ -285,3 +285,58 @@ async fn an_hmac_secret_published_in_a_jwks_is_never_used() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// The verified-token cache: a repeated token is verified once; `exp` is
+/// checked again on a hit (an expired token is 401 `expired`, not served
+/// from the cache); a token whose key leaves the JWKS is refused at the
+/// next refresh, a token of a key that stays is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verified_tokens_are_cached_until_exp_or_until_their_key_leaves() {
+    let old = Signer::ed("ed-old");
+    let new = Signer::ed("ed-new");
+    let server = JwksServer::start(vec![old.jwk(), new.jwk()]);
+    let validator = JwtValidator::builder(algorithms())
+        .jwks_url(server.jwks_url())
+        .issuer(ISSUER)
+        .audience(AUDIENCE)
+        .leeway(Duration::ZERO)
+        .jwks_refresh_every(Duration::from_millis(200))
+        .build()
+        .expect("valid validator");
+    assert!(validator.ready(Duration::from_secs(5)).await);
+    let layer = BearerAuthLayer::new(validator.clone());
+    let of_old = old.sign(&claims("profile:read"));
+    let of_new = new.sign(&claims("profile:read"));
+    for _ in 0..3 {
+        assert_eq!(status(&layer, &of_old).await.0, StatusCode::OK);
+        assert_eq!(status(&layer, &of_new).await.0, StatusCode::OK);
+    }
+    assert_eq!(validator.cached_tokens(), 2, "each verified once, kept");
+
+    let mut short = claims("profile:read");
+    short["exp"] = json!(crate::support::jwt::now() + 2);
+    let expiring = new.sign(&short);
+    assert_eq!(status(&layer, &expiring).await.0, StatusCode::OK);
+    assert_eq!(validator.cached_tokens(), 3);
+    tokio::time::sleep(Duration::from_millis(3_100)).await;
+    assert_eq!(
+        status(&layer, &expiring).await,
+        (StatusCode::UNAUTHORIZED, Some(RejectionKind::ExpiredToken)),
+        "exp is checked again on a hit"
+    );
+
+    server.set_keys(vec![new.jwk()]);
+    let started = Instant::now();
+    while status(&layer, &of_old).await.0 == StatusCode::OK {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the old key's token is refused after the refresh"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "token cache: the removed key's token refused {:?} after the JWKS changed",
+        started.elapsed()
+    );
+    assert_eq!(status(&layer, &of_new).await.0, StatusCode::OK);
+}
