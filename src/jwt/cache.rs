@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
@@ -38,8 +38,38 @@ pub(super) struct TokenCache<C> {
 }
 
 struct Shard<C> {
-    map: HashMap<[u8; 32], Entry<C>>,
+    map: HashMap<[u8; 32], Entry<C>, BuildDigestHasher>,
     bytes: usize,
+}
+
+/// Hashes a SHA-256 digest by its first 8 bytes: already uniform, so not
+/// hashed again (SipHash would cost more than the lookup).
+#[derive(Default, Clone, Copy)]
+struct BuildDigestHasher;
+
+impl std::hash::BuildHasher for BuildDigestHasher {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
+struct DigestHasher(u64);
+
+impl std::hash::Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if let Some(first) = bytes.first_chunk::<8>() {
+            self.0 = u64::from_ne_bytes(*first);
+        }
+    }
+
+    // The array's length prefix: not part of the name.
+    fn write_usize(&mut self, _: usize) {}
 }
 
 struct Entry<C> {
@@ -49,8 +79,9 @@ struct Entry<C> {
     kid: Option<Box<str>>,
     /// The key set the entry was last checked against.
     set: usize,
-    /// The end of the TTL.
-    until: Instant,
+    /// The earlier of the token's `exp` (with the leeway) and the end of
+    /// the TTL.
+    until: SystemTime,
     bytes: usize,
 }
 
@@ -65,7 +96,7 @@ impl<C> TokenCache<C> {
             shards: (0..SHARDS)
                 .map(|_| {
                     Mutex::new(Shard {
-                        map: HashMap::new(),
+                        map: HashMap::with_hasher(BuildDigestHasher),
                         bytes: 0,
                     })
                 })
@@ -90,12 +121,9 @@ impl<C> TokenCache<C> {
         let set_id = std::ptr::from_ref(set) as usize;
         let mut shard = self.shard(digest);
         let entry = shard.map.get_mut(digest)?;
+        // One clock read: `until` holds the earlier of `exp` and the TTL.
         let now = SystemTime::now();
-        let seconds = now
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs());
-        let expired = now >= entry.claims.expires_at() + Duration::from_secs(self.leeway)
-            || Instant::now() >= entry.until;
+        let expired = now >= entry.until;
         let key_gone = entry.set != set_id
             && !entry
                 .kid
@@ -108,12 +136,13 @@ impl<C> TokenCache<C> {
             return None;
         }
         entry.set = set_id;
-        if entry
-            .claims
-            .not_before()
-            .is_some_and(|nbf| nbf > seconds + self.leeway)
-        {
-            return None;
+        if let Some(nbf) = entry.claims.not_before() {
+            let seconds = now
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs());
+            if nbf > seconds + self.leeway {
+                return None;
+            }
         }
         Some(entry.claims.clone())
     }
@@ -133,18 +162,14 @@ impl<C> TokenCache<C> {
         if bytes > self.bytes_per_shard || self.entries_per_shard == 0 {
             return;
         }
-        let until = Instant::now() + self.ttl;
+        let now = SystemTime::now();
+        let until = (now + self.ttl).min(claims.expires_at() + Duration::from_secs(self.leeway));
         let mut shard = self.shard(&digest);
         if let Some(old) = shard.map.remove(&digest) {
             shard.bytes -= old.bytes;
         }
         if shard.map.len() >= self.entries_per_shard || shard.bytes + bytes > self.bytes_per_shard {
-            let now = SystemTime::now();
-            let instant = Instant::now();
-            let leeway = Duration::from_secs(self.leeway);
-            shard.map.retain(|_, entry| {
-                instant < entry.until && now < entry.claims.expires_at() + leeway
-            });
+            shard.map.retain(|_, entry| now < entry.until);
             shard.bytes = shard.map.values().map(|entry| entry.bytes).sum();
         }
         while shard.map.len() >= self.entries_per_shard
