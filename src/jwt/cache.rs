@@ -43,7 +43,7 @@ struct Shard<C> {
 }
 
 /// Hashes a SHA-256 digest by its first 8 bytes: already uniform, so not
-/// hashed again (SipHash would cost more than the lookup).
+/// hashed again (`SipHash` would cost more than the lookup).
 #[derive(Default, Clone, Copy)]
 struct BuildDigestHasher;
 
