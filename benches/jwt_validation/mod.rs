@@ -188,5 +188,92 @@ pub(crate) fn jwt(c: &mut Criterion) {
             });
         }
     }
+    forged(&mut group, &keys, &parts);
     group.finish();
+}
+
+/// Forged JWTs against an unknown API key (issue 28, part 3): what a
+/// token costs the server when no key made it. A disallowed `alg`, an
+/// unknown `kid` and a broken shape are refused before any signature work;
+/// a forged signature costs one verification (RS256 and ES256 shown, the
+/// expensive ones).
+fn forged(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    keys: &crate::common::KeySet,
+    parts: &Parts,
+) {
+    use base64::Engine as _;
+    let b64 = |text: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text);
+    let mut i = 0;
+    group.bench_function(BenchmarkId::new("refused", "unknown_api_key"), |b| {
+        b.iter(|| black_box(keys.store.verify(black_box(cycle(&keys.unknown, &mut i)))).is_err());
+    });
+    for (name, signer, key) in [
+        (
+            "RS256",
+            Signer::rsa("k1"),
+            JwtKey::rsa_pem(RSA_PUBLIC).expect("RSA key"),
+        ),
+        (
+            "ES256",
+            Signer::ec("k1"),
+            JwtKey::ec_pem(EC_PUBLIC).expect("EC key"),
+        ),
+    ] {
+        let validator = JwtValidator::builder([signer.alg])
+            .key(key.with_kid("k1"))
+            .issuer(ISSUER)
+            .audience(AUDIENCE)
+            .token_cache(0, 0, std::time::Duration::ZERO)
+            .build()
+            .expect("valid validator");
+        let genuine = signer.sign(&claims("profile:read"));
+        let (head, rest) = genuine.split_once('.').expect("a JWS");
+        let (payload, signature) = rest.split_once('.').expect("a JWS");
+        // Another subject, the genuine signature: a forged signature.
+        let forged_payload = b64(&claims("admin").to_string().replace("user-42", "user-1"));
+        let mut flipped = signature.to_owned().into_bytes();
+        flipped[10] = if flipped[10] == b'A' { b'B' } else { b'A' };
+        let forgeries = [
+            (
+                "alg_none",
+                format!("{}.{payload}.", b64(r#"{"alg":"none","typ":"JWT"}"#)),
+            ),
+            (
+                "alg_not_allowed",
+                format!(
+                    "{}.{payload}.{signature}",
+                    b64(r#"{"alg":"HS256","kid":"k1"}"#)
+                ),
+            ),
+            (
+                "unknown_kid",
+                format!(
+                    "{}.{payload}.{signature}",
+                    b64(&format!(r#"{{"alg":"{name}","kid":"k9"}}"#))
+                ),
+            ),
+            ("bad_shape", format!("{head}.{payload}")),
+            (
+                "forged_payload",
+                format!("{head}.{forged_payload}.{signature}"),
+            ),
+            (
+                "forged_signature",
+                format!(
+                    "{head}.{payload}.{}",
+                    String::from_utf8(flipped).expect("ASCII")
+                ),
+            ),
+        ];
+        for (what, token) in forgeries {
+            assert!(
+                ready_now(validator.validate(&token, parts)).is_err(),
+                "{name} {what} is refused"
+            );
+            group.bench_function(BenchmarkId::new(format!("refused_{name}"), what), |b| {
+                b.iter(|| ready_now(validator.validate(black_box(&token), parts)).is_err());
+            });
+        }
+    }
 }

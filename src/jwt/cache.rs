@@ -140,7 +140,7 @@ impl<C> TokenCache<C> {
             let seconds = now
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(0, |since| since.as_secs());
-            if nbf > seconds + self.leeway {
+            if nbf > seconds.saturating_add(self.leeway) {
                 return None;
             }
         }
@@ -163,7 +163,18 @@ impl<C> TokenCache<C> {
             return;
         }
         let now = SystemTime::now();
-        let until = (now + self.ttl).min(claims.expires_at() + Duration::from_secs(self.leeway));
+        // Checked: an `exp` near the end of time must not overflow (the
+        // claims tests send such numbers).
+        let until = match (
+            claims
+                .expires_at()
+                .checked_add(Duration::from_secs(self.leeway)),
+            now.checked_add(self.ttl),
+        ) {
+            (Some(exp), Some(ttl)) => exp.min(ttl),
+            (Some(end), None) | (None, Some(end)) => end,
+            (None, None) => now,
+        };
         let mut shard = self.shard(&digest);
         if let Some(old) = shard.map.remove(&digest) {
             shard.bytes -= old.bytes;
