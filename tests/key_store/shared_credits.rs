@@ -117,6 +117,21 @@ async fn two_replicas_spend_one_balance_exactly() {
     );
     let (parts, _) = send(&mut other, &bearer).await;
     assert_eq!(header(&parts, "credits-remaining"), "2");
+
+    // A deleted key leaves no balance behind.
+    let mut con = redis.client().get_connection().expect("connect");
+    let balance = format!("{{tba:{NAMESPACE}}}:cr:{id}");
+    let held: bool = redis::cmd("EXISTS")
+        .arg(&balance)
+        .query(&mut con)
+        .expect("EXISTS");
+    assert!(held, "the balance is in Redis");
+    admin.remove(&id).await.expect("remove");
+    let left: bool = redis::cmd("EXISTS")
+        .arg(&balance)
+        .query(&mut con)
+        .expect("EXISTS");
+    assert!(!left, "the credits hash goes with the key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,8 @@ pub(super) struct Layout {
     /// HASH: key id -> the minute it was last used (replicas flush their
     /// last uses there once a minute; not part of the change log).
     pub(super) used: String,
+    /// `{tba:<ns>}`: the hash tag every name starts with.
+    tag: String,
 }
 
 impl Layout {
@@ -38,7 +40,14 @@ impl Layout {
             log: format!("{tag}:log"),
             epoch: format!("{tag}:epoch"),
             used: format!("{tag}:used"),
+            tag,
         }
+    }
+
+    /// HASH: the credit balance of key `id` when replicas count credits
+    /// in Redis (`key_policy/redis.rs` names it the same way).
+    pub(super) fn credits(&self, id: &str) -> String {
+        format!("{}:cr:{id}", self.tag)
     }
 
     /// The keys a write script takes, in its `KEYS` order.

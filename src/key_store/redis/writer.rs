@@ -323,6 +323,7 @@ impl RedisKeyWriter {
                 .delete
                 .key(&self.layout.script_keys()[..])
                 .key(&self.layout.used)
+                .key(self.layout.credits(id))
                 .arg(&epoch)
                 .arg(id)
                 .arg(&record)
