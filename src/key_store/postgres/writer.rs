@@ -485,20 +485,7 @@ async fn transact(
             });
         }
         Plan::Swap { entry, expected } => {
-            let record = codec::encode(entry);
-            let changed = tx
-                .execute(sql::SWAP_KEY, &[&namespace, &entry.id(), &record, expected])
-                .await?;
-            if changed == 0 {
-                return Err(Failure::Refused(AdminError::Conflict {
-                    id: entry.id().to_owned(),
-                }));
-            }
-            logged.push(Logged {
-                digest: entry.digest().to_hex(),
-                id: entry.id().to_owned(),
-                record: Some(record),
-            });
+            logged.push(swap_key(&tx, namespace, entry, expected).await?);
         }
         Plan::Delete { id, expected } => {
             let gone = tx
@@ -520,20 +507,7 @@ async fn transact(
         }
         Plan::SwapMany(writes) => {
             for (entry, expected) in *writes {
-                let record = codec::encode(entry);
-                let changed = tx
-                    .execute(sql::SWAP_KEY, &[&namespace, &entry.id(), &record, expected])
-                    .await?;
-                if changed == 0 {
-                    return Err(Failure::Refused(AdminError::Conflict {
-                        id: entry.id().to_owned(),
-                    }));
-                }
-                logged.push(Logged {
-                    digest: entry.digest().to_hex(),
-                    id: entry.id().to_owned(),
-                    record: Some(record),
-                });
+                logged.push(swap_key(&tx, namespace, entry, expected).await?);
             }
         }
     }
@@ -562,6 +536,33 @@ async fn transact(
     tx.commit().await?;
     made.version = u64::try_from(last).unwrap_or(0);
     Ok(made)
+}
+
+/// Key `entry.id()`'s record becomes `entry`'s, if it is still
+/// `expected` (else the plan is refused as a conflict); the log row.
+async fn swap_key(
+    tx: &tokio_postgres::Transaction<'_>,
+    namespace: &str,
+    entry: &KeyEntry,
+    expected: &str,
+) -> Result<Logged, Failure> {
+    let record = codec::encode(entry);
+    let changed = tx
+        .execute(
+            sql::SWAP_KEY,
+            &[&namespace, &entry.id(), &record, &expected],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(Failure::Refused(AdminError::Conflict {
+            id: entry.id().to_owned(),
+        }));
+    }
+    Ok(Logged {
+        digest: entry.digest().to_hex(),
+        id: entry.id().to_owned(),
+        record: Some(record),
+    })
 }
 
 /// Writes an import batch's keys: each is inserted, or replaces the record
