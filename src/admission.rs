@@ -122,12 +122,14 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
         if let Some(policies) = policies
             && !self.policies.admits_address(policies, parts)
         {
+            count_usage(&principal, UsageOutcome::Refused);
             return Err(Refusal {
                 principal: Some(principal),
                 ..Refusal::new(address_refused())
             });
         }
         if let Err(required) = self.policy.authorize(parts, &principal) {
+            count_usage(&principal, UsageOutcome::Refused);
             return Err(Refusal {
                 principal: Some(principal),
                 ..Refusal::new(Rejection::insufficient_scope(required))
@@ -146,9 +148,16 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
             }
         };
         let next = match gated {
-            None => Next::Call(Fields::default()),
-            Some(Gated::Now(Ok(fields))) => Next::Call(fields),
+            None => {
+                count_usage(&principal, UsageOutcome::Passed);
+                Next::Call(Fields::default())
+            }
+            Some(Gated::Now(Ok(fields))) => {
+                count_usage(&principal, UsageOutcome::Passed);
+                Next::Call(fields)
+            }
             Some(Gated::Now(Err(refused))) => {
+                count_refused(Some(&principal), refused.rejection.kind());
                 return Err(Refusal::gated(Some(principal), *refused));
             }
             Some(Gated::Later(pending)) => Next::Wait(pending),
@@ -196,6 +205,28 @@ impl<V: TokenValidator + fmt::Debug, Pol: fmt::Debug> fmt::Debug for Admission<V
             .finish()
     }
 }
+
+/// Counts a decided request in the key's usage (feature `key-store`).
+#[cfg(feature = "key-store")]
+pub(crate) use crate::key_store::usage::{
+    UsageOutcome, count as count_usage, count_refusal as count_refused,
+};
+
+/// Without keys nothing counts usage.
+#[cfg(not(feature = "key-store"))]
+#[derive(Clone, Copy)]
+pub(crate) enum UsageOutcome {
+    Passed,
+    Refused,
+}
+
+#[cfg(not(feature = "key-store"))]
+#[inline]
+pub(crate) fn count_usage<P>(_principal: &P, _outcome: UsageOutcome) {}
+
+#[cfg(not(feature = "key-store"))]
+#[inline]
+pub(crate) fn count_refused<P>(_principal: Option<&P>, _kind: RejectionKind) {}
 
 /// Records the principal's subject (a key id, never a token) as the field
 /// `principal` of the current span, for an access log outside the layer

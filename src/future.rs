@@ -12,7 +12,9 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::admission::{self, Admission, Admitted, Next, Refusal};
+use crate::admission::{
+    self, Admission, Admitted, Next, Refusal, UsageOutcome, count_refused, count_usage,
+};
 use crate::body::ResponseBody;
 use crate::credentials::Origin;
 use crate::gate::{Fields, Pending};
@@ -175,6 +177,9 @@ where
                     } = *deferred;
                     match decided {
                         Ok(fields) => {
+                            if let Some(admitted) = parts.extensions.get::<V::Principal>() {
+                                count_usage(admitted, UsageOutcome::Passed);
+                            }
                             let future = inner.call(Request::from_parts(parts, body));
                             state.set(State::Calling {
                                 future,
@@ -187,6 +192,7 @@ where
                             // The principal went into the extensions at
                             // admission: the refusal names it from there.
                             let refused_principal = parts.extensions.get::<V::Principal>().cloned();
+                            count_refused(refused_principal.as_ref(), refused.rejection.kind());
                             let refusal = Refusal::gated(refused_principal, *refused);
                             let response = admission.refuse(refusal, &parts);
                             return Poll::Ready(Ok(response.map(ResponseBody::rejection)));

@@ -52,6 +52,14 @@ pub trait Principal: Clone + Send + Sync + 'static {
     fn key_policies(&self) -> Option<&crate::key_policy::KeyPolicies> {
         None
     }
+
+    /// The counters the layer counts this principal's requests in, per
+    /// day and outcome, if it is a key ([`ApiKey`](crate::ApiKey) answers
+    /// its own; `jwt::KeyOrJwt` forwards it). Default: none.
+    #[cfg(feature = "key-store")]
+    fn key_usage(&self) -> Option<&crate::key_store::usage::KeyUsage> {
+        None
+    }
 }
 
 /// What kind of credential a [`Principal`] came from.

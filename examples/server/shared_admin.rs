@@ -4,9 +4,11 @@
 use tower_bearer_auth::KeyEntry;
 use tower_bearer_auth::key_policy::{Credits, OwnerLimits};
 use tower_bearer_auth::key_store::TokenDigest;
+use tower_bearer_auth::key_store::admin::audit::{AuditEvent, AuditPage, AuditQuery};
 use tower_bearer_auth::key_store::admin::{AdminError, CreditChange, KeyAdmin};
 use tower_bearer_auth::key_store::postgres::PostgresKeyWriter;
 use tower_bearer_auth::key_store::redis::{RedisKeyWriter, SharedKeyAdmin};
+use tower_bearer_auth::key_store::usage::DayUsage;
 
 /// A shared key set's admin: writes through the backend, reads from this
 /// replica.
@@ -62,6 +64,27 @@ impl KeyAdmin for SharedAdmin {
         match self {
             Self::Redis(admin) => admin.remove(id).await,
             Self::Postgres(admin) => admin.remove(id).await,
+        }
+    }
+
+    async fn record_audit(&self, event: AuditEvent) -> Result<(), AdminError> {
+        match self {
+            Self::Redis(admin) => admin.record_audit(event).await,
+            Self::Postgres(admin) => admin.record_audit(event).await,
+        }
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<AuditPage, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.audit(query).await,
+            Self::Postgres(admin) => admin.audit(query).await,
+        }
+    }
+
+    async fn usage(&self, id: &str, days: u32) -> Result<Vec<DayUsage>, AdminError> {
+        match self {
+            Self::Redis(admin) => admin.usage(id, days).await,
+            Self::Postgres(admin) => admin.usage(id, days).await,
         }
     }
 

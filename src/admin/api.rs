@@ -138,6 +138,14 @@ fn routes<A: KeyAdmin, P: Principal>() -> Router<Arc<Api<A, P>>> {
             post(handlers::rotate::<A, P>).fallback(handlers::method_not_allowed),
         )
         .route(
+            "/admin/v1/keys/{id}/usage",
+            get(handlers::usage::<A, P>).fallback(handlers::method_not_allowed),
+        )
+        .route(
+            "/admin/v1/audit",
+            get(handlers::audit::<A, P>).fallback(handlers::method_not_allowed),
+        )
+        .route(
             "/admin/v1/keys/{id}/credits",
             post(handlers::credits::<A, P>).fallback(handlers::method_not_allowed),
         )

@@ -15,6 +15,7 @@ use super::request::{self, BodyRule, KeyFields};
 use super::view::{self, Problem};
 use crate::Principal;
 use crate::key_policy::OwnerLimits;
+use crate::key_store::admin::audit::AuditEvent;
 use crate::key_store::admin::{AdminError, KeyAdmin};
 use crate::key_store::{GeneratedKey, KeyEntry, KeyGenerator};
 
@@ -40,9 +41,31 @@ fn acting<P: Principal>(extensions: &Extensions) -> String {
         .to_owned()
 }
 
-/// The one log line of a change.
-fn log_change(action: &str, key_id: &str, by: &str) {
-    tracing::info!(action, key_id, by, "admin: key changed");
+/// A change made: one log line, and its event written to the audit log
+/// before the change is answered. A change whose event cannot be written
+/// answers 503 (the change itself stands: say so).
+async fn record<A: KeyAdmin>(
+    admin: &A,
+    action: &str,
+    target: &str,
+    by: &str,
+    fields: &[&str],
+) -> Result<(), Problem> {
+    tracing::info!(action, target, by, "admin: changed");
+    admin
+        .record_audit(AuditEvent::new(action, target, by, fields.iter().copied()))
+        .await
+        .map_err(|problem| {
+            tracing::error!(action, target, by, %problem, "admin: audit event not written");
+            Problem::unavailable(format!(
+                "the change was made, but its audit event could not be written: {problem}"
+            ))
+        })
+}
+
+/// The names of a body's fields (checked already: all known).
+fn names(object: &serde_json::Map<String, serde_json::Value>) -> Vec<&str> {
+    object.keys().map(String::as_str).collect()
 }
 
 impl<A: KeyAdmin, P> Api<A, P> {
@@ -70,7 +93,8 @@ pub(super) async fn create<A: KeyAdmin, P: Principal>(
     // A key of an owner shares the owner's limits, as its other keys do.
     let entry = entry.with_owner_limits(limits_of(&api.admin, fields.owner()).await?);
     api.admin.insert(entry.clone()).await?;
-    log_change("create", key.id(), &acting::<P>(&parts.extensions));
+    let by = acting::<P>(&parts.extensions);
+    record(&api.admin, "create", key.id(), &by, &names(&object)).await?;
     Ok(view::answer(
         StatusCode::CREATED,
         json!({"token": key.token().expose(), "key": view::key(&entry)}),
@@ -147,7 +171,8 @@ pub(super) async fn change<A: KeyAdmin, P: Principal>(
             })
         })
         .await?;
-    log_change("update", &id, &acting::<P>(&parts.extensions));
+    let by = acting::<P>(&parts.extensions);
+    record(&api.admin, "update", &id, &by, &names(&object)).await?;
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
@@ -162,7 +187,8 @@ pub(super) async fn credits<A: KeyAdmin, P: Principal>(
     let object = request::object(&parts, body, BodyRule::Required).await?;
     let change = request::credit_change(&object)?;
     let entry = api.admin.change_credits(&id, change).await?;
-    log_change("credits", &id, &acting::<P>(&parts.extensions));
+    let by = acting::<P>(&parts.extensions);
+    record(&api.admin, "credits", &id, &by, &["credits"]).await?;
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
@@ -226,13 +252,9 @@ pub(super) async fn set_owner<A: KeyAdmin, P: Principal>(
         return Err(Problem::no_owner());
     }
     let changed = api.admin.set_owner_limits(&owner, limits).await?;
-    tracing::info!(
-        action = "set_owner",
-        owner,
-        keys = changed,
-        by = acting::<P>(&parts.extensions),
-        "admin: keys changed"
-    );
+    tracing::info!(keys = changed, owner, "admin: owner's keys changed");
+    let by = acting::<P>(&parts.extensions);
+    record(&api.admin, "set_owner", &owner, &by, &names(&object)).await?;
     Ok(view::answer(
         StatusCode::OK,
         owner_view(&api.admin, &owner).await?,
@@ -254,13 +276,16 @@ pub(super) async fn delete_owner<A: KeyAdmin, P: Principal>(
         .admin
         .set_owner_limits(&owner, OwnerLimits::new())
         .await?;
-    tracing::info!(
-        action = "delete_owner",
-        owner,
-        keys = changed,
-        by = acting::<P>(request.extensions()),
-        "admin: keys changed"
-    );
+    tracing::info!(keys = changed, owner, "admin: owner's keys changed");
+    let by = acting::<P>(request.extensions());
+    record(
+        &api.admin,
+        "delete_owner",
+        &owner,
+        &by,
+        &["rate_limit", "credits"],
+    )
+    .await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
@@ -279,13 +304,9 @@ pub(super) async fn revoke_owner<A: KeyAdmin, P: Principal>(
     request::object(&parts, body, BodyRule::Refused).await?;
     let owner = owner_in_path(owner)?;
     let revoked = api.admin.revoke_owner(&owner).await?;
-    tracing::info!(
-        action = "revoke_owner",
-        owner,
-        revoked,
-        by = acting::<P>(&parts.extensions),
-        "admin: keys changed"
-    );
+    tracing::info!(revoked, owner, "admin: owner's keys revoked");
+    let by = acting::<P>(&parts.extensions);
+    record(&api.admin, "revoke_owner", &owner, &by, &["revoked"]).await?;
     Ok(view::answer(StatusCode::OK, json!({ "revoked": revoked })))
 }
 
@@ -301,7 +322,8 @@ pub(super) async fn revoke<A: KeyAdmin, P: Principal>(
         .admin
         .update(&id, |entry| Ok(entry.with_revoked(true)))
         .await?;
-    log_change("revoke", &id, &acting::<P>(&parts.extensions));
+    let by = acting::<P>(&parts.extensions);
+    record(&api.admin, "revoke", &id, &by, &["revoked"]).await?;
     Ok(view::answer(StatusCode::OK, view::key(&entry)))
 }
 
@@ -372,8 +394,9 @@ pub(super) async fn rotate<A: KeyAdmin, P: Principal>(
         }
     };
     let by = acting::<P>(&parts.extensions);
-    log_change("rotate", &id, &by);
-    log_change("create", fresh.id(), &by);
+    let retired_by = if grace == 0 { "revoked" } else { "expires_at" };
+    record(&api.admin, "rotate", &id, &by, &["rotated_to", retired_by]).await?;
+    record(&api.admin, "create", fresh.id(), &by, &["rotated_from"]).await?;
     Ok(view::answer(
         StatusCode::CREATED,
         json!({
@@ -407,12 +430,40 @@ pub(super) async fn delete<A: KeyAdmin, P: Principal>(
     request: Request,
 ) -> Answer {
     api.admin.remove(&id).await?;
-    log_change("delete", &id, &acting::<P>(request.extensions()));
+    let by = acting::<P>(request.extensions());
+    record(&api.admin, "delete", &id, &by, &[]).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response
         .headers_mut()
         .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// `GET /admin/v1/keys/{id}/usage?days=N` (1 to 100, default 30): the
+/// key's requests per UTC day by outcome, oldest first, days without
+/// requests as zeros.
+pub(super) async fn usage<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Answer {
+    let days = request::usage_days(request.uri().query())?;
+    if api.admin.entry(&id).await?.is_none() {
+        return Err(Problem::not_found());
+    }
+    let usage = api.admin.usage(&id, days).await?;
+    Ok(view::answer(StatusCode::OK, view::usage(&usage)))
+}
+
+/// `GET /admin/v1/audit?limit=&cursor=&target=`: the audit log, newest
+/// first.
+pub(super) async fn audit<A: KeyAdmin, P: Principal>(
+    State(api): Shared<A, P>,
+    request: Request,
+) -> Answer {
+    let query = request::audit_query(request.uri().query())?;
+    let page = api.admin.audit(query).await?;
+    Ok(view::answer(StatusCode::OK, view::audit(&page)))
 }
 
 /// Any other method on an admin path.

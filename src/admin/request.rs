@@ -13,6 +13,8 @@ use serde_json::{Map, Value};
 use super::view::Problem;
 use crate::key_policy::{AddressRange, Credits, OwnerLimits};
 use crate::key_store::admin::CreditChange;
+use crate::key_store::admin::audit::AuditQuery;
+use crate::key_store::usage::USAGE_DAYS_KEPT;
 use crate::key_store::{
     ID_RULE, KeyEntry, LABEL_RULE, METADATA_RULE, Metadata, is_valid_id, is_valid_label,
     is_valid_metadata, keys_file, parse_quota, rfc3339, shown_field_name,
@@ -442,15 +444,9 @@ pub(super) struct ListQuery {
     pub(super) owner: Option<String>,
 }
 
-/// Reads `limit` (1 to 1,000, default 100), `cursor`, `include_revoked`
-/// (default `true`) and `owner` (only that owner's keys).
-pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Problem> {
-    let mut query = ListQuery {
-        limit: 100,
-        cursor: None,
-        include_revoked: true,
-        owner: None,
-    };
+/// A query string's `name=value` pairs, values percent-decoded.
+fn query_pairs(query_string: Option<&str>) -> Result<Vec<(&str, String)>, Problem> {
+    let mut pairs = Vec::new();
     for pair in query_string.unwrap_or_default().split('&') {
         if pair.is_empty() {
             continue;
@@ -464,16 +460,40 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
                 None => "a parameter is not valid percent-encoded UTF-8".to_owned(),
             })
         })?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
+}
+
+/// A `limit` from 1 to 1,000.
+fn page_limit(value: &str) -> Result<usize, Problem> {
+    value
+        .parse()
+        .ok()
+        .filter(|limit| (1..=1_000).contains(limit))
+        .ok_or_else(|| Problem::invalid("`limit` must be a whole number from 1 to 1000"))
+}
+
+/// The problem of a parameter not in `known`.
+fn unknown_parameter(name: &str, known: &str) -> Problem {
+    Problem::invalid(format!(
+        "{}; parameters are {known}",
+        field_name(name).replace("field", "parameter")
+    ))
+}
+
+/// Reads `limit` (1 to 1,000, default 100), `cursor`, `include_revoked`
+/// (default `true`) and `owner` (only that owner's keys).
+pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Problem> {
+    let mut query = ListQuery {
+        limit: 100,
+        cursor: None,
+        include_revoked: true,
+        owner: None,
+    };
+    for (name, value) in query_pairs(query_string)? {
         match name {
-            "limit" => {
-                query.limit = value
-                    .parse()
-                    .ok()
-                    .filter(|limit| (1..=1_000).contains(limit))
-                    .ok_or_else(|| {
-                        Problem::invalid("`limit` must be a whole number from 1 to 1000")
-                    })?;
-            }
+            "limit" => query.limit = page_limit(&value)?,
             "cursor" if !value.is_empty() => query.cursor = Some(value),
             "owner" if is_valid_id(&value) => query.owner = Some(value),
             "owner" => {
@@ -488,14 +508,61 @@ pub(super) fn list_query(query_string: Option<&str>) -> Result<ListQuery, Proble
                 };
             }
             other => {
-                return Err(Problem::invalid(format!(
-                    "{}; parameters are limit, cursor, include_revoked, owner",
-                    field_name(other).replace("field", "parameter")
-                )));
+                return Err(unknown_parameter(
+                    other,
+                    "limit, cursor, include_revoked, owner",
+                ));
             }
         }
     }
     Ok(query)
+}
+
+/// Reads `GET /admin/v1/audit`'s `limit` (1 to 1,000, default 100),
+/// `cursor` (an event id) and `target` (a key id or owner).
+pub(super) fn audit_query(query_string: Option<&str>) -> Result<AuditQuery, Problem> {
+    let mut query = AuditQuery {
+        limit: 100,
+        cursor: None,
+        target: None,
+    };
+    for (name, value) in query_pairs(query_string)? {
+        match name {
+            "limit" => query.limit = page_limit(&value)?,
+            "cursor" if value.is_empty() => {}
+            "cursor" if value.len() <= 64 => query.cursor = Some(value),
+            "cursor" => return Err(Problem::invalid("`cursor` is not an event id")),
+            "target" if is_valid_id(&value) => query.target = Some(value),
+            "target" => return Err(Problem::invalid(format!("`target` must be {ID_RULE}"))),
+            other => return Err(unknown_parameter(other, "limit, cursor, target")),
+        }
+    }
+    Ok(query)
+}
+
+/// The most days `GET /admin/v1/keys/{id}/usage` answers.
+pub(super) const MAX_USAGE_DAYS: u32 = USAGE_DAYS_KEPT;
+
+/// Reads `GET /admin/v1/keys/{id}/usage`'s `days` (1 to 100, default 30).
+pub(super) fn usage_days(query_string: Option<&str>) -> Result<u32, Problem> {
+    let mut days = 30;
+    for (name, value) in query_pairs(query_string)? {
+        match name {
+            "days" => {
+                days = value
+                    .parse()
+                    .ok()
+                    .filter(|days| (1..=MAX_USAGE_DAYS).contains(days))
+                    .ok_or_else(|| {
+                        Problem::invalid(format!(
+                            "`days` must be a whole number from 1 to {MAX_USAGE_DAYS}"
+                        ))
+                    })?;
+            }
+            other => return Err(unknown_parameter(other, "days")),
+        }
+    }
+    Ok(days)
 }
 
 /// `%XX` sequences decoded (a query value); `None` for a bad sequence or

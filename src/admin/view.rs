@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use crate::key_policy::OwnerLimits;
 use crate::key_store::KeyEntry;
 use crate::key_store::admin::AdminError;
+use crate::key_store::admin::audit::AuditPage;
+use crate::key_store::usage::{DayUsage, UsageOutcome};
 use crate::key_store::{keys_file, rfc3339};
 
 /// A key as the API shows it: id, label, hint, scopes, times, status,
@@ -64,6 +66,44 @@ fn whole_seconds(time: SystemTime) -> String {
             SystemTime::UNIX_EPOCH + Duration::from_secs(since.as_secs())
         });
     rfc3339::format(seconds)
+}
+
+/// A key's usage as the API shows it: `{"days": [{"date", "passed",
+/// "rate_limited", "usage_exceeded", "refused"}]}`.
+pub(super) fn usage(days: &[DayUsage]) -> Value {
+    let days: Vec<Value> = days
+        .iter()
+        .map(|day| {
+            let mut object = serde_json::Map::new();
+            object.insert("date".to_owned(), json!(date(day.day)));
+            for outcome in UsageOutcome::ALL {
+                object.insert(outcome.as_str().to_owned(), json!(day.counts.get(outcome)));
+            }
+            Value::Object(object)
+        })
+        .collect();
+    json!({ "days": days })
+}
+
+/// `YYYY-MM-DD` of a day since 1970-01-01.
+fn date(day: u32) -> String {
+    let time = SystemTime::UNIX_EPOCH + Duration::from_secs(u64::from(day) * 86_400);
+    rfc3339::format(time)[..10].to_owned()
+}
+
+/// A page of the audit log as the API shows it.
+pub(super) fn audit(page: &AuditPage) -> Value {
+    json!({
+        "events": page.events.iter().map(|event| json!({
+            "id": event.id,
+            "time": rfc3339::format(event.time),
+            "action": event.action,
+            "target": event.target,
+            "actor": event.actor,
+            "fields": event.fields,
+        })).collect::<Vec<_>>(),
+        "next_cursor": page.next_cursor,
+    })
 }
 
 /// A JSON answer that no cache may keep.
@@ -185,6 +225,7 @@ impl From<AdminError> for Problem {
         match refusal {
             AdminError::UnknownId { .. } => Self::not_found(),
             AdminError::Invalid(problem) => Self::invalid(problem.to_string()),
+            AdminError::InvalidCursor { .. } => Self::invalid(refusal.to_string()),
             AdminError::DuplicateId { .. }
             | AdminError::DuplicateDigest { .. }
             | AdminError::Conflict { .. } => Self::conflict(refusal.to_string()),

@@ -95,6 +95,14 @@ impl<K: Principal, J: Principal> Principal for Caller<K, J> {
             Self::Jwt(claims) => claims.key_policies(),
         }
     }
+
+    #[cfg(feature = "key-store")]
+    fn key_usage(&self) -> Option<&crate::key_store::usage::KeyUsage> {
+        match self {
+            Self::Key(key) => key.key_usage(),
+            Self::Jwt(claims) => claims.key_usage(),
+        }
+    }
 }
 
 #[cfg(feature = "rate-limit")]

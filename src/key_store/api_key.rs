@@ -103,6 +103,10 @@ impl Principal for ApiKey {
     fn key_policies(&self) -> Option<&crate::key_policy::KeyPolicies> {
         self.0.key_policies()
     }
+
+    fn key_usage(&self) -> Option<&super::usage::KeyUsage> {
+        Some(&self.0.usage)
+    }
 }
 
 impl PartialEq for ApiKey {

@@ -63,6 +63,7 @@ mod replica;
 #[cfg(feature = "keys-file")]
 pub(crate) mod rfc3339;
 mod secret_token;
+pub mod usage;
 
 /// Whether `token` ends with the checksum of a generated key (a cheap
 /// test before any lookup).

@@ -19,7 +19,7 @@ pub type Metadata = BTreeMap<String, String>;
 /// used; shared by the index, the catalog and every [`ApiKey`] handed to
 /// handlers.
 ///
-/// Laid out to fit a 128-byte allocation (with the `Arc` counts): the id,
+/// Laid out to fit a 144-byte allocation (with the `Arc` counts): the id,
 /// label and hint share one string, the scope set is one pointer to an
 /// interned set, and the timestamps are packed.
 pub(crate) struct KeyRecord {
@@ -35,6 +35,8 @@ pub(crate) struct KeyRecord {
     /// never. Written on the request path, without a lock, at most once a
     /// minute.
     last_used: AtomicU32,
+    /// How often the key was used, per day and outcome, not drained yet.
+    pub(crate) usage: super::usage::KeyUsage,
     /// The key's own rate limit.
     pub(crate) rate_limit: Option<Quota>,
     id_len: u8,
@@ -113,6 +115,7 @@ impl KeyRecord {
             }),
             times: PackedTimes::new(entry.created_at, entry.expires_at),
             last_used: AtomicU32::new(entry.last_used_at.map_or(0, minutes_since_epoch)),
+            usage: super::usage::KeyUsage::default(),
             rate_limit: entry.rate_limit,
             id_len: u8::try_from(entry.id.len()).unwrap_or(u8::MAX),
             hint_len: u8::try_from(hint.len()).unwrap_or(0),
@@ -351,10 +354,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_record_fits_a_128_byte_allocation() {
-        // Two `Arc` counters plus the record.
+    fn a_record_fits_a_144_byte_allocation() {
+        // Two `Arc` counters plus the record, and glibc's 8-byte chunk
+        // header: 128 bytes before the usage counters' pointer (16 bytes),
+        // 144 since.
         assert!(
-            16 + size_of::<KeyRecord>() <= 120,
+            16 + size_of::<KeyRecord>() <= 136,
             "{}",
             size_of::<KeyRecord>()
         );
@@ -403,6 +408,7 @@ mod tests {
             extra,
             times,
             last_used,
+            usage: _,
             rate_limit,
             id_len,
             hint_len,

@@ -11,6 +11,7 @@ mod access;
 mod client;
 mod cursors;
 mod customers;
+mod history;
 mod last_use;
 mod leaks;
 mod requests;

@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use super::keys::GithubKeys;
 use crate::admin::view::{self, Problem};
 use crate::key_store::admin::KeyAdmin;
+use crate::key_store::admin::audit::AuditEvent;
 use crate::key_store::{TokenDigest, has_valid_checksum};
 
 /// The largest report read.
@@ -120,7 +121,12 @@ fn reports(body: &[u8]) -> Result<Vec<Report>, Problem> {
         .collect()
 }
 
-/// Whether the token is a key's (`true_positive`); a live key is revoked.
+/// Who revokes a leaked key, in the audit log.
+pub(crate) const LEAK_ACTOR: &str = "github-secret-scanning";
+
+/// Whether the token is a key's (`true_positive`); a live key is revoked,
+/// and its revocation is an audit event (`leak_revoke`, by
+/// `github-secret-scanning`).
 async fn revoke_if_live<A: KeyAdmin>(admin: &A, report: &Report) -> Result<bool, Problem> {
     if !has_valid_checksum(&report.token) {
         return Ok(false);
@@ -144,6 +150,12 @@ async fn revoke_if_live<A: KeyAdmin>(admin: &A, report: &Report) -> Result<bool,
             source = report.source.as_str(),
             "secret scanning: a leaked key was revoked"
         );
+        let event = AuditEvent::new("leak_revoke", revoked.id(), LEAK_ACTOR, ["revoked"]);
+        admin.record_audit(event).await.map_err(|problem| {
+            Problem::unavailable(format!(
+                "the key was revoked, but its audit event could not be written: {problem}"
+            ))
+        })?;
     }
     Ok(true)
 }

@@ -8,9 +8,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::audit::{AuditEvent, AuditPage, AuditQuery, EmbeddedAudit};
 use super::{AdminError, CreditChange, KeyAdmin, stamped};
 use crate::key_policy::{Credits, OwnerLimits};
 use crate::key_store::keys_file::KeysFile;
+use crate::key_store::usage::{DayUsage, UsageBook, last_days, today};
 use crate::key_store::{KeyEntry, KeyStore, KeyStoreError};
 
 /// A [`KeyStore`] changed at runtime, and persisted to a keys file when
@@ -48,6 +50,12 @@ struct Inner {
     file: Option<PathBuf>,
     /// One change at a time: read, check, write the file, apply.
     writes: Arc<Mutex<()>>,
+    /// The audit log: `<keys>.audit.jsonl` beside the keys file, else in
+    /// memory.
+    audit: EmbeddedAudit,
+    /// Usage per key and day: `<keys>.usage.json` beside the keys file,
+    /// else in memory.
+    book: UsageBook,
 }
 
 /// Admin changes held back: see [`EmbeddedKeyAdmin::hold_changes`]. Changes
@@ -74,11 +82,17 @@ impl EmbeddedKeyAdmin {
     }
 
     fn build(store: KeyStore, file: Option<PathBuf>) -> Self {
+        let audit = file.as_ref().map_or_else(EmbeddedAudit::memory, |file| {
+            EmbeddedAudit::file(file.with_extension("audit.jsonl"))
+        });
+        let book = UsageBook::at(file.as_ref().map(|file| file.with_extension("usage.json")));
         Self {
             inner: Arc::new(Inner {
                 store,
                 file,
                 writes: Arc::new(Mutex::new(())),
+                audit,
+                book,
             }),
         }
     }
@@ -111,10 +125,12 @@ impl EmbeddedKeyAdmin {
     /// longer holds the keys in force (a hand edit not reloaded yet).
     pub async fn save_last_uses(&self) -> Result<(), AdminError> {
         let _one_at_a_time = self.inner.writes.lock().await;
+        self.inner.book.drain(&self.inner.store);
+        self.inner.book.save(&self.inner.store).await?;
         self.persist(self.inner.store.entries()).await
     }
 
-    /// Saves last uses and credit balances every `every`, in a task of the
+    /// Saves last uses, credit balances and usage counts every `every`, in a task of the
     /// current tokio runtime, when they moved since the last save. After a
     /// crash (no graceful [`save_last_uses`](Self::save_last_uses)), a key
     /// gets back at most the credits it spent in one period. A failed save
@@ -126,7 +142,8 @@ impl EmbeddedKeyAdmin {
             loop {
                 tokio::time::sleep(every).await;
                 let now = usage(&admin.inner.store.entries());
-                if now == saved {
+                let counted = admin.inner.book.drain(&admin.inner.store);
+                if now == saved && !counted {
                     continue;
                 }
                 match admin.save_last_uses().await {
@@ -413,6 +430,19 @@ impl KeyAdmin for EmbeddedKeyAdmin {
                 .then(|| entry.clone().with_owner_limits(limits))
         })
         .await
+    }
+
+    async fn record_audit(&self, event: AuditEvent) -> Result<(), AdminError> {
+        self.inner.audit.record(event).await
+    }
+
+    async fn audit(&self, query: AuditQuery) -> Result<AuditPage, AdminError> {
+        self.inner.audit.list(query).await
+    }
+
+    async fn usage(&self, id: &str, days: u32) -> Result<Vec<DayUsage>, AdminError> {
+        self.inner.book.drain(&self.inner.store);
+        Ok(last_days(days, today(), &self.inner.book.of(id)))
     }
 
     async fn remove(&self, id: &str) -> Result<(), AdminError> {

@@ -36,6 +36,11 @@ pub enum AdminError {
         /// The id of the key.
         id: String,
     },
+    /// A cursor of the audit log that is not one of its event ids.
+    InvalidCursor {
+        /// The cursor given.
+        cursor: String,
+    },
     /// A stored record could not be read (edited by hand?).
     Corrupt {
         /// The id or digest of the record, and the problem.
@@ -57,6 +62,12 @@ impl fmt::Display for AdminError {
                 write!(
                     f,
                     "key \"{id}\" kept changing under concurrent writes; try again"
+                )
+            }
+            Self::InvalidCursor { cursor } => {
+                write!(
+                    f,
+                    "`cursor` \"{cursor}\" is not an event id of this audit log"
                 )
             }
             Self::Corrupt { problem } => write!(f, "a stored key record is unreadable: {problem}"),

@@ -8,6 +8,7 @@
 //! (on the replica that made it, for the shared store; on the others within
 //! the propagation bound). A refused change changes nothing.
 
+pub mod audit;
 #[cfg(feature = "admin")]
 mod embedded;
 mod error;
@@ -16,8 +17,12 @@ mod error;
 use std::future::Future;
 
 #[cfg(feature = "admin")]
+use self::audit::{AuditEvent, AuditPage, AuditQuery};
+#[cfg(feature = "admin")]
 pub use self::embedded::{ChangesHeld, EmbeddedKeyAdmin};
 pub use self::error::AdminError;
+#[cfg(feature = "admin")]
+use super::usage::DayUsage;
 #[cfg(feature = "admin")]
 use super::{KeyEntry, TokenDigest};
 #[cfg(feature = "admin")]
@@ -68,6 +73,28 @@ pub trait KeyAdmin: Send + Sync + 'static {
 
     /// Forgets a key entirely: it fails like a revoked one.
     fn remove(&self, id: &str) -> impl Future<Output = Result<(), AdminError>> + Send;
+
+    /// Writes an event to the audit log, durably (the admin API writes one
+    /// per change, before it answers).
+    fn record_audit(
+        &self,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+
+    /// One page of the audit log, newest first.
+    fn audit(
+        &self,
+        query: AuditQuery,
+    ) -> impl Future<Output = Result<AuditPage, AdminError>> + Send;
+
+    /// The usage of the key `id` on the `days` UTC days ending today,
+    /// oldest first, days without requests included as zeros: what every
+    /// replica flushed, plus this replica's counts not flushed yet.
+    fn usage(
+        &self,
+        id: &str,
+        days: u32,
+    ) -> impl Future<Output = Result<Vec<DayUsage>, AdminError>> + Send;
 
     /// Changes the credit balance of the key with this id (a key without
     /// credits gets them, without refill); returns the key as changed.

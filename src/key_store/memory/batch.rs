@@ -134,22 +134,23 @@ impl Catalog {
         &mut self,
         finals: HashMap<String, Option<KeyEntry>>,
     ) -> (Vec<TokenDigest>, Vec<Arc<KeyRecord>>) {
-        let mut last_uses: HashMap<String, u32> = HashMap::new();
+        let mut previous: HashMap<String, Arc<KeyRecord>> = HashMap::new();
         let mut removed = Vec::new();
         let ids: Vec<&str> = finals.keys().map(String::as_str).collect();
         for (record, active) in self.take_out(&ids) {
             if active {
                 removed.push(record.digest);
             }
-            last_uses.insert(record.id().to_owned(), record.last_used_minute());
+            previous.insert(record.id().to_owned(), record);
         }
         let mut new_active = Vec::new();
         let mut new_revoked = Vec::new();
         for entry in finals.into_values().flatten() {
             let revoked = entry.revoked;
             let record = self.record(entry);
-            if let Some(&minute) = last_uses.get(record.id()) {
-                record.touch(minute);
+            if let Some(old) = previous.get(record.id()) {
+                record.touch(old.last_used_minute());
+                record.usage.adopt(&old.usage);
             }
             if revoked {
                 new_revoked.push(record);

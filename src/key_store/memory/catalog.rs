@@ -301,6 +301,7 @@ impl Catalog {
         if let Some((old, _)) = &replaced {
             // A change to a key (a label, a revocation) keeps its last use.
             record.touch(old.last_used_minute());
+            record.usage.adopt(&old.usage);
         }
         if revoked {
             self.add_revoked(Arc::clone(&record));
@@ -324,6 +325,7 @@ impl Catalog {
                     let same = old.next_if(|old| old.id() == record.id());
                     if let Some(old) = same.filter(|old| old.digest == record.digest) {
                         record.touch(old.last_used_minute());
+                        record.usage.adopt(&old.usage);
                     }
                 }
             }
@@ -364,7 +366,7 @@ impl Catalog {
     }
 
     /// The record of the key with this id, active or revoked.
-    #[cfg(feature = "admin")]
+    #[cfg(any(feature = "admin", feature = "replica"))]
     pub(super) fn record_of(&self, id: &str) -> Option<&Arc<KeyRecord>> {
         self.active(id)
             .or_else(|| find(&self.revoked, id).ok().map(|at| &self.revoked[at]))
@@ -386,6 +388,15 @@ impl Catalog {
     /// Active and revoked key counts.
     pub(super) fn counts(&self) -> (usize, usize) {
         (self.active.len(), self.revoked.len())
+    }
+
+    /// Calls `visit` with every record, active then revoked.
+    #[cfg(any(feature = "admin", feature = "replica"))]
+    pub(super) fn for_each_record(&self, mut visit: impl FnMut(&KeyRecord)) {
+        self.active
+            .iter()
+            .chain(&self.revoked)
+            .for_each(|record| visit(record));
     }
 
     /// Every key, active and revoked, sorted by creation time then id.

@@ -221,6 +221,26 @@ impl KeyStore {
         });
     }
 
+    /// Calls `visit` with the id and usage counters of every key, active
+    /// and revoked (for draining usage; holds the catalog's lock, never
+    /// taken on the request path).
+    #[cfg(any(feature = "admin", feature = "replica"))]
+    pub(crate) fn for_each_usage(
+        &self,
+        mut visit: impl FnMut(&str, &super::super::usage::KeyUsage),
+    ) {
+        let catalog = self.lock();
+        catalog.for_each_record(|record| visit(record.id(), &record.usage));
+    }
+
+    /// The usage counters of the key `id`, active or revoked.
+    #[cfg(feature = "replica")]
+    pub(crate) fn usage_of(&self, id: &str, visit: impl FnOnce(&super::super::usage::KeyUsage)) {
+        if let Some(record) = self.lock().record_of(id) {
+            visit(&record.usage);
+        }
+    }
+
     /// Forgets whatever key holds `digest` (active or revoked), if any; for
     /// a replica removing a record it could not read.
     #[cfg(feature = "replica")]

@@ -117,6 +117,57 @@ fn parse_position(position: &str) -> (i64, &str) {
 }
 
 impl PostgresFeed<'_> {
+    /// Adds the usage counts this replica drained from its keys (one
+    /// statement), and deletes days no longer kept; counts a failed write
+    /// did not add go back into the keys' counters.
+    async fn flush_usage(&mut self, replica: &Shared) -> bool {
+        let drained = crate::key_store::replica::drain_usage(&replica.local);
+        if drained.is_empty() {
+            return true;
+        }
+        let ids: Vec<&str> = drained.iter().map(|(id, _, _)| id.as_str()).collect();
+        let days: Vec<i32> = drained
+            .iter()
+            .map(|(_, day, _)| i32::try_from(*day).unwrap_or(i32::MAX))
+            .collect();
+        let count = |at: usize| -> Vec<i64> {
+            drained
+                .iter()
+                .map(|(_, _, counts)| i64::try_from(counts.0[at]).unwrap_or(i64::MAX))
+                .collect()
+        };
+        let (passed, limited, exceeded, refused) = (count(0), count(1), count(2), count(3));
+        let oldest = i32::try_from(
+            crate::key_store::usage::today()
+                .saturating_sub(crate::key_store::usage::USAGE_DAYS_KEPT),
+        )
+        .unwrap_or(0);
+        let namespace = self.owner.namespace.clone();
+        let client = &self.connection.client;
+        let written = within(self.limit, "writing usage counts", async {
+            client
+                .execute(
+                    sql::FLUSH_USAGE,
+                    &[
+                        &namespace, &ids, &days, &passed, &limited, &exceeded, &refused,
+                    ],
+                )
+                .await?;
+            client
+                .execute(sql::PRUNE_USAGE, &[&namespace, &oldest])
+                .await
+        })
+        .await;
+        let problem = match written {
+            Ok(Ok(_)) => return true,
+            Ok(Err(error)) => format!("writing usage counts to Postgres failed: {}", plain(&error)),
+            Err(problem) => problem,
+        };
+        source_problem(&problem);
+        crate::key_store::replica::restore_usage(&replica.local, &drained);
+        false
+    }
+
     async fn query(
         &self,
         what: &str,
@@ -263,7 +314,8 @@ impl Feed for PostgresFeed<'_> {
         let asked = replica.flush_requested.swap(false, Ordering::AcqRel);
         if asked || Instant::now() >= self.owner.next_flush {
             self.owner.next_flush = Instant::now() + FLUSH_EVERY;
-            if self.flush_last_uses(replica).await {
+            let counted = self.flush_usage(replica).await;
+            if self.flush_last_uses(replica).await && counted {
                 replica.flushes.send_modify(|done| *done += 1);
             }
         }

@@ -58,6 +58,8 @@
 mod builder;
 mod connection;
 mod feed;
+#[cfg(feature = "admin")]
+mod history;
 mod import;
 mod statements;
 #[cfg(feature = "postgres-tls")]

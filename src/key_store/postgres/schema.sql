@@ -49,3 +49,32 @@ CREATE TABLE IF NOT EXISTS tba_used (
     minute integer NOT NULL,
     PRIMARY KEY (namespace, id)
 );
+
+-- Usage per key per UTC day (days since 1970-01-01): every replica adds
+-- the counts it drained, once a minute. Days older than 100 are deleted by
+-- the flushes.
+CREATE TABLE IF NOT EXISTS tba_usage (
+    namespace text NOT NULL,
+    id text NOT NULL,
+    day integer NOT NULL,
+    passed bigint NOT NULL DEFAULT 0,
+    rate_limited bigint NOT NULL DEFAULT 0,
+    usage_exceeded bigint NOT NULL DEFAULT 0,
+    refused bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (namespace, id, day)
+);
+CREATE INDEX IF NOT EXISTS tba_usage_day ON tba_usage (namespace, day);
+
+-- The audit log of admin changes: who did what to which key or owner, the
+-- names of the fields set (never a token, digest or value).
+CREATE TABLE IF NOT EXISTS tba_audit (
+    namespace text NOT NULL,
+    seq bigint GENERATED ALWAYS AS IDENTITY,
+    at timestamptz NOT NULL,
+    action text NOT NULL,
+    target text NOT NULL,
+    actor text NOT NULL,
+    fields text[] NOT NULL,
+    PRIMARY KEY (namespace, seq)
+);
+CREATE INDEX IF NOT EXISTS tba_audit_target ON tba_audit (namespace, target, seq);

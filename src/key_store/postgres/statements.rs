@@ -37,6 +37,38 @@ pub(super) const FLUSH_USED: &str = "INSERT INTO tba_used (namespace, id, minute
      SELECT $1, u.id, u.minute FROM UNNEST($2::text[], $3::int[]) AS u(id, minute) \
      ON CONFLICT (namespace, id) DO UPDATE SET minute = GREATEST(tba_used.minute, EXCLUDED.minute)";
 
+/// Adds usage counts: ids `$2`, days `$3`, then the four counts.
+pub(super) const FLUSH_USAGE: &str = "INSERT INTO tba_usage \
+     (namespace, id, day, passed, rate_limited, usage_exceeded, refused) \
+     SELECT $1, u.id, u.day, u.p, u.r, u.x, u.f \
+     FROM UNNEST($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+     AS u(id, day, p, r, x, f) \
+     ON CONFLICT (namespace, id, day) DO UPDATE SET \
+     passed = tba_usage.passed + EXCLUDED.passed, \
+     rate_limited = tba_usage.rate_limited + EXCLUDED.rate_limited, \
+     usage_exceeded = tba_usage.usage_exceeded + EXCLUDED.usage_exceeded, \
+     refused = tba_usage.refused + EXCLUDED.refused";
+
+/// Deletes usage of days before `$2`.
+pub(super) const PRUNE_USAGE: &str = "DELETE FROM tba_usage WHERE namespace = $1 AND day < $2";
+
+/// One key's (`$2`) usage from day `$3` on.
+#[cfg(feature = "admin")]
+pub(super) const USAGE: &str = "SELECT day, passed, rate_limited, usage_exceeded, refused \
+     FROM tba_usage WHERE namespace = $1 AND id = $2 AND day >= $3";
+
+/// Appends an audit event; its sequence number.
+#[cfg(feature = "admin")]
+pub(super) const APPEND_AUDIT: &str = "INSERT INTO tba_audit \
+     (namespace, at, action, target, actor, fields) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq";
+
+/// Audit events older than `$2` (`NULL`: all), of target `$3` (`NULL`:
+/// any), newest first, at most `$4`.
+#[cfg(feature = "admin")]
+pub(super) const AUDIT: &str = "SELECT seq, at, action, target, actor, fields FROM tba_audit \
+     WHERE namespace = $1 AND ($2::bigint IS NULL OR seq < $2) \
+     AND ($3::text IS NULL OR target = $3) ORDER BY seq DESC LIMIT $4";
+
 /// Every last use of the namespace.
 pub(super) const LAST_USES: &str = "SELECT id, minute FROM tba_used WHERE namespace = $1";
 

@@ -56,7 +56,7 @@ const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10
 /// ```
 pub struct PostgresKeyWriter {
     target: Target,
-    namespace: String,
+    pub(super) namespace: String,
     connection: Mutex<Option<Connection>>,
 }
 
@@ -147,6 +147,16 @@ impl PostgresKeyWriter {
             *slot = Some(connection);
         }
         Ok(slot)
+    }
+
+    /// Runs `work` on the connection (reconnecting once, as every read
+    /// does), for what is kept beside the key set (`history.rs`).
+    #[cfg(feature = "admin")]
+    pub(super) async fn with_plain_client<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut tokio_postgres::Client) -> Result<T, Failure>,
+    ) -> Result<T, AdminError> {
+        self.with_client(None, work).await
     }
 
     /// Runs `work` on the connection, within the statement timeout. A
@@ -422,7 +432,7 @@ impl PostgresKeyWriter {
 }
 
 /// How a transaction failed: refused by our rules, or by Postgres.
-enum Failure {
+pub(super) enum Failure {
     Refused(AdminError),
     Postgres(tokio_postgres::Error),
 }
@@ -695,6 +705,30 @@ impl std::fmt::Debug for PostgresKeyWriter {
 
 #[cfg(feature = "admin")]
 impl KeyWriter for PostgresKeyWriter {
+    async fn append_audit(
+        &self,
+        event: crate::key_store::admin::audit::AuditEvent,
+    ) -> Result<(), AdminError> {
+        Self::append_audit(self, &event).await
+    }
+
+    async fn audit(
+        &self,
+        query: crate::key_store::admin::audit::AuditQuery,
+    ) -> Result<crate::key_store::admin::audit::AuditPage, AdminError> {
+        self.audit_page(&query).await
+    }
+
+    async fn usage(
+        &self,
+        id: &str,
+        first: u32,
+        last: u32,
+    ) -> Result<Vec<(u32, crate::key_store::usage::DayCounts)>, AdminError> {
+        let _ = last;
+        self.usage_days(id, first).await
+    }
+
     async fn insert(&self, entry: KeyEntry) -> Result<u64, AdminError> {
         Self::insert(self, entry).await
     }

@@ -20,8 +20,10 @@ const BATCH: usize = 4_096;
 const SCAN_PAGE: usize = 1_000;
 /// How often a replica writes its keys' last uses to Redis.
 const FLUSH_EVERY: Duration = Duration::from_secs(60);
-/// Last uses written per script call.
+/// Last uses (or usage counts) written per script call.
 const FLUSH_BATCH: usize = 500;
+/// How long Redis keeps a day's usage hash: the days usage is kept.
+const USAGE_TTL_SECONDS: u64 = crate::key_store::usage::USAGE_DAYS_KEPT as u64 * 86_400;
 
 /// One connection to the Redis a replica follows.
 pub(super) struct RedisFeed<'a> {
@@ -44,6 +46,8 @@ pub(super) struct LastUses {
     pub(super) flushed: HashMap<String, u32>,
     pub(super) next: Instant,
     pub(super) script: Script,
+    /// Adds usage counts to a day's hash (`scripts/usage.lua`).
+    pub(super) usage: Script,
 }
 
 impl LastUses {
@@ -52,6 +56,7 @@ impl LastUses {
             flushed: HashMap::new(),
             next: Instant::now() + FLUSH_EVERY,
             script: Script::new(include_str!("scripts/used.lua")),
+            usage: Script::new(include_str!("scripts/usage.lua")),
         }
     }
 }
@@ -212,7 +217,8 @@ impl Feed for RedisFeed<'_> {
         let asked = replica.flush_requested.swap(false, Ordering::AcqRel);
         if asked || Instant::now() >= self.last_uses.next {
             self.last_uses.next = Instant::now() + FLUSH_EVERY;
-            if self.flush_last_uses(replica).await {
+            let counted = self.flush_usage(replica).await;
+            if self.flush_last_uses(replica).await && counted {
                 replica.flushes.send_modify(|done| *done += 1);
             }
         }
@@ -220,6 +226,42 @@ impl Feed for RedisFeed<'_> {
 }
 
 impl RedisFeed<'_> {
+    /// Adds the usage counts this replica drained from its keys to each
+    /// day's hash in Redis; counts a failed call did not add go back into
+    /// the keys' counters (tried again at the next flush).
+    async fn flush_usage(&mut self, replica: &Shared) -> bool {
+        let drained = crate::key_store::replica::drain_usage(&replica.local);
+        let mut unsent = drained.as_slice();
+        let mut flushed = true;
+        while let Some(((_, day, _), _)) = unsent.split_first() {
+            let day = *day;
+            let batch_len = unsent
+                .iter()
+                .take(FLUSH_BATCH)
+                .take_while(|(_, at, _)| *at == day)
+                .count();
+            let (batch, rest) = unsent.split_at(batch_len);
+            let mut call = self.last_uses.usage.key(self.layout.usage(day));
+            call.arg(USAGE_TTL_SECONDS);
+            for (id, _, counts) in batch {
+                call.arg(id);
+                for count in counts.0 {
+                    call.arg(count);
+                }
+            }
+            if let Err(error) = call.invoke_async::<u64>(&mut self.con).await {
+                crate::key_store::replica::report::source_problem(&format!(
+                    "writing usage counts to Redis failed: {error}"
+                ));
+                crate::key_store::replica::restore_usage(&replica.local, unsent);
+                flushed = false;
+                break;
+            }
+            unsent = rest;
+        }
+        flushed
+    }
+
     /// Writes the last uses this replica saw since its last flush to Redis,
     /// keeping the later minute (a script, so that replicas never move a
     /// time back). A failure is logged and retried at the next flush.

@@ -50,6 +50,18 @@ impl Layout {
         format!("{}:cr:{id}", self.tag)
     }
 
+    /// HASH: the usage counts of one UTC day (days since 1970-01-01),
+    /// `<id>:p|r|u|f` -> count; expires after the days usage is kept.
+    pub(super) fn usage(&self, day: u32) -> String {
+        format!("{}:us:{day}", self.tag)
+    }
+
+    /// STREAM: the audit log of admin changes (`t`, `a`, `g`, `b`, `f`).
+    #[cfg(feature = "admin")]
+    pub(super) fn audit(&self) -> String {
+        format!("{}:audit", self.tag)
+    }
+
     /// The keys a write script takes, in its `KEYS` order.
     pub(super) fn script_keys(&self) -> [&str; 5] {
         [&self.keys, &self.ids, &self.ver, &self.log, &self.epoch]

@@ -33,6 +33,8 @@
 
 mod builder;
 mod feed;
+#[cfg(feature = "admin")]
+mod history;
 mod import;
 mod layout;
 mod report;

@@ -539,6 +539,30 @@ impl std::fmt::Debug for RedisKeyWriter {
 
 #[cfg(feature = "admin")]
 impl KeyWriter for RedisKeyWriter {
+    async fn append_audit(
+        &self,
+        event: crate::key_store::admin::audit::AuditEvent,
+    ) -> Result<(), AdminError> {
+        Self::append_audit(self, &event).await
+    }
+
+    async fn audit(
+        &self,
+        query: crate::key_store::admin::audit::AuditQuery,
+    ) -> Result<crate::key_store::admin::audit::AuditPage, AdminError> {
+        self.audit_page(&query).await
+    }
+
+    async fn usage(
+        &self,
+        id: &str,
+        first: u32,
+        last: u32,
+    ) -> Result<Vec<(u32, crate::key_store::usage::DayCounts)>, AdminError> {
+        let _ = last;
+        self.usage_days(id, first, last).await
+    }
+
     async fn insert(&self, entry: KeyEntry) -> Result<u64, AdminError> {
         Self::insert(self, entry).await
     }

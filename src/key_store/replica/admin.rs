@@ -280,6 +280,34 @@ impl<W: KeyWriter> KeyAdmin for SharedKeyAdmin<W> {
             .ok_or_else(|| AdminError::UnknownId { id: id.to_owned() })
     }
 
+    async fn record_audit(
+        &self,
+        event: crate::key_store::admin::audit::AuditEvent,
+    ) -> Result<(), AdminError> {
+        self.admin.append_audit(event).await
+    }
+
+    async fn audit(
+        &self,
+        query: crate::key_store::admin::audit::AuditQuery,
+    ) -> Result<crate::key_store::admin::audit::AuditPage, AdminError> {
+        self.admin.audit(query).await
+    }
+
+    async fn usage(
+        &self,
+        id: &str,
+        days: u32,
+    ) -> Result<Vec<crate::key_store::usage::DayUsage>, AdminError> {
+        use crate::key_store::usage::{last_days, today};
+        let last = today();
+        let first = last.saturating_sub(days.saturating_sub(1));
+        let mut known = self.admin.usage(id, first, last).await?;
+        // This replica's counts not flushed yet.
+        known.extend(self.replica.unflushed_usage(id));
+        Ok(last_days(days, last, &known))
+    }
+
     async fn remove(&self, id: &str) -> Result<(), AdminError> {
         let version = self.admin.remove(id).await?;
         self.applied(version).await

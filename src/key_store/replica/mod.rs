@@ -44,6 +44,7 @@ pub(crate) mod report;
 mod store;
 pub(crate) mod task;
 mod tombstones;
+mod usage;
 #[cfg(feature = "admin")]
 mod writer;
 
@@ -59,5 +60,6 @@ pub(crate) use self::options::{ReplicaOptions, is_valid_namespace};
 pub(crate) use self::store::LimiterHome;
 pub(crate) use self::store::{ReplicaSettings, Shared};
 pub use self::store::{SharedKeyStore, SourceBehind, SyncStatus};
+pub(crate) use self::usage::{drain_usage, restore_usage};
 #[cfg(feature = "admin")]
 pub(crate) use self::writer::KeyWriter;

@@ -333,6 +333,17 @@ impl SharedKeyStore {
         self.inner.local.entries()
     }
 
+    /// The usage counts of key `id` this replica did not flush yet.
+    #[cfg(feature = "admin")]
+    pub(crate) fn unflushed_usage(
+        &self,
+        id: &str,
+    ) -> Vec<(u32, crate::key_store::usage::DayCounts)> {
+        let mut counts = Vec::new();
+        self.inner.local.usage_of(id, |usage| counts = usage.peek());
+        counts
+    }
+
     /// The owner credits the record of the active key `id` carries, as
     /// written, if it carries any.
     #[cfg(feature = "admin")]

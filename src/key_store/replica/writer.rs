@@ -11,7 +11,9 @@ use std::future::Future;
 
 use crate::key_policy::Credits;
 use crate::key_store::KeyEntry;
+use crate::key_store::admin::audit::{AuditEvent, AuditPage, AuditQuery};
 use crate::key_store::admin::{AdminError, CreditChange};
+use crate::key_store::usage::DayCounts;
 
 /// A backend's writer of the shared key set.
 pub trait KeyWriter: Send + Sync + 'static {
@@ -46,6 +48,27 @@ pub trait KeyWriter: Send + Sync + 'static {
     /// When each key was last used, to the minute, as the replicas
     /// flushed it.
     fn last_uses(&self) -> impl Future<Output = Result<HashMap<String, u32>, AdminError>> + Send;
+
+    /// Appends `event` to the audit log, durably.
+    fn append_audit(
+        &self,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<(), AdminError>> + Send;
+
+    /// One page of the audit log, newest first.
+    fn audit(
+        &self,
+        query: AuditQuery,
+    ) -> impl Future<Output = Result<AuditPage, AdminError>> + Send;
+
+    /// The usage of key `id` every replica flushed, on the days
+    /// `first..=last` that have any.
+    fn usage(
+        &self,
+        id: &str,
+        first: u32,
+        last: u32,
+    ) -> impl Future<Output = Result<Vec<(u32, DayCounts)>, AdminError>> + Send;
 
     /// The live credit balance of the key `id`, whose record gives
     /// `given`, after `change` (`None`: as it is), where the backend keeps

@@ -1,0 +1,205 @@
+//! The embedded key set's audit log: a JSON-lines file beside the keys
+//! file, one event per line, each appended and fsynced before the change
+//! is answered; in memory (the last 10,000) without a keys file.
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use super::{AuditEvent, AuditPage, AuditQuery, from_json, to_json};
+use crate::key_store::admin::AdminError;
+
+/// Events an in-memory log keeps.
+const IN_MEMORY: usize = 10_000;
+
+/// Where the embedded key set keeps its audit events.
+#[derive(Clone)]
+pub(crate) enum EmbeddedAudit {
+    /// The JSON-lines file, and the id of its next event (`None` until
+    /// the file was counted).
+    File(Arc<Mutex<(PathBuf, Option<u64>)>>),
+    /// In memory: the last events, and the next id.
+    Memory(Arc<Mutex<(VecDeque<AuditEvent>, u64)>>),
+}
+
+impl EmbeddedAudit {
+    /// A log in the file `path`.
+    pub(crate) fn file(path: PathBuf) -> Self {
+        Self::File(Arc::new(Mutex::new((path, None))))
+    }
+
+    /// A log in memory.
+    pub(crate) fn memory() -> Self {
+        Self::Memory(Arc::new(Mutex::new((VecDeque::new(), 1))))
+    }
+
+    /// Writes `event` (durably, for a file), giving it the next id.
+    pub(crate) async fn record(&self, mut event: AuditEvent) -> Result<(), AdminError> {
+        match self {
+            Self::Memory(log) => {
+                let mut log = lock(log);
+                event.id = log.1.to_string();
+                log.1 += 1;
+                if log.0.len() == IN_MEMORY {
+                    log.0.pop_front();
+                }
+                log.0.push_back(event);
+                Ok(())
+            }
+            Self::File(file) => {
+                let file = Arc::clone(file);
+                blocking(move || {
+                    let mut state = lock(&file);
+                    let (next, torn) = match state.1 {
+                        Some(next) => (next, false),
+                        None => {
+                            let (lines, torn) = count_lines(&state.0)?;
+                            (lines + 1, torn)
+                        }
+                    };
+                    event.id = next.to_string();
+                    append(&state.0, &event, torn)?;
+                    state.1 = Some(next + 1);
+                    Ok(())
+                })
+                .await
+            }
+        }
+    }
+
+    /// One page of events, newest first.
+    pub(crate) async fn list(&self, query: AuditQuery) -> Result<AuditPage, AdminError> {
+        let before = query.cursor.as_deref().map(parse_id).transpose()?;
+        let limit = query.limit;
+        let wanted = move |event: &AuditEvent| {
+            query.matches(event)
+                && before.is_none_or(|before| event.id.parse::<u64>().is_ok_and(|id| id < before))
+        };
+        match self {
+            Self::Memory(log) => {
+                let log = lock(log);
+                let page: Vec<AuditEvent> = log
+                    .0
+                    .iter()
+                    .rev()
+                    .filter(|event| wanted(event))
+                    .take(limit + 1)
+                    .cloned()
+                    .collect();
+                Ok(AuditPage::of(page, limit))
+            }
+            Self::File(file) => {
+                let file = Arc::clone(file);
+                blocking(move || {
+                    let path = lock(&file).0.clone();
+                    // The newest `limit + 1` wanted events: one pass over
+                    // the file, keeping a window.
+                    let mut window = VecDeque::with_capacity(limit + 1);
+                    read_events(&path, |event| {
+                        if wanted(&event) {
+                            if window.len() > limit {
+                                window.pop_front();
+                            }
+                            window.push_back(event);
+                        }
+                    })?;
+                    Ok(AuditPage::of(window.into_iter().rev().collect(), limit))
+                })
+                .await
+            }
+        }
+    }
+}
+
+/// A cursor: an event id.
+fn parse_id(cursor: &str) -> Result<u64, AdminError> {
+    cursor.parse().map_err(|_| AdminError::InvalidCursor {
+        cursor: cursor.to_owned(),
+    })
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Runs file work off the async workers.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AdminError> + Send + 'static,
+) -> Result<T, AdminError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| unavailable(&format!("the audit log's task failed: {e}")))?
+}
+
+fn unavailable(problem: &str) -> AdminError {
+    AdminError::Unavailable {
+        problem: format!("audit log: {problem}"),
+    }
+}
+
+/// How many lines the file has (0 if it does not exist), and whether its
+/// last line is torn (no newline: a crash in the middle of a write).
+fn count_lines(path: &PathBuf) -> Result<(u64, bool), AdminError> {
+    match std::fs::read(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok((0, false)),
+        Err(error) => Err(unavailable(&format!("{}: {error}", path.display()))),
+        Ok(bytes) => {
+            let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+            let torn = bytes.last().is_some_and(|&b| b != b'\n');
+            Ok((newlines + u64::from(torn), torn))
+        }
+    }
+}
+
+/// Appends one line (after a newline ending a torn last line) and fsyncs
+/// it (and the directory, when the file is new).
+fn append(path: &PathBuf, event: &AuditEvent, torn: bool) -> Result<(), AdminError> {
+    let failed = |e: std::io::Error| unavailable(&format!("{}: {e}", path.display()));
+    let new = !path.exists();
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(failed)?;
+    let mut line = if torn { "\n".to_owned() } else { String::new() };
+    line.push_str(&to_json(event).to_string());
+    line.push('\n');
+    file.write_all(line.as_bytes()).map_err(failed)?;
+    file.sync_data().map_err(failed)?;
+    if new && let Some(directory) = path.parent() {
+        let directory = if directory.as_os_str().is_empty() {
+            std::path::Path::new(".")
+        } else {
+            directory
+        };
+        File::open(directory)
+            .and_then(|directory| directory.sync_all())
+            .map_err(failed)?;
+    }
+    Ok(())
+}
+
+/// Visits every event of the file, oldest first (lines that are not
+/// events, a torn line after a crash, are skipped).
+fn read_events(path: &PathBuf, mut visit: impl FnMut(AuditEvent)) -> Result<(), AdminError> {
+    let file = match File::open(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(unavailable(&format!("{}: {error}", path.display()))),
+        Ok(file) => file,
+    };
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|e| unavailable(&format!("{}: {e}", path.display())))?;
+        if let Some(event) = serde_json::from_str(&line)
+            .ok()
+            .as_ref()
+            .and_then(from_json)
+        {
+            visit(event);
+        }
+    }
+    Ok(())
+}
