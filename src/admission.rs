@@ -12,6 +12,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use crate::credentials::{CredentialRules, Origin};
 use crate::gate::{Fields, Gate, Gated, Pending, Refused};
 use crate::key_policy::gate::{PolicyRules, address_refused};
+use crate::observe::{self, Decision};
 use crate::principal::Principal;
 use crate::rejection::{Rejection, RejectionKind, RejectionRenderer};
 use crate::scope::ScopePolicy;
@@ -34,6 +35,9 @@ pub(crate) struct Admission<V: TokenValidator, Pol> {
     pub(crate) gate: Option<Arc<dyn Gate<V::Principal>>>,
     /// Who the client is and what requests cost, for keys with policies.
     pub(crate) policies: PolicyRules,
+    /// What the layer records on the `metrics` facade, if anything.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<crate::metrics::RequestMetrics>>,
 }
 
 /// A request that passed: the principal for the response (when the layer
@@ -113,6 +117,12 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
                     Rejection::rate_limited(error.retry_after().unwrap_or_default())
                 }
             };
+            observe::decided(
+                self,
+                origin.started,
+                Decision::Refused(rejection.kind()),
+                None,
+            );
             Refusal {
                 cause: Some(error),
                 ..Refusal::new(rejection)
@@ -122,14 +132,25 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
         if let Some(policies) = policies
             && !self.policies.admits_address(policies, parts)
         {
-            count_usage(&principal, UsageOutcome::Refused);
+            let rejection = address_refused();
+            observe::decided(
+                self,
+                origin.started,
+                Decision::Refused(rejection.kind()),
+                Some(&principal),
+            );
             return Err(Refusal {
                 principal: Some(principal),
-                ..Refusal::new(address_refused())
+                ..Refusal::new(rejection)
             });
         }
         if let Err(required) = self.policy.authorize(parts, &principal) {
-            count_usage(&principal, UsageOutcome::Refused);
+            observe::decided(
+                self,
+                origin.started,
+                Decision::Refused(RejectionKind::InsufficientScope),
+                Some(&principal),
+            );
             return Err(Refusal {
                 principal: Some(principal),
                 ..Refusal::new(Rejection::insufficient_scope(required))
@@ -148,16 +169,21 @@ impl<V: TokenValidator, Pol> Admission<V, Pol> {
             }
         };
         let next = match gated {
-            None => {
-                count_usage(&principal, UsageOutcome::Passed);
-                Next::Call(Fields::default())
-            }
-            Some(Gated::Now(Ok(fields))) => {
-                count_usage(&principal, UsageOutcome::Passed);
-                Next::Call(fields)
-            }
+            None => Next::Call(observe::passed(
+                self,
+                origin.started,
+                Some(&principal),
+                Fields::default(),
+            )),
+            Some(Gated::Now(Ok(fields))) => Next::Call(observe::passed(
+                self,
+                origin.started,
+                Some(&principal),
+                fields,
+            )),
             Some(Gated::Now(Err(refused))) => {
-                count_refused(Some(&principal), refused.rejection.kind());
+                let kind = Decision::Refused(refused.rejection.kind());
+                observe::decided(self, origin.started, kind, Some(&principal));
                 return Err(Refusal::gated(Some(principal), *refused));
             }
             Some(Gated::Later(pending)) => Next::Wait(pending),
@@ -205,28 +231,6 @@ impl<V: TokenValidator + fmt::Debug, Pol: fmt::Debug> fmt::Debug for Admission<V
             .finish()
     }
 }
-
-/// Counts a decided request in the key's usage (feature `key-store`).
-#[cfg(feature = "key-store")]
-pub(crate) use crate::key_store::usage::{
-    UsageOutcome, count as count_usage, count_refusal as count_refused,
-};
-
-/// Without keys nothing counts usage.
-#[cfg(not(feature = "key-store"))]
-#[derive(Clone, Copy)]
-pub(crate) enum UsageOutcome {
-    Passed,
-    Refused,
-}
-
-#[cfg(not(feature = "key-store"))]
-#[inline]
-pub(crate) fn count_usage<P>(_principal: &P, _outcome: UsageOutcome) {}
-
-#[cfg(not(feature = "key-store"))]
-#[inline]
-pub(crate) fn count_refused<P>(_principal: Option<&P>, _kind: RejectionKind) {}
 
 /// Records the principal's subject (a key id, never a token) as the field
 /// `principal` of the current span, for an access log outside the layer

@@ -60,6 +60,8 @@ pub struct BearerAuthBuilder<V: TokenValidator, Pol = AuthenticatedOnly> {
     principal_in_response: bool,
     gate: Option<Arc<dyn Gate<V::Principal>>>,
     policies: PolicyRules,
+    #[cfg(feature = "metrics")]
+    metrics: Option<Arc<crate::metrics::RequestMetrics>>,
     error: Option<ConfigError>,
 }
 
@@ -75,6 +77,8 @@ impl<V: TokenValidator> BearerAuthBuilder<V> {
             principal_in_response: false,
             gate: None,
             policies: PolicyRules::default(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
             error: None,
         };
         builder.set_realm(DEFAULT_REALM);
@@ -156,6 +160,8 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
             principal_in_response: self.principal_in_response,
             gate: self.gate,
             policies: self.policies,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
             error: self.error,
         }
     }
@@ -246,6 +252,27 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
         self
     }
 
+    /// Records each decided request on the [`metrics`](https://docs.rs/metrics)
+    /// facade: outcomes, validation latency and, on request, per-key counts
+    /// (see [`metrics`](crate::metrics)). Off by default. Layers given the
+    /// same `Arc` share its per-key cap.
+    ///
+    /// ```
+    /// use tower_bearer_auth::metrics::RequestMetrics;
+    /// use tower_bearer_auth::{BearerAuthLayer, KeyStore};
+    ///
+    /// let auth = BearerAuthLayer::builder(KeyStore::new())
+    ///     .metrics(RequestMetrics::new())
+    ///     .build()?;
+    /// # Ok::<(), tower_bearer_auth::ConfigError>(())
+    /// ```
+    #[cfg(feature = "metrics")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+    pub fn metrics(mut self, metrics: impl Into<Arc<crate::metrics::RequestMetrics>>) -> Self {
+        self.metrics = Some(metrics.into());
+        self
+    }
+
     /// Builds the layer.
     ///
     /// # Errors
@@ -266,10 +293,20 @@ impl<V: TokenValidator, Pol> BearerAuthBuilder<V, Pol> {
             validator: self.validator,
             credentials: CredentialRules::new(self.sources, self.max_token_len),
             policy: self.policy,
-            renderer: Arc::new(RejectionRenderer::new(self.challenge_start, self.format)),
+            renderer: Arc::new({
+                #[allow(unused_mut)]
+                let mut renderer = RejectionRenderer::new(self.challenge_start, self.format);
+                #[cfg(feature = "metrics")]
+                {
+                    renderer.metrics.clone_from(&self.metrics);
+                }
+                renderer
+            }),
             principal_in_response: self.principal_in_response,
             gate: self.gate,
             policies: self.policies,
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
         })
     }
 

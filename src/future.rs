@@ -12,12 +12,11 @@ use http::{Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use crate::admission::{
-    self, Admission, Admitted, Next, Refusal, UsageOutcome, count_refused, count_usage,
-};
+use crate::admission::{self, Admission, Admitted, Next, Refusal};
 use crate::body::ResponseBody;
 use crate::credentials::Origin;
 use crate::gate::{Fields, Pending};
+use crate::observe::{self, Decision};
 use crate::scope::ScopePolicy;
 use crate::validator::TokenValidator;
 
@@ -177,9 +176,9 @@ where
                     } = *deferred;
                     match decided {
                         Ok(fields) => {
-                            if let Some(admitted) = parts.extensions.get::<V::Principal>() {
-                                count_usage(admitted, UsageOutcome::Passed);
-                            }
+                            let admitted = parts.extensions.get::<V::Principal>();
+                            let fields =
+                                observe::passed(&admission, origin.started, admitted, fields);
                             let future = inner.call(Request::from_parts(parts, body));
                             state.set(State::Calling {
                                 future,
@@ -192,7 +191,13 @@ where
                             // The principal went into the extensions at
                             // admission: the refusal names it from there.
                             let refused_principal = parts.extensions.get::<V::Principal>().cloned();
-                            count_refused(refused_principal.as_ref(), refused.rejection.kind());
+                            let kind = Decision::Refused(refused.rejection.kind());
+                            observe::decided(
+                                &admission,
+                                origin.started,
+                                kind,
+                                refused_principal.as_ref(),
+                            );
                             let refusal = Refusal::gated(refused_principal, *refused);
                             let response = admission.refuse(refusal, &parts);
                             return Poll::Ready(Ok(response.map(ResponseBody::rejection)));
@@ -210,6 +215,8 @@ where
                         admission::keep_private(response.headers_mut());
                     }
                     fields.add_to(response.headers_mut());
+                    #[cfg(feature = "metrics")]
+                    fields.count_answer(response.extensions());
                     if let Some(principal) = principal.take() {
                         response.extensions_mut().insert(principal);
                     }

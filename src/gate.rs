@@ -29,6 +29,9 @@ pub(crate) trait Gate<P>: Send + Sync + 'static {
 pub(crate) struct Fields {
     one: Option<(&'static HeaderName, HeaderValue)>,
     credits: Option<u64>,
+    /// The metrics to count the request with once it is answered.
+    #[cfg(feature = "metrics")]
+    admitted: Option<Box<crate::metrics::Admitted>>,
 }
 
 impl Fields {
@@ -38,15 +41,15 @@ impl Fields {
     pub(crate) fn one(name: &'static HeaderName, value: HeaderValue) -> Self {
         Self {
             one: Some((name, value)),
-            credits: None,
+            ..Self::default()
         }
     }
 
     /// Only the balance of credits.
     pub(crate) fn credits(remaining: u64) -> Self {
         Self {
-            one: None,
             credits: Some(remaining),
+            ..Self::default()
         }
     }
 
@@ -54,6 +57,21 @@ impl Fields {
     pub(crate) fn with_credits(mut self, remaining: u64) -> Self {
         self.credits = Some(remaining);
         self
+    }
+
+    /// These fields, and the metrics that count the request once answered.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn with_admitted(mut self, admitted: Box<crate::metrics::Admitted>) -> Self {
+        self.admitted = Some(admitted);
+        self
+    }
+
+    /// Counts the answered request in the metrics (once), by its answer.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn count_answer(&mut self, extensions: &http::Extensions) {
+        if let Some(admitted) = self.admitted.take() {
+            admitted.answered(extensions);
+        }
     }
 
     /// Moves the fields into an answer's headers.

@@ -109,6 +109,7 @@
 //! | `jwt` | no | `jwt::{JwtValidator, KeyOrJwt}`: JWT access tokens, static keys or JWKS (jsonwebtoken, hyper) |
 //! | `rate-limit` | no | `rate_limit::{RateLimitLayer, RateLimiter}`: per-key GCRA limits, 429 |
 //! | `secret-scanning` | no | `admin::GithubSecretScanning`: GitHub's leak reports revoke keys (p256, hyper, rustls) |
+//! | `metrics` | no | `metrics::RequestMetrics`: requests by outcome, validation latency, per-key counts, store gauges on the `metrics` facade |
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -154,6 +155,10 @@ pub mod key_store;
 mod layer;
 #[cfg(feature = "tracing")]
 mod log_limit;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod metrics;
+mod observe;
 mod principal;
 pub mod rate_limit;
 pub mod rejection;

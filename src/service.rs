@@ -16,6 +16,7 @@ use crate::admission::{Admission, Refusal};
 use crate::body::ResponseBody;
 use crate::credentials::{COPIED_TOKEN, Credential, Origin};
 use crate::future::{Deferred, Inner, ResponseFuture};
+use crate::observe::{self, Decision, Started};
 use crate::rejection::Rejection;
 use crate::scope::{AuthenticatedOnly, ScopePolicy};
 use crate::validator::TokenValidator;
@@ -55,6 +56,7 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let started = Started::now(&self.admission);
         let (mut parts, body) = request.into_parts();
         let mut copy = [0u8; COPIED_TOKEN];
         let credential = match self
@@ -67,6 +69,7 @@ where
                 origin: Origin {
                     from_query: false,
                     marked: true,
+                    started,
                 },
             }),
             None => self.admission.credentials.extract(&parts),
@@ -74,9 +77,13 @@ where
         let (mut validation, origin) = match credential {
             Ok(credential) => (
                 self.admission.validator.validate(&credential.token, &parts),
-                credential.origin,
+                Origin {
+                    started,
+                    ..credential.origin
+                },
             ),
             Err(kind) => {
+                observe::decided(&self.admission, started, Decision::Refused(kind), None);
                 let refusal = Refusal::<V::Principal>::new(Rejection::new(kind));
                 return ResponseFuture::rejected(self.admission.refuse(refusal, &parts));
             }

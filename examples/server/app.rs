@@ -19,8 +19,11 @@ use tower_bearer_auth::{
 };
 use tower_layer::Layer;
 
+use std::sync::Arc;
+
 use crate::grpc::ProfilesService;
 use crate::keys::Health;
+use crate::metrics::Metrics;
 use crate::proto::profiles_server::ProfilesServer;
 use crate::ready::{self, Readiness};
 use crate::{request_log, rest};
@@ -42,6 +45,8 @@ pub(crate) struct Settings<'a> {
     pub(crate) credits_in: Option<SharedKeyStore>,
     /// Where GitHub's secret-scanning keys are published.
     pub(crate) github_keys_url: String,
+    /// What the layers record, and `GET /metrics`.
+    pub(crate) metrics: Metrics,
 }
 
 /// Builds the whole application for `keys`, changed through `admin`.
@@ -62,11 +67,16 @@ where
         health,
         credits_in,
         github_keys_url,
+        metrics,
     } = settings;
     // Credits in Redis (exact across replicas) when the key set is there.
-    let credits = |builder: BearerAuthBuilder<KeyOrJwt<V, JwtValidator>>| match &credits_in {
-        Some(store) => builder.shared_credits(store),
-        None => builder,
+    // Every layer records its decisions on the same metrics.
+    let credits = |builder: BearerAuthBuilder<KeyOrJwt<V, JwtValidator>>| {
+        let builder = builder.metrics(Arc::clone(&metrics.layers));
+        match &credits_in {
+            Some(store) => builder.shared_credits(store),
+            None => builder,
+        }
     };
     // Keys and JWTs on the same layers: the principal is either (`Who`).
     let readiness = Readiness {
@@ -146,12 +156,27 @@ where
         .router(admin.clone());
     let admin_api = AdminApi::new(admin).router(&rest_auth);
 
+    // Prometheus text: a key with `metrics:read`, or anyone when public.
+    let metrics_page = get(crate::metrics::page).with_state(metrics.clone());
+    let metrics_page = if metrics.public {
+        Router::new().route("/metrics", metrics_page)
+    } else {
+        let scrape = ScopeRequirement::all(["metrics:read"])?;
+        Router::new()
+            .route(
+                "/metrics",
+                metrics_page.route_layer(rest_auth.require_scope(scrape)),
+            )
+            .layer(rest_auth.clone())
+    };
+
     let app = Router::new()
         .route("/health", get(rest::health))
         .with_state(health)
         .route("/ready", get(ready::ready).with_state(readiness))
         .merge(rest)
         .merge(admin_api)
+        .merge(metrics_page)
         .merge(leaks)
         .merge(admin::portal())
         .merge(grpc)

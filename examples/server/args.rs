@@ -10,7 +10,7 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
               [--namespace NS] [--max-staleness DURATION] [--resync-every DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
               [--reload-timeout DURATION] [--rate-limit N/Ss] [--trusted-proxy CIDR]...
-              [--save-every DURATION] [--github-keys-url URL]
+              [--save-every DURATION] [--github-keys-url URL] [--metrics-public]
               [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch DURATION]]
        server --check-keys FILE
 
@@ -36,6 +36,8 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
                             (and at shutdown; a crash gives back at most one period's credits)
   --github-keys-url URL     where GitHub publishes its secret-scanning keys, for leak reports at
                             POST /admin/v1/secret-scanning/github (default: GitHub's public URL)
+  --metrics-public          serve GET /metrics (Prometheus text) to anyone (default: a key with
+                            the scope metrics:read)
   --trusted-proxy CIDR      believe Forwarded / X-Forwarded-For from peers in CIDR (repeatable), for
                             keys with allowed_ips (default: none, the client is the connection's peer)
   --jwks-url URL            also accept JWT access tokens signed by a key of this JWKS (http://),
@@ -71,6 +73,7 @@ pub(crate) struct Args {
     pub(crate) trusted_proxies: Vec<AddressRange>,
     pub(crate) save_every: Duration,
     pub(crate) github_keys_url: String,
+    pub(crate) metrics_public: bool,
     pub(crate) jwt: Option<JwtArgs>,
 }
 
@@ -141,6 +144,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         trusted_proxies: Vec::new(),
         save_every: Duration::from_secs(30),
         github_keys_url: tower_bearer_auth::admin::leaks::GITHUB_KEYS_URL.to_owned(),
+        metrics_public: false,
         jwt: None,
     };
     let mut check_keys = None;
@@ -190,6 +194,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
                 );
             }
             "--github-keys-url" => parsed.github_keys_url = value("--github-keys-url")?,
+            "--metrics-public" => parsed.metrics_public = true,
             "--save-every" => {
                 parsed.save_every = duration("--save-every", &value("--save-every")?)?;
             }

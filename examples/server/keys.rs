@@ -168,6 +168,14 @@ impl Source {
         }
     }
 
+    /// The key set, for the metrics page's gauges.
+    pub(crate) fn key_set(&self) -> crate::metrics::KeySet {
+        match self {
+            Self::Local { store, .. } => crate::metrics::KeySet::Local(store.clone()),
+            Self::Shared(store, _) => crate::metrics::KeySet::Shared(store.clone()),
+        }
+    }
+
     pub(crate) fn health(&self) -> Health {
         match self {
             Self::Local { status, .. } => Health::File(status.subscribe()),

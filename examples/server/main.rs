@@ -38,6 +38,7 @@ mod args;
 mod grpc;
 mod jwt;
 mod keys;
+mod metrics;
 mod ready;
 mod request_log;
 mod rest;
@@ -135,6 +136,7 @@ async fn run(args: Args) -> Result<(), String> {
         health: source.health(),
         credits_in: source.credits_in(),
         github_keys_url: args.github_keys_url.clone(),
+        metrics: metrics::Metrics::install(source.key_set(), args.metrics_public)?,
     };
     let app = match &source {
         keys::Source::Local { store, admin, .. } => {

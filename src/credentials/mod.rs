@@ -42,6 +42,8 @@ pub(crate) struct Origin {
     pub(crate) from_query: bool,
     /// Its header is marked sensitive already.
     pub(crate) marked: bool,
+    /// When the layer began deciding the request (for its metrics).
+    pub(crate) started: crate::observe::Started,
 }
 
 /// Tokens up to this long are copied out of the `Authorization` header,
@@ -127,6 +129,7 @@ impl CredentialRules {
                     origin: Origin {
                         from_query: false,
                         marked: false,
+                        started: crate::observe::Started::NONE,
                     },
                 }),
             };
@@ -155,6 +158,7 @@ impl CredentialRules {
                 origin: Origin {
                     from_query,
                     marked: false,
+                    started: crate::observe::Started::NONE,
                 },
             }),
         }

@@ -59,7 +59,7 @@ mod record;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod redis;
 #[cfg(feature = "replica")]
-mod replica;
+pub(crate) mod replica;
 #[cfg(feature = "keys-file")]
 pub(crate) mod rfc3339;
 mod secret_token;

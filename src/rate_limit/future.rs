@@ -103,13 +103,18 @@ where
 
 /// The 429 for `verdict`: the renderer's answer, with `Retry-After` and
 /// the `RateLimit` fields.
-pub(super) fn refusal(
+pub(super) fn refusal<P: Principal>(
     renderer: &RejectionRenderer,
     parts: &Parts,
-    subject: Option<&str>,
+    principal: Option<&P>,
     verdict: Verdict,
 ) -> Response<Bytes> {
-    let mut response = renderer.render(&super::gate::rejection(&verdict), parts, None, subject);
+    let rejection = super::gate::rejection(&verdict);
+    if let Some(principal) = principal {
+        crate::observe::refused_after_passing(renderer, principal, rejection.kind());
+    }
+    let subject = principal.and_then(Principal::subject);
+    let mut response = renderer.render(&rejection, parts, None, subject);
     super::gate::add_refusal_fields(response.headers_mut(), verdict);
     response
 }
@@ -143,8 +148,8 @@ where
                         });
                     } else {
                         let (parts, _) = request.into_parts();
-                        let subject = parts.extensions.get::<P>().and_then(Principal::subject);
-                        let response = refusal(renderer, &parts, subject, verdict);
+                        let response =
+                            refusal(renderer, &parts, parts.extensions.get::<P>(), verdict);
                         state.set(State::Rejected {
                             response: Some(Box::new(response)),
                         });

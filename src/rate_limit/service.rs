@@ -67,9 +67,9 @@ where
             }
             Check::Ready(verdict) => {
                 let (parts, _) = request.into_parts();
-                let subject = parts.extensions.get::<P>().and_then(|p| p.subject());
+                let principal = parts.extensions.get::<P>();
                 let response =
-                    super::future::refusal(&self.shared.renderer, &parts, subject, verdict);
+                    super::future::refusal(&self.shared.renderer, &parts, principal, verdict);
                 RateLimitFuture::rejected(response)
             }
             Check::Pending(pending) => {

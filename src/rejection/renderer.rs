@@ -33,6 +33,10 @@ pub(crate) struct RejectionRenderer {
     /// (unavailable, timeout), by this layer.
     #[cfg(feature = "tracing")]
     failures: Arc<trace::FailureLog>,
+    /// The layer's metrics, for the route layers that share this renderer
+    /// (`require_scope`'s refusals are recorded too).
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<Arc<crate::metrics::RequestMetrics>>,
 }
 
 impl RejectionRenderer {
@@ -54,6 +58,8 @@ impl RejectionRenderer {
             prepared,
             #[cfg(feature = "tracing")]
             failures: Arc::default(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 

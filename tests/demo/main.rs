@@ -25,4 +25,5 @@ mod rest;
 mod server;
 mod startup;
 mod tonic_services;
+mod usage;
 mod webdriver;

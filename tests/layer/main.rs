@@ -12,6 +12,7 @@ mod fuzz_regressions;
 mod jwks;
 mod jwt;
 mod key_policies;
+mod metrics;
 mod rate_limit;
 mod readiness;
 mod rejections;

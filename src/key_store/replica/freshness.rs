@@ -49,6 +49,14 @@ pub enum ReplicaState {
 }
 
 impl ReplicaState {
+    /// Every state.
+    pub const ALL: [Self; 4] = [
+        Self::Loading,
+        Self::Fresh,
+        Self::ServingStale,
+        Self::Unavailable,
+    ];
+
     fn from_u8(value: u8) -> Self {
         match value {
             1 => Self::Fresh,

@@ -55,6 +55,30 @@ impl KeyUsage {
         slot.counts[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Moves one of today's passes to `outcome`: a layer inside the
+    /// layer (a route's scope check, a separate rate limit) refused a
+    /// request the layer had passed. (If the pass was drained meanwhile,
+    /// it stays counted as a pass.)
+    pub(crate) fn refused_after_passing(&self, outcome: UsageOutcome) {
+        let today = clock::minute() / MINUTES_PER_DAY;
+        let Some(slots) = self.slots.get() else {
+            return;
+        };
+        let slot = &slots[(today % 2) as usize];
+        if slot.day.load(Ordering::Relaxed) != today {
+            return;
+        }
+        let passed = &slot.counts[UsageOutcome::Passed as usize];
+        if passed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |count| {
+                count.checked_sub(1)
+            })
+            .is_ok()
+        {
+            slot.counts[outcome as usize].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Takes the counts out (they restart at zero), per day.
     #[cfg(any(feature = "admin", feature = "replica"))]
     pub(crate) fn drain(&self) -> Vec<(u32, DayCounts)> {

@@ -18,7 +18,6 @@ use std::time::SystemTime;
 #[cfg(feature = "admin")]
 pub(crate) use self::book::UsageBook;
 pub use self::counter::KeyUsage;
-use crate::principal::Principal;
 use crate::rejection::RejectionKind;
 
 /// How many days of usage the stores keep (more than the 30 the API
@@ -140,21 +139,4 @@ pub fn last_days(days: u32, today: u32, known: &[(u32, DayCounts)]) -> Vec<DayUs
             DayUsage { day, counts }
         })
         .collect()
-}
-
-/// Counts a decided request of `principal` (a key; other principals have
-/// no counters).
-#[inline]
-pub(crate) fn count<P: Principal>(principal: &P, outcome: UsageOutcome) {
-    if let Some(usage) = principal.key_usage() {
-        usage.count(outcome);
-    }
-}
-
-/// Counts a refusal of `principal`, when its kind is a use of the key.
-#[cold]
-pub(crate) fn count_refusal<P: Principal>(principal: Option<&P>, kind: RejectionKind) {
-    if let (Some(principal), Some(outcome)) = (principal, UsageOutcome::of_rejection(kind)) {
-        count(principal, outcome);
-    }
 }

@@ -65,6 +65,15 @@ where
         match decision {
             Ok(()) => RequireScopeFuture::inner(self.inner.call(Request::from_parts(parts, body))),
             Err(refusal) => {
+                if let Some(principal) = principal
+                    && refusal.kind() == RejectionKind::InsufficientScope
+                {
+                    crate::observe::refused_after_passing(
+                        &self.renderer,
+                        principal,
+                        RejectionKind::InsufficientScope,
+                    );
+                }
                 let subject = principal.and_then(Principal::subject);
                 let response = self.renderer.render(&refusal, &parts, None, subject);
                 RequireScopeFuture::rejected(response)
