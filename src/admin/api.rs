@@ -111,7 +111,20 @@ impl<A: KeyAdmin> AdminApi<A> {
             .with_state(state)
             .route_layer(auth.require_scope(admins_only))
             .layer(auth.clone())
+            // The document describes the API to anyone: no key needed.
+            .route(
+                "/admin/v1/openapi.json",
+                get(openapi).fallback(handlers::method_not_allowed),
+            )
     }
+}
+
+/// The OpenAPI 3.1 document of the admin API (`GET /admin/v1/openapi.json`).
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /admin/v1/openapi.json`.
+async fn openapi() -> impl axum::response::IntoResponse {
+    ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
 fn routes<A: KeyAdmin, P: Principal>() -> Router<Arc<Api<A, P>>> {

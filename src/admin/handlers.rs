@@ -152,6 +152,12 @@ pub(super) async fn change<A: KeyAdmin, P: Principal>(
 ) -> Answer {
     let (parts, body) = request.into_parts();
     let object = request::object(&parts, body, BodyRule::Required).await?;
+    if object.is_empty() {
+        return Err(Problem::invalid(
+            "the body names no field to change; fields are label, scopes, expires_at, \
+             rate_limit, owner, allowed_ips, credits, metadata",
+        ));
+    }
     let fields = KeyFields::read(&object)?;
     // A key moved to another owner takes that owner's limits.
     let moved_to = match fields.owner_change() {

@@ -36,14 +36,21 @@
 //! | `POST /admin/v1/keys/{id}/revoke` (no body) | `200` key, idempotent |
 //! | `POST /admin/v1/keys/{id}/rotate` `{"grace_seconds"?}` | `201 {"token", "key", "previous"}` |
 //! | `DELETE /admin/v1/keys/{id}` | `204` |
+//! | `GET /admin/v1/keys/{id}/usage?days=N` (1-100, default 30) | `200 {"days": [{"date", "passed", "rate_limited", "usage_exceeded", "refused"}]}`, oldest first, zeros included |
+//! | `GET /admin/v1/audit?limit=&cursor=&target=` | `200 {"events": [{"id", "time", "action", "target", "actor", "fields"}], "next_cursor"}`, newest first |
+//! | `GET /admin/v1/openapi.json` (no key needed) | `200`: the OpenAPI 3.1 document of all of the above ([`OPENAPI`]) |
 //!
 //! Errors have the crate's body, `{"error": {"code", "message"}}`:
 //! `invalid_request` (400, naming the field), `not_found` (404), `conflict`
 //! (409), `payload_too_large` (413, bodies over 64 KiB),
 //! `unsupported_media_type` (415, bodies must be `application/json`),
 //! `unavailable` (503: the store could not be written, or is not fresh).
-//! Every change is logged once at info: the action, the key id, and the id
-//! of the admin key that asked.
+//! Every change is logged once at info and written to the audit log
+//! before it is answered (the action, the key id or owner, the id of the
+//! admin key that asked, the names of the fields set; never a value): in
+//! the JSON-lines file beside the keys file (fsynced), a capped Redis
+//! stream, or a Postgres table. A change whose event cannot be written is
+//! answered 503 (the change itself stands, and the message says so).
 //!
 //! With the `secret-scanning` feature, [`GithubSecretScanning`] receives
 //! GitHub's leak reports and revokes the reported keys (see [`leaks`]).
@@ -60,7 +67,7 @@ mod portal;
 mod request;
 mod view;
 
-pub use self::api::AdminApi;
+pub use self::api::{AdminApi, OPENAPI};
 #[cfg(feature = "secret-scanning")]
 pub use self::leaks::GithubSecretScanning;
 pub use self::portal::portal;

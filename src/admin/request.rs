@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use super::view::Problem;
 use crate::key_policy::{AddressRange, Credits, OwnerLimits};
 use crate::key_store::admin::CreditChange;
-use crate::key_store::admin::audit::AuditQuery;
+use crate::key_store::admin::audit::{AuditQuery, is_event_id};
 use crate::key_store::usage::USAGE_DAYS_KEPT;
 use crate::key_store::{
     ID_RULE, KeyEntry, LABEL_RULE, METADATA_RULE, Metadata, is_valid_id, is_valid_label,
@@ -415,7 +415,11 @@ pub(super) fn credit_change(object: &Map<String, Value>) -> Result<CreditChange,
         )
     };
     only(object, &["add", "set"])?;
-    let number = |name: &str| object.get(name).map(|value| value.as_u64().ok_or_else(bad));
+    let number = |name: &str| {
+        object
+            .get(name)
+            .map(|value| keys_file::whole_number(value).ok_or_else(bad))
+    };
     match (number("add").transpose()?, number("set").transpose()?) {
         (Some(amount), None) => Ok(CreditChange::Add(amount)),
         (None, Some(remaining)) => Ok(CreditChange::Set(remaining)),
@@ -427,8 +431,7 @@ pub(super) fn credit_change(object: &Map<String, Value>) -> Result<CreditChange,
 pub(super) fn grace_seconds(value: Option<&Value>) -> Result<u64, Problem> {
     match value {
         None => Ok(0),
-        Some(value) => value
-            .as_u64()
+        Some(value) => keys_file::whole_number(value)
             .filter(|&seconds| seconds <= MAX_GRACE_SECONDS)
             .ok_or_else(|| {
                 Problem::invalid("`grace_seconds` must be a whole number from 0 to 604800")
@@ -529,8 +532,7 @@ pub(super) fn audit_query(query_string: Option<&str>) -> Result<AuditQuery, Prob
     for (name, value) in query_pairs(query_string)? {
         match name {
             "limit" => query.limit = page_limit(&value)?,
-            "cursor" if value.is_empty() => {}
-            "cursor" if value.len() <= 64 => query.cursor = Some(value),
+            "cursor" if is_event_id(&value) => query.cursor = Some(value),
             "cursor" => return Err(Problem::invalid("`cursor` is not an event id")),
             "target" if is_valid_id(&value) => query.target = Some(value),
             "target" => return Err(Problem::invalid(format!("`target` must be {ID_RULE}"))),

@@ -1,5 +1,5 @@
 //! Metrics on the [`metrics`](https://docs.rs/metrics) facade (feature
-//! `metrics`), so that any exporter (Prometheus, `StatsD`, `OpenTelemetry`)
+//! `metrics`), so that any exporter (Prometheus, StatsD, OpenTelemetry)
 //! collects them.
 //!
 //! With [`BearerAuthBuilder::metrics`](crate::BearerAuthBuilder::metrics)

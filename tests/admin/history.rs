@@ -251,7 +251,12 @@ async fn audit_log(admin: &Admin, admin_id: &str) {
     let mut paged = Vec::new();
     let mut cursor = String::new();
     for _ in 0..4 {
-        let page = audit(admin, &format!("?limit=3&cursor={cursor}")).await;
+        let query = if cursor.is_empty() {
+            "?limit=3".to_owned()
+        } else {
+            format!("?limit=3&cursor={cursor}")
+        };
+        let page = audit(admin, &query).await;
         for event in page["events"].as_array().expect("events") {
             paged.push(event["id"].as_str().expect("id").to_owned());
         }

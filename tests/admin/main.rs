@@ -14,5 +14,6 @@ mod customers;
 mod history;
 mod last_use;
 mod leaks;
+mod openapi;
 mod requests;
 mod rotation;

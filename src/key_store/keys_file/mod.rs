@@ -29,6 +29,8 @@ mod read;
 pub(crate) use self::read::quota as parse_quota;
 #[cfg(feature = "admin")]
 pub(crate) use self::read::shown_field_name;
+#[cfg(feature = "admin")]
+pub(crate) use self::read::whole_number;
 mod reload;
 
 #[cfg(any(feature = "admin", feature = "replica"))]

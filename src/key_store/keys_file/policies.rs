@@ -57,7 +57,7 @@ pub(crate) fn credits(value: &Value, stored: bool) -> Result<Credits, &'static s
     }
     let remaining = object
         .get("remaining")
-        .and_then(Value::as_u64)
+        .and_then(super::read::whole_number)
         .ok_or(CREDITS_RULE)?;
     let mut credits = Credits::new(remaining);
     match object.get("refill") {
@@ -81,11 +81,11 @@ fn refill(value: &Value) -> Result<Refill, &'static str> {
     }
     let amount = object
         .get("amount")
-        .and_then(Value::as_u64)
+        .and_then(super::read::whole_number)
         .ok_or(CREDITS_RULE)?;
     let every = object
         .get("every_seconds")
-        .and_then(Value::as_u64)
+        .and_then(super::read::whole_number)
         .and_then(|every| u32::try_from(every).ok())
         .ok_or(CREDITS_RULE)?;
     Refill::new(amount, every).map_err(|_| CREDITS_RULE)

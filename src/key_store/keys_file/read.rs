@@ -21,6 +21,19 @@ const HASH_PREFIX: &str = "sha256:";
 const RATE_LIMIT: &str =
     "must be {\"requests\": 1 or more, \"per_seconds\": 1 to 86400}, nothing else";
 
+/// A whole number 0 or more: an integer, or a number whose fraction is
+/// zero (`5.0`: JSON, and JSON Schema, call it an integer too) up to 2^53,
+/// where a float is still exact.
+pub(crate) fn whole_number(value: &Value) -> Option<u64> {
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    value.as_u64().or_else(|| {
+        let float = value.as_f64()?;
+        // In range and whole: the cast is exact.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        ((0.0..=EXACT).contains(&float) && float.fract() == 0.0).then_some(float as u64)
+    })
+}
+
 /// `{"requests": N, "per_seconds": S}`, exactly.
 pub(crate) fn quota(value: &Value) -> Option<Quota> {
     let object = value.as_object()?;
@@ -29,8 +42,8 @@ pub(crate) fn quota(value: &Value) -> Option<Quota> {
     }
     let number = |name: &str| {
         object
-            .get(name)?
-            .as_u64()
+            .get(name)
+            .and_then(whole_number)
             .and_then(|n| u32::try_from(n).ok())
     };
     Quota::new(number("requests")?, number("per_seconds")?).ok()
@@ -471,4 +484,28 @@ pub(crate) fn shown_field_name(name: &str) -> Option<&str> {
     let plain =
         (1..=32).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
     plain.then_some(name)
+}
+
+#[cfg(test)]
+mod whole_number_tests {
+    use serde_json::json;
+
+    use super::whole_number;
+
+    #[test]
+    fn whole_numbers_may_be_written_as_floats() {
+        assert_eq!(whole_number(&json!(5)), Some(5));
+        assert_eq!(whole_number(&json!(5.0)), Some(5));
+        assert_eq!(whole_number(&json!(u64::MAX)), Some(u64::MAX));
+        for not in [
+            json!(5.5),
+            json!(-1),
+            json!(-1.0),
+            json!(1e300),
+            json!("5"),
+            json!(null),
+        ] {
+            assert_eq!(whole_number(&not), None, "{not}");
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::SystemTime;
 use super::PostgresKeyWriter;
 use super::statements as sql;
 use crate::key_store::admin::AdminError;
-use crate::key_store::admin::audit::{AuditEvent, AuditPage, AuditQuery};
+use crate::key_store::admin::audit::{AuditEvent, AuditPage, AuditQuery, sequence_of};
 use crate::key_store::usage::DayCounts;
 
 impl PostgresKeyWriter {
@@ -37,9 +37,7 @@ impl PostgresKeyWriter {
     pub(super) async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, AdminError> {
         let before: Option<i64> = match &query.cursor {
             None => None,
-            Some(cursor) => Some(cursor.parse().map_err(|_| AdminError::InvalidCursor {
-                cursor: cursor.clone(),
-            })?),
+            Some(cursor) => Some(i64::try_from(sequence_of(cursor)?).unwrap_or(i64::MAX)),
         };
         let limit = i64::try_from(query.limit + 1).unwrap_or(i64::MAX);
         let namespace = self.namespace.as_str();

@@ -8,7 +8,7 @@ use redis::Script;
 
 use super::RedisKeyWriter;
 use crate::key_store::admin::AdminError;
-use crate::key_store::admin::audit::{AuditEvent, AuditPage, AuditQuery};
+use crate::key_store::admin::audit::{AuditEvent, AuditPage, AuditQuery, is_event_id};
 use crate::key_store::rfc3339;
 use crate::key_store::usage::DayCounts;
 
@@ -45,7 +45,7 @@ impl RedisKeyWriter {
     pub(super) async fn audit_page(&self, query: &AuditQuery) -> Result<AuditPage, AdminError> {
         let mut end = match &query.cursor {
             None => "+".to_owned(),
-            Some(cursor) if is_stream_id(cursor) => format!("({cursor}"),
+            Some(cursor) if is_event_id(cursor) => format!("({cursor}"),
             Some(cursor) => {
                 return Err(AdminError::InvalidCursor {
                     cursor: cursor.clone(),
@@ -119,15 +119,6 @@ impl RedisKeyWriter {
     }
 }
 
-/// Whether `text` is a stream entry id (`<ms>-<seq>`).
-fn is_stream_id(text: &str) -> bool {
-    text.split_once('-').is_some_and(|(ms, seq)| {
-        [ms, seq].iter().all(|part| {
-            !part.is_empty() && part.len() <= 20 && part.bytes().all(|b| b.is_ascii_digit())
-        })
-    })
-}
-
 /// The event of one stream entry; `None` for an entry not written here.
 fn event_of(id: String, fields: &HashMap<String, redis::Value>) -> Option<AuditEvent> {
     let text = |name: &str| match fields.get(name)? {
@@ -148,18 +139,4 @@ fn event_of(id: String, fields: &HashMap<String, redis::Value>) -> Option<AuditE
             .map(str::to_owned)
             .collect(),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_stream_id;
-
-    #[test]
-    fn stream_ids() {
-        assert!(is_stream_id("1733500000000-0"));
-        assert!(!is_stream_id("17"));
-        assert!(!is_stream_id("-0"));
-        assert!(!is_stream_id("1-x"));
-        assert!(!is_stream_id("1-2-3"));
-    }
 }

@@ -71,7 +71,11 @@ impl EmbeddedAudit {
 
     /// One page of events, newest first.
     pub(crate) async fn list(&self, query: AuditQuery) -> Result<AuditPage, AdminError> {
-        let before = query.cursor.as_deref().map(parse_id).transpose()?;
+        let before = query
+            .cursor
+            .as_deref()
+            .map(super::sequence_of)
+            .transpose()?;
         let limit = query.limit;
         let wanted = move |event: &AuditEvent| {
             query.matches(event)
@@ -111,13 +115,6 @@ impl EmbeddedAudit {
             }
         }
     }
-}
-
-/// A cursor: an event id.
-fn parse_id(cursor: &str) -> Result<u64, AdminError> {
-    cursor.parse().map_err(|_| AdminError::InvalidCursor {
-        cursor: cursor.to_owned(),
-    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

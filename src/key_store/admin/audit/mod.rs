@@ -12,6 +12,8 @@ mod file;
 
 use std::time::SystemTime;
 
+use super::AdminError;
+
 #[cfg(feature = "admin")]
 pub(crate) use self::file::EmbeddedAudit;
 
@@ -82,6 +84,30 @@ impl AuditQuery {
     }
 }
 
+/// Whether `cursor` has the shape of an event id: a number, or two joined
+/// by `-` (a Redis stream entry's id), each of 1 to 19 digits.
+#[must_use]
+pub fn is_event_id(cursor: &str) -> bool {
+    let digits =
+        |part: &str| (1..=19).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_digit());
+    match cursor.split_once('-') {
+        Some((first, second)) => digits(first) && digits(second),
+        None => digits(cursor),
+    }
+}
+
+/// The sequence number a cursor names, for logs that number their events
+/// (a keys file's lines, a Postgres table): its first number.
+pub(crate) fn sequence_of(cursor: &str) -> Result<u64, AdminError> {
+    let first = cursor.split_once('-').map_or(cursor, |(first, _)| first);
+    match first.parse() {
+        Ok(sequence) if is_event_id(cursor) => Ok(sequence),
+        _ => Err(AdminError::InvalidCursor {
+            cursor: cursor.to_owned(),
+        }),
+    }
+}
+
 /// One page of events, newest first, and the cursor of the next page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuditPage {
@@ -139,4 +165,21 @@ pub(crate) fn from_json(value: &serde_json::Value) -> Option<AuditEvent> {
             .map(|field| field.as_str().map(str::to_owned))
             .collect::<Option<_>>()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids() {
+        for good in ["1", "1733500000000-0", "9999999999999999999"] {
+            assert!(is_event_id(good), "{good}");
+        }
+        for bad in ["", "-0", "1-", "1-x", "1-2-3", "99999999999999999999", "١"] {
+            assert!(!is_event_id(bad), "{bad}");
+        }
+        assert_eq!(sequence_of("17-3"), Ok(17));
+        assert!(sequence_of("x").is_err());
+    }
 }
