@@ -47,11 +47,24 @@ fn acting<P: Principal>(extensions: &Extensions) -> String {
 async fn record<A: KeyAdmin>(
     admin: &A,
     action: &str,
+    key_id: &str,
+    by: &str,
+    fields: &[&str],
+) -> Result<(), Problem> {
+    tracing::info!(action, key_id, by, "admin: key changed");
+    write_event(admin, action, key_id, by, fields).await
+}
+
+/// A change's event, written to the audit log before the answer (an
+/// owner's change calls it alone: its handler logs its own line, with how
+/// many keys changed).
+async fn write_event<A: KeyAdmin>(
+    admin: &A,
+    action: &str,
     target: &str,
     by: &str,
     fields: &[&str],
 ) -> Result<(), Problem> {
-    tracing::info!(action, target, by, "admin: changed");
     admin
         .record_audit(AuditEvent::new(action, target, by, fields.iter().copied()))
         .await
@@ -258,9 +271,15 @@ pub(super) async fn set_owner<A: KeyAdmin, P: Principal>(
         return Err(Problem::no_owner());
     }
     let changed = api.admin.set_owner_limits(&owner, limits).await?;
-    tracing::info!(keys = changed, owner, "admin: owner's keys changed");
     let by = acting::<P>(&parts.extensions);
-    record(&api.admin, "set_owner", &owner, &by, &names(&object)).await?;
+    tracing::info!(
+        action = "set_owner",
+        owner,
+        keys = changed,
+        by,
+        "admin: keys changed"
+    );
+    write_event(&api.admin, "set_owner", &owner, &by, &names(&object)).await?;
     Ok(view::answer(
         StatusCode::OK,
         owner_view(&api.admin, &owner).await?,
@@ -282,9 +301,15 @@ pub(super) async fn delete_owner<A: KeyAdmin, P: Principal>(
         .admin
         .set_owner_limits(&owner, OwnerLimits::new())
         .await?;
-    tracing::info!(keys = changed, owner, "admin: owner's keys changed");
     let by = acting::<P>(request.extensions());
-    record(
+    tracing::info!(
+        action = "delete_owner",
+        owner,
+        keys = changed,
+        by,
+        "admin: keys changed"
+    );
+    write_event(
         &api.admin,
         "delete_owner",
         &owner,
@@ -310,9 +335,15 @@ pub(super) async fn revoke_owner<A: KeyAdmin, P: Principal>(
     request::object(&parts, body, BodyRule::Refused).await?;
     let owner = owner_in_path(owner)?;
     let revoked = api.admin.revoke_owner(&owner).await?;
-    tracing::info!(revoked, owner, "admin: owner's keys revoked");
     let by = acting::<P>(&parts.extensions);
-    record(&api.admin, "revoke_owner", &owner, &by, &["revoked"]).await?;
+    tracing::info!(
+        action = "revoke_owner",
+        owner,
+        revoked,
+        by,
+        "admin: keys changed"
+    );
+    write_event(&api.admin, "revoke_owner", &owner, &by, &["revoked"]).await?;
     Ok(view::answer(StatusCode::OK, json!({ "revoked": revoked })))
 }
 

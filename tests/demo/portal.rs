@@ -10,7 +10,9 @@
 //! by status, the id column, a rotated key naming its successor, every
 //! field edited in a dialog (and only changed fields sent), a bad value
 //! shown in the dialog, a delete after a confirmation; a screenshot of the
-//! edit dialog goes to `target/portal-edit.png`.
+//! edit dialog goes to `target/portal-edit.png`. Then a key's usage chart
+//! (inline SVG, 30 days by outcome) and the audit tab, screenshots in
+//! `target/portal-usage.png` and `target/portal-audit.png`.
 
 use std::path::PathBuf;
 
@@ -674,4 +676,144 @@ async fn search_filter_edit_and_delete_keys_in_the_portal() {
             .all(|line| !line.contains("SEVERE") || line.contains("status of 400")),
         "{console:?}"
     );
+}
+
+/// Sends `GET path` with `token`; the status.
+async fn get_with(server: &DemoServer, path: &str, token: &str) -> StatusCode {
+    let request = Request::get(server.url(path))
+        .header("authorization", format!("Bearer {token}"))
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    send(&http_client(false), request).await.0.status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keys_usage_chart_and_the_audit_log_in_the_portal() {
+    let Some(browser) = Browser::start(1400, 1000).await else {
+        return;
+    };
+    let server = DemoServer::start(&[]);
+    let (api_token, admin_token) = printed_tokens(&server);
+    let admin = AdminClient::new(&server, &admin_token);
+    // The demo key: 3 requests pass, 1 lacks its scope (the admin API).
+    for _ in 0..3 {
+        assert_eq!(
+            get_with(&server, "/v1/profile", &api_token).await,
+            StatusCode::OK
+        );
+    }
+    assert_eq!(
+        get_with(&server, "/admin/v1/keys", &api_token).await,
+        StatusCode::FORBIDDEN
+    );
+    let keys = admin.call(Method::GET, "/admin/v1/keys", None).await.json();
+    let demo = keys["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|key| key["label"] == "Demo Key")
+        .and_then(|key| key["id"].as_str())
+        .expect("the demo key")
+        .to_owned();
+    // Changes for the audit log.
+    let (_, made) = admin
+        .create(serde_json::json!({"label": "Billing Worker", "owner": "cus_acme"}))
+        .await;
+    let made = made["id"].as_str().expect("id").to_owned();
+    let patched = admin
+        .call(
+            Method::PATCH,
+            &format!("/admin/v1/keys/{made}"),
+            Some(serde_json::json!({"label": "Billing Worker (EU)", "metadata": {"region": "eu"}})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+
+    browser.open(&server.url("/portal")).await;
+    let field = browser.wait_for("#admin-key").await;
+    browser.type_text(&field, &admin_token).await;
+    browser
+        .click(&browser.wait_for("#unlock-button").await)
+        .await;
+    browser
+        .click(
+            &browser
+                .wait_for(&format!(
+                    "#key-rows tr[data-id=\"{demo}\"] button[data-action=\"usage\"]"
+                ))
+                .await,
+        )
+        .await;
+    browser
+        .wait_until("30 days are drawn", || async {
+            browser.find_all("#usage-chart svg g.day").await.len() == 30
+        })
+        .await;
+    let today = browser
+        .run("return document.querySelector('#usage-chart svg g.day:last-of-type title').textContent")
+        .await;
+    let today = today.as_str().expect("text").to_owned();
+    println!("today's bar: {today}");
+    assert!(
+        today.ends_with(": 3 passed, 0 rate limited, 0 usage exceeded, 1 refused"),
+        "{today}"
+    );
+    // Bars for the day's outcomes only, no resource loaded for them.
+    assert_eq!(
+        browser.find_all("#usage-chart rect.bar.passed").await.len(),
+        1
+    );
+    assert_eq!(
+        browser
+            .find_all("#usage-chart rect.bar.refused")
+            .await
+            .len(),
+        1
+    );
+    let total = browser.text(&browser.wait_for("#usage-total").await).await;
+    assert!(
+        total.contains("3 passed") && total.contains("1 refused"),
+        "{total}"
+    );
+    browser
+        .screenshot(&target_dir().join("portal-usage.png"))
+        .await;
+    browser
+        .click(&browser.wait_for("#usage-dialog [data-close]").await)
+        .await;
+
+    // The audit tab: newest first, with the fields each change set.
+    browser.click(&browser.wait_for("#tab-audit").await).await;
+    browser
+        .wait_until("the changes are listed", || async {
+            browser.find_all("#audit-rows tr").await.len() >= 2
+        })
+        .await;
+    let rows = browser.find_all("#audit-rows tr").await;
+    let newest = browser.text(&rows[0]).await;
+    let before = browser.text(&rows[1]).await;
+    assert!(
+        newest.contains("update") && newest.contains(&made) && newest.contains("label, metadata"),
+        "{newest}"
+    );
+    assert!(
+        before.contains("create") && before.contains("label, owner"),
+        "{before}"
+    );
+    assert!(
+        !browser.source().await.contains(&api_token),
+        "no token in the page"
+    );
+    browser
+        .screenshot(&target_dir().join("portal-audit.png"))
+        .await;
+    // Back to the keys.
+    browser.click(&browser.wait_for("#tab-keys").await).await;
+    assert!(
+        browser
+            .is_displayed(&browser.wait_for("#key-table").await)
+            .await
+    );
+    let console = browser.console().await;
+    assert!(console.is_empty(), "no CSP violation or error: {console:?}");
 }

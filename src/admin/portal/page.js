@@ -1,12 +1,17 @@
 "use strict";
 (() => {
   const API = "/admin/v1/keys";
+  const AUDIT = "/admin/v1/audit";
+  const SVG = "http://www.w3.org/2000/svg";
+  const OUTCOMES = ["passed", "rate_limited", "usage_exceeded", "refused"];
   const IDLE_LOCK_MS = 15 * 60 * 1000;
   // The admin key: in this variable only (no cookie, no storage).
   let adminKey = null;
   let keys = [];
   let target = null;
   let idleTimer = null;
+  // The cursor of the audit log's next (older) page.
+  let auditCursor = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -169,6 +174,7 @@
         if (!key.rotated_to) actions.appendChild(button("Rotate", "rotate", "small"));
         actions.appendChild(button("Revoke", "revoke", "small"));
       }
+      actions.appendChild(button("Usage", "usage", "small"));
       actions.appendChild(button("Delete", "delete", "small"));
       rows.appendChild(row);
     }
@@ -200,8 +206,12 @@
     adminKey = null;
     keys = [];
     $("key-rows").replaceChildren();
+    $("audit-rows").replaceChildren();
+    $("usage-chart").replaceChildren();
     for (const dialog of document.querySelectorAll("dialog")) if (dialog.open) dialog.close();
     $("keys").hidden = true;
+    $("key-list").hidden = true;
+    $("audit").hidden = true;
     $("session").hidden = true;
     $("unlock").hidden = false;
     show($("unlock-error"), message || "");
@@ -220,6 +230,7 @@
       $("unlock").hidden = true;
       $("keys").hidden = false;
       $("session").hidden = false;
+      showTab("keys");
       render();
       touch();
     } catch (error) {
@@ -427,6 +438,8 @@
       show($("edit-error"), "");
       $("edit-dialog").showModal();
       $("edit-label").focus();
+    } else if (b.dataset.action === "usage") {
+      showUsage(target);
     } else if (b.dataset.action === "delete") {
       $("delete-text").textContent =
         name + " will be gone: requests with it are refused with 401, and it leaves this list. " +
@@ -438,6 +451,118 @@
         "A new token replaces " + name + ", with the same label, scopes and expiry. It is shown once.";
       show($("rotate-error"), "");
       $("rotate-dialog").showModal();
+    }
+  }
+
+  // The keys or the audit log.
+  function showTab(name) {
+    $("key-list").hidden = name !== "keys";
+    $("audit").hidden = name !== "audit";
+    $("tab-keys").setAttribute("aria-current", name === "keys" ? "page" : "false");
+    $("tab-audit").setAttribute("aria-current", name === "audit" ? "page" : "false");
+    if (name === "audit") loadAudit(true);
+  }
+
+  // One page of the audit log (from the newest when `fresh`).
+  async function loadAudit(fresh) {
+    if (fresh) {
+      auditCursor = null;
+      $("audit-rows").replaceChildren();
+    }
+    const query = "?limit=50" + (auditCursor ? "&cursor=" + encodeURIComponent(auditCursor) : "");
+    try {
+      const page = await call("GET", AUDIT + query);
+      for (const event of page.events) {
+        const row = document.createElement("tr");
+        row.dataset.id = event.id;
+        cell(row, when(event.time).replace(" UTC", ""), "mono");
+        cell(row, event.action.replace(/_/g, " "), "action");
+        cell(row, event.target, "mono");
+        cell(row, event.actor, "mono");
+        cell(row, event.fields.join(", ") || "\u2014", "fields");
+        $("audit-rows").appendChild(row);
+      }
+      auditCursor = page.next_cursor;
+      $("audit-more").hidden = !auditCursor;
+      $("audit-empty").hidden = $("audit-rows").children.length !== 0;
+      show($("audit-error"), "");
+    } catch (error) {
+      if (error.status === 401 || error.status === 403) lock(error.message);
+      else show($("audit-error"), error.message);
+    }
+  }
+
+  function svg(name, attributes, parent) {
+    const element = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+    if (parent) parent.appendChild(element);
+    return element;
+  }
+
+  // A stacked bar per day, by outcome; the day's counts on hover.
+  function drawUsage(days) {
+    const width = 720;
+    const height = 220;
+    const left = 44;
+    const bottom = 24;
+    const plot = height - bottom - 8;
+    const totals = days.map((day) => OUTCOMES.reduce((sum, name) => sum + day[name], 0));
+    const top = Math.max(1, ...totals);
+    const chart = svg("svg", {
+      viewBox: "0 0 " + width + " " + height,
+      width: "100%",
+      role: "img",
+      "aria-label": "Requests per day by outcome",
+    });
+    svg("line", { x1: left, y1: 8 + plot, x2: width, y2: 8 + plot, class: "axis" }, chart);
+    const topLabel = svg("text", { x: left - 6, y: 16, "text-anchor": "end", class: "tick" }, chart);
+    topLabel.textContent = String(top);
+    const zero = svg("text", { x: left - 6, y: 8 + plot, "text-anchor": "end", class: "tick" }, chart);
+    zero.textContent = "0";
+    const step = (width - left) / days.length;
+    days.forEach((day, at) => {
+      const group = svg("g", { class: "day", "data-date": day.date }, chart);
+      const title = svg("title", {}, group);
+      title.textContent =
+        day.date + ": " + OUTCOMES.map((name) => day[name] + " " + name.replace(/_/g, " ")).join(", ");
+      let y = 8 + plot;
+      for (const name of OUTCOMES) {
+        if (!day[name]) continue;
+        const h = Math.max(1, (day[name] / top) * plot);
+        y -= h;
+        svg("rect", { x: left + at * step + 1, y, width: Math.max(1, step - 2), height: h, class: "bar " + name }, group);
+      }
+      // A transparent column, so the day's title shows anywhere above it.
+      svg("rect", { x: left + at * step, y: 8, width: step, height: plot, class: "hit" }, group);
+      if (at === 0 || at === days.length - 1) {
+        const label = svg("text", {
+          x: left + at * step + step / 2,
+          y: height - 6,
+          "text-anchor": at === 0 ? "start" : "end",
+          class: "tick",
+        }, chart);
+        label.textContent = day.date;
+      }
+    });
+    $("usage-chart").replaceChildren(chart);
+    const sums = OUTCOMES.map((name) => days.reduce((sum, day) => sum + day[name], 0));
+    $("usage-total").textContent =
+      "Last " + days.length + " days: " + sums[0] + " passed, " + sums[1] + " rate limited, " +
+      sums[2] + " out of credits, " + sums[3] + " refused.";
+  }
+
+  async function showUsage(key) {
+    $("usage-text").textContent =
+      "Requests with \u201c" + key.label + "\u201d (" + key.id + ") per UTC day, the last 30 days.";
+    $("usage-chart").replaceChildren();
+    $("usage-total").textContent = "";
+    show($("usage-error"), "");
+    $("usage-dialog").showModal();
+    try {
+      const usage = await call("GET", API + "/" + encodeURIComponent(key.id) + "/usage?days=30");
+      drawUsage(usage.days);
+    } catch (error) {
+      show($("usage-error"), error.message);
     }
   }
 
@@ -472,6 +597,9 @@
   $("revoke-confirm").addEventListener("click", revoke);
   $("key-rows").addEventListener("click", onRowAction);
   $("copy").addEventListener("click", copyToken);
+  $("tab-keys").addEventListener("click", () => showTab("keys"));
+  $("tab-audit").addEventListener("click", () => showTab("audit"));
+  $("audit-more").addEventListener("click", () => loadAudit(false));
   $("token-done").addEventListener("click", () => $("token-dialog").close());
   // The token leaves the page as soon as its dialog closes (also by Escape).
   $("token-dialog").addEventListener("close", () => {
