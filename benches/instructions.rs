@@ -181,11 +181,50 @@ where
     }
 }
 
-const STACKS: [&str; 15] = [
+/// The key store's principal, but without usage counters: the
+/// `key_store_uncounted` stack, `key_store` less the counting.
+#[derive(Clone)]
+struct Uncounted(ApiKey);
+
+impl tower_bearer_auth::Principal for Uncounted {
+    fn has_scope(&self, scope: &str) -> bool {
+        self.0.has_scope(scope)
+    }
+
+    fn subject(&self) -> Option<&str> {
+        self.0.subject()
+    }
+
+    fn credential(&self) -> tower_bearer_auth::CredentialKind {
+        self.0.credential()
+    }
+
+    fn key_policies(&self) -> Option<&tower_bearer_auth::key_policy::KeyPolicies> {
+        self.0.key_policies()
+    }
+}
+
+/// The key store, answering [`Uncounted`] principals.
+#[derive(Clone)]
+struct UncountedStore(tower_bearer_auth::KeyStore);
+
+impl tower_bearer_auth::TokenValidator for UncountedStore {
+    type Principal = Uncounted;
+    type Future = Ready<Result<Uncounted, tower_bearer_auth::ValidationError>>;
+
+    fn validate(&self, token: &str, request: &http::request::Parts) -> Self::Future {
+        ready(self.0.validate(token, request).into_inner().map(Uncounted))
+    }
+}
+
+const STACKS: [&str; 18] = [
     "bare",
     "insert",
     "trivial",
     "key_store",
+    "key_store_uncounted",
+    "key_store_metrics",
+    "key_store_prometheus",
     "key_store_peer",
     "key_store_ip",
     "key_store_credits",
@@ -236,6 +275,28 @@ fn main() {
                 n,
                 200,
             ),
+            // The same, without the key's usage counters: what counting
+            // costs.
+            "key_store_uncounted" => run(
+                BearerAuthLayer::new(UncountedStore(set.store.clone())).layer(Ok200),
+                with_key,
+                n,
+                200,
+            ),
+            // The layer recording metrics: with no recorder installed (the
+            // facade's no-op), then with a Prometheus recorder.
+            "key_store_metrics" | "key_store_prometheus" => {
+                if stack == "key_store_prometheus" {
+                    metrics_exporter_prometheus::PrometheusBuilder::new()
+                        .install_recorder()
+                        .expect("one recorder");
+                }
+                let layer = BearerAuthLayer::builder(set.store.clone())
+                    .metrics(tower_bearer_auth::metrics::RequestMetrics::new())
+                    .build()
+                    .expect("valid config");
+                run(layer.layer(Ok200), with_key, n, 200);
+            }
             // The same request from a known peer, by a key without an
             // allowlist, then by a key with one (both in the 10,000-key
             // store): the allowlist's cost alone.

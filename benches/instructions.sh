@@ -22,7 +22,7 @@ count() { # stack n -> total instructions
 
 declare -A per
 printf '%-20s %12s\n' stack "instr/request"
-for stack in ${STACKS:-bare insert trivial key_store key_store_peer key_store_ip key_store_credits tower_http missing tower_http_missing forbidden axum_public axum_auth axum_auth_rate_limit axum_auth_limiter}; do
+for stack in ${STACKS:-bare insert trivial key_store key_store_uncounted key_store_metrics key_store_prometheus key_store_peer key_store_ip key_store_credits tower_http missing tower_http_missing forbidden axum_public axum_auth axum_auth_rate_limit axum_auth_limiter}; do
   zero=$(count "$stack" 0)
   full=$(count "$stack" "$N")
   per[$stack]=$(( (full - zero) / (N - 1) ))

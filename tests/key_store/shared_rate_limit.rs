@@ -122,7 +122,7 @@ async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_repor
         .expect("connect");
     // As SECURITY.md documents it ("ACL users"), and the user documented
     // before (no rate-limit keys, SET or TIME).
-    let documented = "%R~{tba:*}* %RW~{tba:*}:used %RW~{tba:*}:rl:* +@read +@transaction +ping +hello +client|setname +evalsha +eval +script|load +hset +set +time";
+    let documented = "%R~{tba:*}* %RW~{tba:*}:used %RW~{tba:*}:rl:* %RW~{tba:*}:us:* +@read +@transaction +ping +hello +client|setname +evalsha +eval +script|load +hset +set +time +hincrby +expire";
     let before = "%R~{tba:*}* %RW~{tba:*}:used +@read +@transaction +ping +hello +client|setname +evalsha +eval +script|load +hset";
     for (user, rules) in [("replica", documented), ("old", before)] {
         let mut setuser = redis::cmd("ACL");
@@ -162,6 +162,14 @@ async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_repor
         "one quota of 2 across two replicas"
     );
     assert_eq!(stores[0].status().shared_rate_limit_problem, None);
+    // The same user flushes the keys' usage counts to the day's hash.
+    assert!(stores[0].flush_last_uses(Duration::from_secs(5)).await);
+    let days: Vec<String> = redis::cmd("KEYS")
+        .arg("{tba:*}:us:*")
+        .query_async(&mut con)
+        .await
+        .expect("KEYS");
+    assert_eq!(days.len(), 1, "usage flushed by the replica user: {days:?}");
 
     // The old user: refused, counted per replica, reported.
     let store = replica(&url("old"), Duration::from_secs(5), true).await;

@@ -314,8 +314,11 @@ impl Feed for PostgresFeed<'_> {
         let asked = replica.flush_requested.swap(false, Ordering::AcqRel);
         if asked || Instant::now() >= self.owner.next_flush {
             self.owner.next_flush = Instant::now() + FLUSH_EVERY;
-            let counted = self.flush_usage(replica).await;
-            if self.flush_last_uses(replica).await && counted {
+            // Usage counts a write could not add stay in the keys'
+            // counters (and in this replica's admin answers) until a
+            // later flush; the flush reports last uses.
+            self.flush_usage(replica).await;
+            if self.flush_last_uses(replica).await {
                 replica.flushes.send_modify(|done| *done += 1);
             }
         }
