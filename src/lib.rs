@@ -69,7 +69,15 @@
 //! - [`axum`] and [`tonic`]: handler-side helpers (features of those names);
 //! - `admin`: the admin API and the portal (feature `admin`);
 //! - [`rate_limit`]: per-key rate limits (the layer: feature `rate-limit`);
-//! - `jwt`: JWT access tokens, and keys and JWTs on one layer (feature `jwt`).
+//! - `jwt`: JWT access tokens, and keys and JWTs on one layer (feature `jwt`);
+//! - `metrics`: requests by outcome, latency, per-key counts on the
+//!   `metrics` facade (feature `metrics`).
+//!
+//! Each request a key makes is counted in the key's usage (per UTC day and
+//! outcome, a few atomic operations in its record, `key_store::usage`) at
+//! the one place the layer decides it (`observe.rs`); everything else
+//! about a request (an access log, your own metrics) belongs in a layer
+//! outside this one, reading the response's extensions.
 //!
 //! # Who was authenticated, seen from outside the layer
 //!
