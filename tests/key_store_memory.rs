@@ -1,6 +1,6 @@
 //! Memory per key: a store of 1,000,000 keys, measured as the growth of the
 //! process's resident set (allocator overhead included), must stay at about
-//! 200 bytes per key plus its label; and the local rate limiter after
+//! 216 bytes per key plus its label; and the local rate limiter after
 //! 1,000,000 distinct keys sent one request each stays under its documented
 //! bound. Alone in this binary, one test at a time (`ONE_AT_A_TIME`), so
 //! that no other test allocates meanwhile.
@@ -11,7 +11,9 @@ use tower_bearer_auth::key_store::TokenDigest;
 use tower_bearer_auth::{KeyEntry, KeyStore, ScopeSet};
 
 const KEYS: usize = 1_000_000;
-const BUDGET_PER_KEY: usize = 200;
+/// 200 bytes before the usage counters' pointer (issue 26) moved a record
+/// from a 128-byte allocation to a 144-byte one.
+const BUDGET_PER_KEY: usize = 216;
 /// Keys given real tokens, to check lookups after the load.
 const SAMPLES: [usize; 4] = [0, 1, KEYS / 2, KEYS - 1];
 
