@@ -2,96 +2,23 @@
 //! for HS256, RS256, ES256 and `EdDSA` against `jsonwebtoken::decode` alone
 //! with the same key, checks and claims struct (the cost of our wrapper
 //! over the library), the key store at 10,000 keys (a JWT against an API
-//! key), a repeated JWT from the verified-token cache, and `KeyOrJwt`
-//! dispatching either.
+//! key), a repeated JWT from the verified-token cache, `KeyOrJwt`
+//! dispatching either, and jwt-authorizer 0.15 (jsonwebtoken 9 on ring)
+//! validating the same tokens with the same checks. Built with every
+//! feature, ours verifies with aws-lc (`jwt-aws-lc`).
+
+pub(crate) mod cases;
 
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion};
 use http::request::Parts;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use serde::Deserialize;
 use tower_bearer_auth::TokenValidator;
 use tower_bearer_auth::jwt::{JwtKey, JwtValidator, KeyOrJwt};
 
+use self::cases::{SameClaims, TOKENS, cases, peer, same_validation, tokens};
 use crate::common::{key_set, ready_now};
-use crate::support::jwt::{AUDIENCE, EC_PUBLIC, ED_PUBLIC, ISSUER, RSA_PUBLIC, Signer, claims};
-
-const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
-
-/// Distinct tokens cycled through per algorithm (different `sub`s).
-const TOKENS: usize = 64;
-
-/// The claims `JwtValidator` reads, declared the same way, for the raw
-/// decode: what the library costs with the same work asked of it.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct SameClaims {
-    sub: Option<String>,
-    iss: Option<String>,
-    exp: Option<u64>,
-    scope: Option<ScopeValue>,
-    scp: Option<ScopeValue>,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-#[allow(dead_code)]
-enum ScopeValue {
-    Text(String),
-    List(Vec<String>),
-}
-
-/// One algorithm: a signer, our key, the library's key.
-fn cases() -> Vec<(&'static str, Signer, JwtKey, DecodingKey)> {
-    vec![
-        (
-            "HS256",
-            Signer::hmac(SECRET, ""),
-            JwtKey::hmac(SECRET),
-            DecodingKey::from_secret(SECRET),
-        ),
-        (
-            "RS256",
-            Signer::rsa(""),
-            JwtKey::rsa_pem(RSA_PUBLIC).expect("RSA key"),
-            DecodingKey::from_rsa_pem(RSA_PUBLIC).expect("RSA key"),
-        ),
-        (
-            "ES256",
-            Signer::ec(""),
-            JwtKey::ec_pem(EC_PUBLIC).expect("EC key"),
-            DecodingKey::from_ec_pem(EC_PUBLIC).expect("EC key"),
-        ),
-        (
-            "EdDSA",
-            Signer::ed(""),
-            JwtKey::ed25519_pem(ED_PUBLIC).expect("Ed25519 key"),
-            DecodingKey::from_ed_pem(ED_PUBLIC).expect("Ed25519 key"),
-        ),
-    ]
-}
-
-/// The library's checks as `JwtValidator` sets them up.
-fn same_validation(alg: Algorithm) -> Validation {
-    let mut validation = Validation::new(alg);
-    validation.leeway = 30;
-    validation.validate_nbf = true;
-    validation.set_required_spec_claims(&["exp"]);
-    validation.set_issuer(&[ISSUER]);
-    validation.set_audience(&[AUDIENCE]);
-    validation
-}
-
-fn tokens(signer: &Signer) -> Vec<String> {
-    (0..TOKENS)
-        .map(|n| {
-            let mut claims = claims("profile:read calls:write");
-            claims["sub"] = format!("user-{n}").into();
-            signer.sign(&claims)
-        })
-        .collect()
-}
+use crate::support::jwt::{AUDIENCE, EC_PUBLIC, ISSUER, RSA_PUBLIC, Signer, claims};
 
 fn cycle<'a>(tokens: &'a [String], i: &mut usize) -> &'a str {
     *i = (*i + 1) % tokens.len();
@@ -149,6 +76,22 @@ pub(crate) fn jwt(c: &mut Criterion) {
             b.iter(|| {
                 black_box(ready_now(
                     ours.validate(black_box(cycle(&tokens, &mut i)), &parts),
+                ))
+                .is_ok()
+            });
+        });
+
+        // jwt-authorizer 0.15 (jsonwebtoken 9 on ring), the same checks:
+        // the peer the `jwt-aws-lc` backend is measured against.
+        let peer = peer(name);
+        for token in &tokens {
+            assert!(ready_now(peer.check_auth(token)).is_ok(), "{name}");
+        }
+        let mut i = 0;
+        group.bench_function(BenchmarkId::new("jwt_authorizer", name), |b| {
+            b.iter(|| {
+                black_box(ready_now(
+                    peer.check_auth(black_box(cycle(&tokens, &mut i))),
                 ))
                 .is_ok()
             });

@@ -51,3 +51,22 @@ pub use self::key_or_jwt::{Caller, KeyOrJwt, KeyOrJwtFuture};
 pub use self::keys::{JwtKey, JwtKeyError};
 pub use self::validator::{JwtConfigError, JwtFuture, JwtValidator, JwtValidatorBuilder};
 pub use jsonwebtoken::Algorithm;
+
+/// Selects the JOSE backend for the process: aws-lc with the `jwt-aws-lc`
+/// feature (RS256 and ECDSA several times faster), else RustCrypto. With
+/// both compiled in, `jsonwebtoken` cannot pick one itself and panics on
+/// its first signature or JWK operation; [`JwtValidatorBuilder::build`]
+/// calls this, so an application needs it only where it uses
+/// `jsonwebtoken` itself (signing tokens, making JWKs) before building a
+/// validator. The first provider installed in the process wins: one the
+/// application installed itself is kept. Cheap after the first call.
+///
+/// ```
+/// tower_bearer_auth::jwt::install_crypto_provider();
+/// ```
+pub fn install_crypto_provider() {
+    #[cfg(feature = "jwt-aws-lc")]
+    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    #[cfg(not(feature = "jwt-aws-lc"))]
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+}

@@ -286,9 +286,7 @@ impl<C> JwtValidatorBuilder<C> {
     /// [`JwtConfigError`] for an empty allow-list, no keys, a static key
     /// that fits no allowed algorithm, a leeway over a day, or no thread.
     pub fn build(self) -> Result<JwtValidator<C>, JwtConfigError> {
-        // Selects the RustCrypto backend for the process, whatever other
-        // crates enable (with both backends on, jsonwebtoken cannot pick).
-        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        super::install_crypto_provider();
         if self.algorithms.is_empty() {
             return Err(JwtConfigError::NoAlgorithms);
         }

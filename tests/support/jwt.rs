@@ -34,6 +34,12 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// The process's JOSE backend chosen first (with `jwt-aws-lc` both
+    /// backends are compiled in, and jsonwebtoken cannot pick one itself).
+    fn backend() {
+        tower_bearer_auth::jwt::install_crypto_provider();
+    }
+
     pub fn rsa(kid: &str) -> Self {
         Self::new(
             Algorithm::RS256,
@@ -80,6 +86,7 @@ impl Signer {
     }
 
     pub fn sign(&self, claims: &Value) -> String {
+        Self::backend();
         let mut header = Header::new(self.alg);
         header.kid = self.kid.clone();
         jsonwebtoken::encode(&header, claims, &self.key).expect("sign")
@@ -87,6 +94,7 @@ impl Signer {
 
     /// A token whose header names `crit` extensions (RFC 7515 §4.1.11).
     pub fn sign_with_crit(&self, claims: &Value, crit: &[&str]) -> String {
+        Self::backend();
         let mut header = Header::new(self.alg);
         header.kid = self.kid.clone();
         header.crit = Some(crit.iter().map(|name| (*name).to_owned()).collect());
@@ -95,6 +103,7 @@ impl Signer {
 
     /// The public JWK of the key, with its `kid` and `alg`.
     pub fn jwk(&self) -> Value {
+        Self::backend();
         let mut jwk = Jwk::from_encoding_key(&self.key, self.alg).expect("public JWK");
         jwk.common.key_id = self.kid.clone();
         serde_json::to_value(jwk).expect("JSON")
