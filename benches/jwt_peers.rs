@@ -40,16 +40,7 @@ fn median(times: &mut [Duration]) -> Duration {
 }
 
 fn main() {
-    let mut rounds = 15;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("--rounds N");
-        }
-    }
+    let rounds = common::rounds_arg(15);
     let parts = http::Request::new(()).into_parts().0;
     println!("jwt_peers: {rounds} interleaved rounds x {PER_ROUND} validations each");
     let mut order: Vec<_> = cases();

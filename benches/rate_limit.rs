@@ -13,6 +13,8 @@
 //! cargo bench --bench rate_limit -- --rounds 4
 //! ```
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "../tests/support/mod.rs"]
 #[allow(missing_docs, missing_debug_implementations)]
 mod support;
@@ -79,16 +81,7 @@ where
 }
 
 fn main() {
-    let mut rounds = 10;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--rounds" {
-            rounds = args
-                .next()
-                .and_then(|n| n.parse().ok())
-                .expect("--rounds N");
-        }
-    }
+    let rounds = common::rounds_arg(10);
     let Some(redis) = support::redis::RedisServer::start("bench-rate-limit") else {
         return;
     };

@@ -128,3 +128,18 @@ pub async fn load_into_redis(client: &redis::Client, entries: &[KeyEntry]) {
         .await
         .expect("SET");
 }
+
+/// `--rounds N` from the command line, else `default`.
+pub fn rounds_arg(default: usize) -> usize {
+    let mut rounds = default;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--rounds" {
+            rounds = args
+                .next()
+                .and_then(|n| n.parse().ok())
+                .expect("--rounds N");
+        }
+    }
+    rounds
+}

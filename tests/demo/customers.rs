@@ -180,17 +180,7 @@ async fn credits_are_spent_by_rest_and_grpc_and_saved_to_the_keys_file() {
     assert_eq!(exhausted.message(), "This key has no usage credits left");
 
     // A graceful stop saves the balance; a restart keeps it.
-    let mut server = server;
-    server.signal("TERM");
-    let stopping = Instant::now();
-    while server.is_running() {
-        assert!(
-            stopping.elapsed() < Duration::from_secs(10),
-            "stops on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    drop(server);
+    server.stop_gracefully().await;
     assert_eq!(saved_balance(&path, &id), Some(0));
     let again = DemoServer::start(&["--keys", &path]);
     let (parts, _) = profile(&again, &metered.bearer(), None).await;

@@ -155,6 +155,19 @@ impl DemoServer {
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("try_wait").is_none()
     }
+
+    /// Sends SIGTERM and waits (up to 10 s) for the graceful stop.
+    pub async fn stop_gracefully(mut self) {
+        self.signal("TERM");
+        let stopping = std::time::Instant::now();
+        while self.is_running() {
+            assert!(
+                stopping.elapsed() < std::time::Duration::from_secs(10),
+                "stops on SIGTERM"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }
 
 impl Drop for DemoServer {

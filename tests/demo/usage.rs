@@ -5,8 +5,6 @@
 //! `GET /metrics` in Prometheus text for a key with `metrics:read` (or
 //! anyone with `--metrics-public`).
 
-use std::time::{Duration, Instant};
-
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::Full;
@@ -49,19 +47,6 @@ async fn today(admin: &AdminClient<'_>, id: &str) -> Value {
     let days = answer.json()["days"].as_array().expect("days").clone();
     assert_eq!(days.len(), 7);
     days[6].clone()
-}
-
-async fn stop(server: DemoServer) {
-    let mut server = server;
-    server.signal("TERM");
-    let stopping = Instant::now();
-    while server.is_running() {
-        assert!(
-            stopping.elapsed() < Duration::from_secs(10),
-            "stops on SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +163,7 @@ async fn usage_audit_and_metrics_through_the_demo() {
     );
 
     // A graceful stop saves the usage; a restart keeps it.
-    stop(server).await;
+    server.stop_gracefully().await;
     assert!(dir.path().join("keys.usage.json").exists());
     let again = DemoServer::start(&["--keys", &path, "--metrics-public"]);
     let admin = AdminClient::new(&again, &admin_key.token);
