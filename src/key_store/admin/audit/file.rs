@@ -141,15 +141,25 @@ fn unavailable(problem: &str) -> AdminError {
 /// How many lines the file has (0 if it does not exist), and whether its
 /// last line is torn (no newline: a crash in the middle of a write).
 fn count_lines(path: &PathBuf) -> Result<(u64, bool), AdminError> {
-    match std::fs::read(path) {
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok((0, false)),
-        Err(error) => Err(unavailable(&format!("{}: {error}", path.display()))),
-        Ok(bytes) => {
-            let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-            let torn = bytes.last().is_some_and(|&b| b != b'\n');
-            Ok((newlines + u64::from(torn), torn))
-        }
+    use std::io::Read;
+    let failed = |e: std::io::Error| unavailable(&format!("{}: {e}", path.display()));
+    let mut file = match File::open(path) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok((0, false)),
+        other => other.map_err(failed)?,
+    };
+    // In chunks: a long log is not read into memory at once.
+    let mut chunk = vec![0_u8; 64 * 1024];
+    let (mut newlines, mut last) = (0_u64, None);
+    loop {
+        let read = file.read(&mut chunk).map_err(failed)?;
+        let Some(bytes) = chunk.get(..read).filter(|bytes| !bytes.is_empty()) else {
+            break;
+        };
+        newlines += bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        last = bytes.last().copied();
     }
+    let torn = last.is_some_and(|b| b != b'\n');
+    Ok((newlines + u64::from(torn), torn))
 }
 
 /// Appends one line (after a newline ending a torn last line) and fsyncs
@@ -199,4 +209,33 @@ fn read_events(path: &PathBuf, mut visit: impl FnMut(AuditEvent)) -> Result<(), 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_torn_last_line_is_ended_and_ids_go_on() {
+        let dir = std::env::temp_dir().join(format!("tba-audit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("keys.audit.jsonl");
+        std::fs::write(&path, "{\"id\":\"1\",\"torn").expect("write");
+        let log = EmbeddedAudit::file(path.clone());
+        log.record(AuditEvent::new("create", "key_a", "key_admin", ["label"]))
+            .await
+            .expect("append");
+        let page = log
+            .list(AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .await
+            .expect("list");
+        assert_eq!(page.events.len(), 1, "the torn line is skipped");
+        assert_eq!(page.events[0].id, "2");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
