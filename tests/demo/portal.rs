@@ -35,6 +35,17 @@ fn target_dir() -> PathBuf {
     )
 }
 
+/// Opens the portal and unlocks it with `admin_token`; waits for the list.
+async fn open_with(browser: &Browser, server: &DemoServer, admin_token: &str) {
+    browser.open(&server.url("/portal")).await;
+    let field = browser.wait_for("#admin-key").await;
+    browser.type_text(&field, admin_token).await;
+    browser
+        .click(&browser.wait_for("#unlock-button").await)
+        .await;
+    browser.wait_for("#key-table").await;
+}
+
 /// Waits for the "shown once" dialog's token: the element and the token.
 async fn shown_token(browser: &Browser) -> (crate::webdriver::Element, String) {
     let shown = browser.wait_for("#token-value").await;
@@ -306,13 +317,7 @@ async fn a_thousand_keys_list_to_the_end_and_any_id_is_revoked_and_rotated() {
     };
     let count = || async { browser.text(&browser.wait_for("#count").await).await };
 
-    browser.open(&server.url("/portal")).await;
-    let field = browser.wait_for("#admin-key").await;
-    browser.type_text(&field, &admin_token).await;
-    browser
-        .click(&browser.wait_for("#unlock-button").await)
-        .await;
-    browser.wait_for("#key-table").await;
+    open_with(&browser, &server, &admin_token).await;
     browser
         .wait_until("every key is listed", || async {
             usize::try_from(rows().await).unwrap_or(0) == total
@@ -471,13 +476,7 @@ async fn search_filter_edit_and_delete_keys_in_the_portal() {
         .json();
     let successor = rotated["key"]["id"].as_str().expect("id").to_owned();
 
-    browser.open(&server.url("/portal")).await;
-    let field = browser.wait_for("#admin-key").await;
-    browser.type_text(&field, &admin_token).await;
-    browser
-        .click(&browser.wait_for("#unlock-button").await)
-        .await;
-    browser.wait_for("#key-table").await;
+    open_with(&browser, &server, &admin_token).await;
     // The demo's two keys, the three made here and Globex's successor.
     browser
         .wait_until("every key is listed", || async {
@@ -729,12 +728,7 @@ async fn a_keys_usage_chart_and_the_audit_log_in_the_portal() {
         .await;
     assert_eq!(patched.status, StatusCode::OK);
 
-    browser.open(&server.url("/portal")).await;
-    let field = browser.wait_for("#admin-key").await;
-    browser.type_text(&field, &admin_token).await;
-    browser
-        .click(&browser.wait_for("#unlock-button").await)
-        .await;
+    open_with(&browser, &server, &admin_token).await;
     browser
         .click(
             &browser

@@ -66,17 +66,21 @@ impl PostgresKeyWriter {
         Ok(AuditPage::of(events, query.limit))
     }
 
-    /// The counts of key `id` from day `first` on.
+    /// The counts of key `id` on the days `first..=last`.
     pub(super) async fn usage_days(
         &self,
         id: &str,
         first: u32,
+        last: u32,
     ) -> Result<Vec<(u32, DayCounts)>, AdminError> {
         let namespace = self.namespace.as_str();
-        let first = i32::try_from(first).unwrap_or(i32::MAX);
+        let day = |day: u32| i32::try_from(day).unwrap_or(i32::MAX);
+        let (first, last) = (day(first), day(last));
         let rows = self
             .with_plain_client(async |client| {
-                Ok(client.query(sql::USAGE, &[&namespace, &id, &first]).await?)
+                Ok(client
+                    .query(sql::USAGE, &[&namespace, &id, &first, &last])
+                    .await?)
             })
             .await?;
         Ok(rows

@@ -52,10 +52,10 @@ pub(super) const FLUSH_USAGE: &str = "INSERT INTO tba_usage \
 /// Deletes usage of days before `$2`.
 pub(super) const PRUNE_USAGE: &str = "DELETE FROM tba_usage WHERE namespace = $1 AND day < $2";
 
-/// One key's (`$2`) usage from day `$3` on.
+/// One key's (`$2`) usage on the days `$3` to `$4`.
 #[cfg(feature = "admin")]
 pub(super) const USAGE: &str = "SELECT day, passed, rate_limited, usage_exceeded, refused \
-     FROM tba_usage WHERE namespace = $1 AND id = $2 AND day >= $3";
+     FROM tba_usage WHERE namespace = $1 AND id = $2 AND day >= $3 AND day <= $4";
 
 /// Appends an audit event; its sequence number.
 #[cfg(feature = "admin")]

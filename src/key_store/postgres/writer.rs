@@ -725,8 +725,7 @@ impl KeyWriter for PostgresKeyWriter {
         first: u32,
         last: u32,
     ) -> Result<Vec<(u32, crate::key_store::usage::DayCounts)>, AdminError> {
-        let _ = last;
-        self.usage_days(id, first).await
+        self.usage_days(id, first, last).await
     }
 
     async fn insert(&self, entry: KeyEntry) -> Result<u64, AdminError> {
