@@ -1,12 +1,17 @@
-//! What the rate limiter adds to a request's latency, in-process, on one
-//! runtime thread: `BearerAuth` over a shared key store (a replica of
-//! 10,000 keys in a real `redis-server` on a unix socket), without a rate
-//! limit, with the local limiter, and with the Redis limiter (one Lua
-//! script per request). Rounds alternate between the three, with Redis's
-//! default `appendfsync everysec`; then the Redis limiter alone with
-//! `appendfsync always` (each request's state is a write, and each write
-//! then waits for the disk). The figures are per-request latencies over
-//! every round, and a PING round trip for scale.
+//! What the rate limiter adds to a request's latency, in-process:
+//! `BearerAuth` over a shared key store (a replica of 10,000 keys in a
+//! real `redis-server` on a unix socket), without a rate limit, with the
+//! local limiter, with the exact Redis limiter (one Lua script per
+//! request), and with Redis shares (`redis_shares`: a tenth of the quota
+//! at a time, which this run never exhausts, and shares of 100 requests,
+//! taken again every 50 requests of a key, in the background). Requests
+//! are sent one at a time by the bench's thread; the runtime has one worker
+//! thread, where the background takes and Redis's connection run. Rounds
+//! alternate between the variants, with Redis's default `appendfsync
+//! everysec`; then the exact limiter and the shares of 100 with
+//! `appendfsync always` (each state change is a write, and each write then
+//! waits for the disk). The figures are per-request latencies over every
+//! round, and a PING round trip for scale.
 //!
 //! ```text
 //! cargo bench --bench rate_limit                    # 10 rounds of 2,000 requests each
@@ -29,7 +34,7 @@ use tower::{Layer, Service, ServiceExt};
 use tower_bearer_auth::key_store::{
     keys_file::KeysFile, redis::RedisKeyWriter, redis::SharedKeyStore,
 };
-use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
 use tower_bearer_auth::{BearerAuthLayer, KeyEntry, KeyGenerator};
 
 const KEYS: usize = 10_000;
@@ -85,7 +90,8 @@ fn main() {
     let Some(redis) = support::redis::RedisServer::start("bench-rate-limit") else {
         return;
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
         .enable_all()
         .build()
         .expect("runtime");
@@ -113,9 +119,19 @@ fn main() {
         let auth = BearerAuthLayer::new(store.clone());
         let local = RateLimiter::builder().default_quota(quota).build();
         let shared = RateLimiter::builder().default_quota(quota).redis(&store).build();
+        let tenth = RateLimiter::builder()
+            .default_quota(quota)
+            .redis_shares(&store, ShareSize::fraction(10))
+            .build();
+        let hundred = RateLimiter::builder()
+            .default_quota(quota)
+            .redis_shares(&store, ShareSize::requests(100))
+            .build();
         let mut none = auth.layer(Ok200);
         let mut with_local = auth.layer(auth.rate_limit(local).layer(Ok200));
         let mut with_redis = auth.layer(auth.rate_limit(shared).layer(Ok200));
+        let mut with_tenth = auth.layer(auth.rate_limit(tenth).layer(Ok200));
+        let mut with_hundred = auth.layer(auth.rate_limit(hundred).layer(Ok200));
 
         // The floor: one PING round trip on a connection of our own.
         let mut ping = Vec::new();
@@ -145,10 +161,13 @@ fn main() {
             .await
             .expect("CONFIG SET");
         let (mut t_none, mut t_local, mut t_redis) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut t_tenth, mut t_hundred) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             round(&mut none, &bearers, &mut t_none).await;
             round(&mut with_local, &bearers, &mut t_local).await;
             round(&mut with_redis, &bearers, &mut t_redis).await;
+            round(&mut with_tenth, &bearers, &mut t_tenth).await;
+            round(&mut with_hundred, &bearers, &mut t_hundred).await;
         }
         // `appendfsync always`: every write waits for the disk, and each
         // request's GCRA state is a write.
@@ -159,9 +178,10 @@ fn main() {
             .query_async(&mut con)
             .await
             .expect("CONFIG SET");
-        let mut t_always = Vec::new();
+        let (mut t_always, mut t_hundred_always) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
             round(&mut with_redis, &bearers, &mut t_always).await;
+            round(&mut with_hundred, &bearers, &mut t_hundred_always).await;
         }
         println!(
             "rate_limit: {KEYS} keys (shared store replica), {rounds} rounds x {PER_ROUND} requests, redis-server {} on a unix socket",
@@ -171,18 +191,24 @@ fn main() {
         for (name, mut times) in [
             ("no rate limit", t_none),
             ("local limiter", t_local),
-            ("Redis limiter", t_redis),
-            ("Redis, fsync always", t_always),
+            ("Redis exact", t_redis),
+            ("Redis shares, 1/10", t_tenth),
+            ("Redis shares of 100", t_hundred),
+            ("exact, fsync always", t_always),
+            ("shares 100, fsync alw.", t_hundred_always),
         ] {
             times.sort();
             let (p50, p99) = (percentile(&times, 0.5), percentile(&times, 0.99));
             let base = *base.get_or_insert((p50, p99));
+            // Requests slower than a tenth of a PING: those that waited.
+            let slow = times.iter().filter(|t| **t > percentile(&ping, 0.5) / 10).count();
             println!(
-                "  {name:19} p50 {:>8.2} µs  p99 {:>8.2} µs   added: p50 {:>+8.2} µs, p99 {:>+8.2} µs",
+                "  {name:22} p50 {:>8.2} µs  p99 {:>8.2} µs   added: p50 {:>+8.2} µs, p99 {:>+8.2} µs   over PING/10: {:.2}%",
                 p50.as_secs_f64() * 1e6,
                 p99.as_secs_f64() * 1e6,
                 (p50.as_secs_f64() - base.0.as_secs_f64()) * 1e6,
                 (p99.as_secs_f64() - base.1.as_secs_f64()) * 1e6,
+                slow as f64 * 100.0 / times.len() as f64,
             );
         }
     });

@@ -63,6 +63,11 @@ pub(crate) enum Check {
 ///   across replicas, one Lua script per request next to the shared key
 ///   set; while Redis fails, each replica limits with its local counts
 ///   (so a key may get up to one quota per replica) and says so in a warning.
+/// - **Redis shares** ([`RateLimiterBuilder::redis_shares`]): each
+///   replica takes a share of a key's quota from Redis in the background
+///   and decides locally, with no round trip per request; across N
+///   replicas a key may get up to N shares more than the exact limit (see
+///   the [module docs](super#shares-no-round-trip-per-request)).
 ///
 /// ```
 /// use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
@@ -81,7 +86,23 @@ struct Inner {
     default: Option<DefaultQuota>,
     local: Arc<LocalLimiter>,
     #[cfg(feature = "redis")]
-    redis: Option<Arc<super::redis::RedisLimiter>>,
+    redis: Option<Redis>,
+}
+
+/// Where a Redis-shared limiter decides.
+#[cfg(feature = "redis")]
+enum Redis {
+    /// One script per request.
+    Exact(Arc<super::redis::ExactLimiter>),
+    /// From shares taken in the background.
+    Shares(Arc<super::redis::ShareLimiter>),
+}
+
+/// How a builder was told to use Redis.
+#[cfg(feature = "redis")]
+enum RedisMode {
+    Exact,
+    Shares(super::ShareSize),
 }
 
 /// The default quota, its units, and the `RateLimit` values of passing
@@ -140,7 +161,7 @@ pub struct RateLimiterBuilder {
     default: Option<Quota>,
     max_keys: usize,
     #[cfg(feature = "redis")]
-    redis: Option<crate::key_store::redis::LimiterHome>,
+    redis: Option<(crate::key_store::redis::LimiterHome, RedisMode)>,
 }
 
 impl RateLimiter {
@@ -167,10 +188,16 @@ impl RateLimiter {
         self.inner.default.as_ref().map(|default| default.quota)
     }
 
-    /// How many keys the local table holds a state for now.
+    /// How many keys the local table holds a state for now, and, in the
+    /// share mode, the keys this replica holds a share entry for.
     #[must_use]
     pub fn tracked_keys(&self) -> usize {
-        self.inner.local.len()
+        let local = self.inner.local.len();
+        #[cfg(feature = "redis")]
+        if let Some(Redis::Shares(shares)) = &self.inner.redis {
+            return local + shares.tracked_keys();
+        }
+        local
     }
 
     /// The bytes the local table has allocated for its states now.
@@ -195,16 +222,42 @@ impl RateLimiter {
             (None, None) => return Check::Unlimited,
         };
         #[cfg(feature = "redis")]
-        if let Some(redis) = self.inner.redis.as_ref().filter(|r| r.is_answering()) {
-            let pending = Arc::clone(redis).check(principal.rate_limit_key().to_owned(), quota);
-            let this = self.clone();
-            return Check::Pending(Box::pin(async move {
-                let decision = pending.await;
-                this.verdict(decision, own.is_some(), quota)
-            }));
+        match &self.inner.redis {
+            Some(Redis::Exact(redis)) if redis.is_answering() => {
+                let pending = Arc::clone(redis).check(principal.rate_limit_key().to_owned(), quota);
+                return self.later(pending, own.is_some(), quota);
+            }
+            Some(Redis::Shares(shares)) => {
+                let hash = principal.rate_limit_hash();
+                match shares.check(hash, principal.rate_limit_key(), quota) {
+                    super::redis::ShareCheck::Now(decision) => {
+                        return Check::Ready(self.verdict(decision, own.is_some(), quota));
+                    }
+                    super::redis::ShareCheck::Later(pending) => {
+                        return self.later(pending, own.is_some(), quota);
+                    }
+                    super::redis::ShareCheck::Local => {}
+                }
+            }
+            _ => {}
         }
         let decision = self.inner.local.check(principal.rate_limit_hash(), units);
         Check::Ready(self.verdict(decision, own.is_some(), quota))
+    }
+
+    /// The verdict once Redis has decided.
+    #[cfg(feature = "redis")]
+    fn later(
+        &self,
+        pending: impl Future<Output = Decision> + Send + 'static,
+        own: bool,
+        quota: Quota,
+    ) -> Check {
+        let this = self.clone();
+        Check::Pending(Box::pin(async move {
+            let decision = pending.await;
+            this.verdict(decision, own, quota)
+        }))
     }
 
     fn verdict(&self, decision: Decision, own: bool, quota: Quota) -> Verdict {
@@ -232,7 +285,14 @@ impl fmt::Debug for RateLimiter {
         let mut debug = f.debug_struct("RateLimiter");
         debug.field("default_quota", &self.default_quota());
         #[cfg(feature = "redis")]
-        debug.field("redis", &self.inner.redis.is_some());
+        debug.field(
+            "redis",
+            &match self.inner.redis {
+                None => "no",
+                Some(Redis::Exact(_)) => "exact",
+                Some(Redis::Shares(_)) => "shares",
+            },
+        );
         debug.finish_non_exhaustive()
     }
 }
@@ -260,7 +320,45 @@ impl RateLimiterBuilder {
     #[cfg(feature = "redis")]
     #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
     pub fn redis(mut self, store: &crate::key_store::redis::SharedKeyStore) -> Self {
-        self.redis = store.redis_home();
+        self.redis = store.redis_home().map(|home| (home, RedisMode::Exact));
+        self
+    }
+
+    /// Shares each key's quota through the Redis of `store` without a round
+    /// trip per request: each replica takes `size` of a key's quota at a
+    /// time from Redis in the background (the same state [`Self::redis`]
+    /// keeps, so the two modes may be mixed) and decides from what it
+    /// holds. A request waits for Redis only when its replica holds nothing
+    /// of the key's quota: its first request there, or one that outran the
+    /// refill. The price is bounded over-admission: across N replicas a
+    /// key gets at most what the exact limit admits plus N shares in any
+    /// period (see the [module docs](super#shares-no-round-trip-per-request)).
+    /// Like [`Self::redis`],
+    /// a store another backend feeds counts per replica.
+    ///
+    /// ```no_run
+    /// use tower_bearer_auth::key_store::redis::SharedKeyStore;
+    /// use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
+    ///
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let store = SharedKeyStore::builder("redis://127.0.0.1/").start()?;
+    /// let limiter = RateLimiter::builder()
+    ///     .default_quota(Quota::new(1_000, 60)?)
+    ///     .redis_shares(&store, ShareSize::fraction(20)) // 50 requests at a time
+    ///     .build();
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[cfg(feature = "redis")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+    pub fn redis_shares(
+        mut self,
+        store: &crate::key_store::redis::SharedKeyStore,
+        size: super::ShareSize,
+    ) -> Self {
+        self.redis = store
+            .redis_home()
+            .map(|home| (home, RedisMode::Shares(size)));
         self
     }
 
@@ -272,9 +370,14 @@ impl RateLimiterBuilder {
             inner: Arc::new(Inner {
                 default: self.default.map(DefaultQuota::new),
                 #[cfg(feature = "redis")]
-                redis: self
-                    .redis
-                    .map(|home| Arc::new(super::redis::RedisLimiter::new(home, &local))),
+                redis: self.redis.map(|(home, mode)| match mode {
+                    RedisMode::Exact => {
+                        Redis::Exact(Arc::new(super::redis::ExactLimiter::new(home, &local)))
+                    }
+                    RedisMode::Shares(size) => Redis::Shares(Arc::new(
+                        super::redis::ShareLimiter::new(home, &local, size, self.max_keys),
+                    )),
+                }),
                 local,
             }),
         }

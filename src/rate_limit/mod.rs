@@ -55,7 +55,36 @@
 //! request decides on Redis's clock, so the limit is exact across replicas;
 //! when Redis fails, each replica decides with its local counts for a
 //! second at a time (a key may then get up to one quota per replica), and
-//! says so in a warning at most once a minute.
+//! says so in a warning at most once a minute. Exact is the default.
+//!
+//! ## Shares: no round trip per request
+//!
+//! With [`RateLimiterBuilder::redis_shares`], each replica takes a *share*
+//! of a key's quota from Redis at a time ([`ShareSize`]: a tenth by
+//! default), from the same GCRA state the exact limiter keeps (one script
+//! call moves it on by the whole share), and decides from what it holds:
+//! one shard lock, no await. When half the share is spent, a background
+//! task takes the missing part; a request waits for Redis only when its
+//! replica holds nothing of the key's quota (its first request there, or
+//! after outrunning the refill). When Redis has nothing left, the replica
+//! refuses locally until Redis said the next request fits, then asks again.
+//!
+//! **The bound.** A replica never holds more than one share of a key
+//! (a take asks for what the share lacks, and only takes add to it). Every
+//! request a replica admits was taken from Redis, where taking follows the
+//! exact GCRA; so in any period, the requests N replicas admit for a key
+//! are at most what the exact limiter admits in that period, plus what the
+//! replicas held when it began: **at most N shares more**. That happens
+//! when shares taken in one window are spent in the next, on top of a full
+//! burst; with fresh shares a flood admits exactly what the exact limiter
+//! would. The other way, up to N shares may sit unspent on replicas the
+//! key's requests do not reach (it then gets less than its quota there);
+//! a share idle for a whole window is forgotten when the table grows, and
+//! what it held is not given back. `Retry-After` says when Redis will have
+//! room, not that this replica's next take will win it. While Redis fails,
+//! what a replica holds is spent, then its local counts decide, as in the
+//! exact mode. Tested with 2 and 3 replicas flooding one key
+//! (`tests/key_store/shared_rate_limit_shares.rs`).
 
 #[cfg(feature = "rate-limit")]
 mod future;
@@ -73,7 +102,7 @@ pub(crate) mod limiter;
 mod local;
 mod quota;
 #[cfg(all(feature = "rate-limit", feature = "redis"))]
-mod redis;
+pub(crate) mod redis;
 #[cfg(feature = "rate-limit")]
 mod report;
 #[cfg(feature = "rate-limit")]
@@ -82,6 +111,8 @@ mod service;
 mod subject;
 
 pub use self::quota::{Quota, QuotaError};
+#[cfg(all(feature = "rate-limit", feature = "redis"))]
+pub use self::redis::ShareSize;
 #[cfg(feature = "rate-limit")]
 pub use self::{
     future::RateLimitFuture,

@@ -9,6 +9,7 @@ mod last_used;
 mod revocation_under_load;
 mod shared_credits;
 mod shared_rate_limit;
+mod shared_rate_limit_shares;
 mod shared_store;
 mod shared_store_cluster;
 mod shared_store_faults;

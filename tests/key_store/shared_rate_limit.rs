@@ -8,7 +8,7 @@ use std::time::Duration;
 use tower::{Layer, Service, ServiceExt};
 use tower_bearer_auth::BearerAuthLayer;
 use tower_bearer_auth::key_store::redis::RedisKeyWriter;
-use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
 
 use crate::shared_store::{NAMESPACE, new_key, replica};
 use crate::support::redis::{RedisServer, command_calls};
@@ -162,6 +162,20 @@ async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_repor
         "one quota of 2 across two replicas"
     );
     assert_eq!(stores[0].status().shared_rate_limit_problem, None);
+    // The share mode needs nothing more: a replica in it reads the same
+    // state (the quota of 2 is spent) and is refused nothing.
+    let store = replica(&url("replica"), Duration::from_secs(5), true).await;
+    let limiter = RateLimiter::builder()
+        .redis_shares(&store, ShareSize::default())
+        .build();
+    let mut service = BearerAuthLayer::builder(store.clone())
+        .rate_limiter(limiter)
+        .build()
+        .expect("valid")
+        .layer(Echo::default());
+    let (parts, _) = send(&mut service, &bearer).await;
+    assert_eq!(parts.status, http::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(store.status().shared_rate_limit_problem, None);
     // The same user flushes the keys' usage counts to the day's hash.
     assert!(stores[0].flush_last_uses(Duration::from_secs(5)).await);
     let days: Vec<String> = redis::cmd("KEYS")

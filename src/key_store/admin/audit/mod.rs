@@ -98,6 +98,7 @@ pub fn is_event_id(cursor: &str) -> bool {
 
 /// The sequence number a cursor names, for logs that number their events
 /// (a keys file's lines, a Postgres table): its first number.
+#[cfg_attr(not(any(feature = "admin", feature = "postgres")), allow(dead_code))]
 pub(crate) fn sequence_of(cursor: &str) -> Result<u64, AdminError> {
     let first = cursor.split_once('-').map_or(cursor, |(first, _)| first);
     match first.parse() {

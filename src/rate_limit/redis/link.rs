@@ -1,18 +1,17 @@
-//! The Redis backend: one GCRA script per request, on Redis's clock, next
-//! to the shared key set (`{tba:<ns>}:rl:<key id>`, one hash tag, so one
-//! Redis Cluster slot). While Redis fails, the local table decides.
+//! The connection both Redis limiters use: one multiplexed connection,
+//! scripts with a time limit, and what a failure does (decide locally for
+//! a second, warn at most once a minute, report a refused script in the
+//! store's status).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Script};
+use redis::{AsyncConnectionConfig, FromRedisValue, ScriptInvocation};
 use tokio::sync::Mutex;
 
-use super::Quota;
-use super::gcra::{self, Decision, Units};
-use super::local::{LocalLimiter, fingerprint};
+use super::super::local::LocalLimiter;
 use crate::key_store::redis::{LimiterHome, Source};
 
 /// How long a connection attempt or a script may take before the request
@@ -26,29 +25,45 @@ const FALLBACK: Duration = Duration::from_secs(1);
 /// A Redis failure is logged again only after this long.
 const WARN_EVERY: Duration = Duration::from_secs(60);
 
-pub(crate) struct RedisLimiter {
+/// Redis as a limiter reaches it.
+pub(super) struct RedisLink {
     source: Source,
+    /// `{tba:<ns>}:rl:`, before a key id.
     prefix: String,
     /// The store's slot for a refusal that makes this limiter count per
     /// replica (shown in its status).
     problem: Arc<std::sync::Mutex<Option<String>>>,
-    script: Script,
     connection: Mutex<Option<MultiplexedConnection>>,
-    /// The local table's clock (ns) and table, for the fallback.
-    local: Arc<LocalLimiter>,
+    /// The local table: its clock (ns), and the decisions while Redis fails.
+    pub(super) local: Arc<LocalLimiter>,
     /// Until when (local ns) requests are decided locally; 0: ask Redis.
     fallback_until: AtomicU64,
     /// When the last warning was logged (local ns; 0: never).
     warned_at: AtomicU64,
 }
 
-impl RedisLimiter {
-    pub(crate) fn new(home: LimiterHome, local: &Arc<LocalLimiter>) -> Self {
+/// Why Redis did not decide: refused (a permission: it will not change by
+/// itself), or failed (down, slow).
+pub(super) struct Problem {
+    refused: bool,
+    text: String,
+}
+
+impl Problem {
+    fn failed(text: String) -> Self {
+        Self {
+            refused: false,
+            text,
+        }
+    }
+}
+
+impl RedisLink {
+    pub(super) fn new(home: LimiterHome, local: &Arc<LocalLimiter>) -> Self {
         Self {
             source: home.source,
             prefix: format!("{}:rl:", home.hash_tag),
             problem: home.problem,
-            script: Script::new(include_str!("scripts/gcra.lua")),
             connection: Mutex::new(None),
             local: Arc::clone(local),
             fallback_until: AtomicU64::new(0),
@@ -56,56 +71,45 @@ impl RedisLimiter {
         }
     }
 
+    /// The Redis key of a rate-limit key id's state.
+    pub(super) fn state_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
     /// Whether to ask Redis (not inside a fallback period).
-    pub(crate) fn is_answering(&self) -> bool {
+    pub(super) fn is_answering(&self) -> bool {
         let until = self.fallback_until.load(Ordering::Relaxed);
         until == 0 || self.local.now() >= until
     }
 
-    /// The decision for a request of `key` (wait in nanoseconds): from
-    /// Redis, or locally if Redis fails.
-    pub(crate) async fn check(self: Arc<Self>, key: String, quota: Quota) -> Decision {
-        match self.ask(&key, quota).await {
-            Ok(decision) => {
+    /// Runs `call` within the time limit; a failure starts a fallback
+    /// period (and may warn), a success after one ends it.
+    pub(super) async fn run<T: FromRedisValue>(
+        &self,
+        call: &ScriptInvocation<'_>,
+    ) -> Result<T, Problem> {
+        let outcome = match self.connection().await {
+            Ok(mut connection) => tokio::time::timeout(TIMEOUT, call.invoke_async(&mut connection))
+                .await
+                .map_err(|_| Problem::failed("the rate-limit script timed out".to_owned()))
+                .and_then(|answer| {
+                    answer.map_err(|e| Problem {
+                        refused: e.code() == Some("NOPERM"),
+                        text: e.to_string(),
+                    })
+                }),
+            Err(problem) => Err(problem),
+        };
+        match &outcome {
+            Ok(_) => {
                 if self.fallback_until.swap(0, Ordering::Relaxed) != 0 {
-                    super::report::redis_back();
+                    super::super::report::redis_back();
                     self.set_problem(None);
                 }
-                decision
             }
-            Err(problem) => {
-                self.fail(&problem).await;
-                self.local.check(fingerprint(&key), Units::nanos(quota))
-            }
+            Err(problem) => self.fail(problem).await,
         }
-    }
-
-    async fn ask(&self, key: &str, quota: Quota) -> Result<Decision, Problem> {
-        let mut connection = self.connection().await?;
-        let units = Units::micros(quota);
-        let mut call = self.script.key(format!("{}{key}", self.prefix));
-        call.arg(units.emission).arg(units.window);
-        let (allowed, amount): (u8, u64) =
-            tokio::time::timeout(TIMEOUT, call.invoke_async(&mut connection))
-                .await
-                .map_err(|_| Problem::failed("the rate-limit script timed out".to_owned()))?
-                .map_err(|e| Problem {
-                    refused: e.code() == Some("NOPERM"),
-                    text: e.to_string(),
-                })?;
-        let decision = if allowed == 1 {
-            gcra::allowed_with_debt(amount, units)
-        } else {
-            Decision {
-                allowed: false,
-                remaining: 0,
-                wait: amount,
-            }
-        };
-        Ok(Decision {
-            wait: decision.wait.saturating_mul(1_000),
-            ..decision
-        })
+        outcome
     }
 
     async fn connection(&self) -> Result<MultiplexedConnection, Problem> {
@@ -142,9 +146,9 @@ impl RedisLimiter {
                 .is_ok()
         {
             if problem.refused {
-                super::report::redis_refused(&problem.text);
+                super::super::report::redis_refused(&problem.text);
             } else {
-                super::report::redis_fallback(&problem.text);
+                super::super::report::redis_fallback(&problem.text);
             }
         }
         if problem.refused {
@@ -160,21 +164,5 @@ impl RedisLimiter {
             .problem
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = problem;
-    }
-}
-
-/// Why Redis did not decide: refused (a permission: it will not change by
-/// itself), or failed (down, slow).
-struct Problem {
-    refused: bool,
-    text: String,
-}
-
-impl Problem {
-    fn failed(text: String) -> Self {
-        Self {
-            refused: false,
-            text,
-        }
     }
 }

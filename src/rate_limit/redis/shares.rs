@@ -1,0 +1,125 @@
+//! The share mode: each replica takes shares of a key's quota from Redis
+//! (`scripts/take.lua`, the exact mode's GCRA state) in the background and
+//! decides from what it holds, with no round trip on the request's path.
+//! A request waits for Redis only when its replica holds nothing of the
+//! key's quota (its first request there, or one that outran the refill).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use redis::Script;
+
+use super::super::Quota;
+use super::super::gcra::{Decision, Units};
+use super::super::local::LocalLimiter;
+use super::ShareSize;
+use super::link::RedisLink;
+use super::share_table::{ShareTable, Step, Take, Taken, Taking};
+use crate::key_store::redis::LimiterHome;
+
+/// How a request of the share mode goes.
+pub(crate) enum ShareCheck {
+    /// Decided from this replica's share.
+    Now(Decision),
+    /// Decided once a take is answered.
+    Later(Pin<Box<dyn Future<Output = Decision> + Send>>),
+    /// Redis is failing or the table is full: the local limiter decides.
+    Local,
+}
+
+pub(crate) struct ShareLimiter {
+    link: RedisLink,
+    script: Script,
+    table: ShareTable,
+    size: ShareSize,
+}
+
+impl ShareLimiter {
+    pub(crate) fn new(
+        home: LimiterHome,
+        local: &Arc<LocalLimiter>,
+        size: ShareSize,
+        max_keys: usize,
+    ) -> Self {
+        Self {
+            link: RedisLink::new(home, local),
+            script: Script::new(include_str!("../scripts/take.lua")),
+            table: ShareTable::new(max_keys),
+            size,
+        }
+    }
+
+    /// How many keys this replica holds a share entry for.
+    pub(crate) fn tracked_keys(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Decides a request of the key with fingerprint `hash` and id `id`.
+    pub(crate) fn check(self: &Arc<Self>, hash: u64, id: &str, quota: Quota) -> ShareCheck {
+        match self.step(hash, id, quota) {
+            Step::Decided(decision) => ShareCheck::Now(decision),
+            Step::Local => ShareCheck::Local,
+            Step::Wait(taking) => {
+                let this = Arc::clone(self);
+                let id = id.to_owned();
+                ShareCheck::Later(Box::pin(this.wait(taking, hash, id, quota)))
+            }
+        }
+    }
+
+    /// One decision of the table; sends the take it asks for.
+    fn step(self: &Arc<Self>, hash: u64, id: &str, quota: Quota) -> Step {
+        let size = self.size.of(quota);
+        let now = self.link.local.now();
+        let (step, take) = self
+            .table
+            .decide(hash, quota, size, now, self.link.is_answering());
+        if let Some(take) = take {
+            self.send(take, id);
+        }
+        step
+    }
+
+    /// Waits for takes until the table decides (each take either gives
+    /// requests or says none are left, so this ends).
+    async fn wait(
+        self: Arc<Self>,
+        mut taking: Arc<Taking>,
+        hash: u64,
+        id: String,
+        quota: Quota,
+    ) -> Decision {
+        loop {
+            taking.done().await;
+            match self.step(hash, &id, quota) {
+                Step::Decided(decision) => return decision,
+                Step::Local => return self.link.local.check(hash, Units::nanos(quota)),
+                Step::Wait(next) => taking = next,
+            }
+        }
+    }
+
+    /// Sends `take` to Redis in a task of its own; without a Tokio runtime,
+    /// answers it as a failure at once (the local limiter decides).
+    fn send(self: &Arc<Self>, take: Take, id: &str) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.table.taken(&take, None, self.link.local.now());
+            return;
+        };
+        let this = Arc::clone(self);
+        let state_key = self.link.state_key(id);
+        runtime.spawn(async move {
+            let units = Units::micros(take.quota);
+            let mut call = this.script.key(state_key);
+            call.arg(units.emission).arg(units.window).arg(take.wanted);
+            let answer = this.link.run::<(u32, u32, u64)>(&call).await.ok();
+            let answer = answer.map(|(taken, left, wait)| Taken {
+                taken,
+                left,
+                wait: wait.saturating_mul(1_000),
+            });
+            this.table.taken(&take, answer, this.link.local.now());
+        });
+    }
+}
