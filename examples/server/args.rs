@@ -9,7 +9,8 @@ use tower_bearer_auth::rate_limit::Quota;
 pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --redis URL | --postgres URL] [--realm NAME]
               [--namespace NS] [--max-staleness DURATION] [--resync-every DURATION]
               [--header-timeout DURATION] [--idle-timeout DURATION] [--max-connections N]
-              [--reload-timeout DURATION] [--rate-limit N/Ss] [--trusted-proxy CIDR]...
+              [--reload-timeout DURATION] [--rate-limit N/Ss [--rate-limit-shares PARTS]]
+              [--trusted-proxy CIDR]...
               [--save-every DURATION] [--github-keys-url URL] [--metrics-public]
               [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch DURATION]]
        server --check-keys FILE
@@ -32,6 +33,10 @@ pub(crate) const USAGE: &str = "usage: server [--listen ADDR] [--keys FILE | --r
   --reload-timeout 10s      time a SIGHUP reload may take to read the file
   --rate-limit 100/60s      the rate limit of keys without a rate_limit of their own (default: none);
                             with --redis, limits are shared by every replica
+  --rate-limit-shares 10     with --redis: no round trip per request; each replica takes 1/PARTS of a
+                            key's quota from Redis at a time and decides locally (a key may get up
+                            to one share per replica more than its quota; default: exact, one
+                            round trip per request)
   --save-every 30s          with --keys: save credit balances and last uses to the file this often
                             (and at shutdown; a crash gives back at most one period's credits)
   --github-keys-url URL     where GitHub publishes its secret-scanning keys, for leak reports at
@@ -70,6 +75,8 @@ pub(crate) struct Args {
     pub(crate) max_connections: Option<usize>,
     pub(crate) reload_timeout: Duration,
     pub(crate) rate_limit: Option<Quota>,
+    /// `--rate-limit-shares`: the share mode, 1/PARTS of a quota at a time.
+    pub(crate) rate_limit_shares: Option<u32>,
     pub(crate) trusted_proxies: Vec<AddressRange>,
     pub(crate) save_every: Duration,
     pub(crate) github_keys_url: String,
@@ -141,6 +148,7 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         max_connections: None,
         reload_timeout: Duration::from_secs(10),
         rate_limit: None,
+        rate_limit_shares: None,
         trusted_proxies: Vec::new(),
         save_every: Duration::from_secs(30),
         github_keys_url: tower_bearer_auth::admin::leaks::GITHUB_KEYS_URL.to_owned(),
@@ -193,6 +201,13 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
                         .map_err(|e| format!("--rate-limit {text:?}: {e}"))?,
                 );
             }
+            "--rate-limit-shares" => {
+                let text = value("--rate-limit-shares")?;
+                let parts: u32 = text.parse().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("--rate-limit-shares {text:?}: a positive number of parts")
+                })?;
+                parsed.rate_limit_shares = Some(parts);
+            }
             "--github-keys-url" => parsed.github_keys_url = value("--github-keys-url")?,
             "--metrics-public" => parsed.metrics_public = true,
             "--save-every" => {
@@ -227,6 +242,9 @@ pub(crate) fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, S
         return Err("--keys, --redis and --postgres are sources of keys: choose one".to_owned());
     }
     parsed.redis_tls.check(parsed.redis.as_deref())?;
+    if parsed.rate_limit_shares.is_some() && parsed.redis.is_none() {
+        return Err("--rate-limit-shares shares limits through Redis: it needs --redis".to_owned());
+    }
     parsed.jwt = match (jwks_url, issuer, audience) {
         (Some(jwks_url), Some(issuer), Some(audience)) => Some(JwtArgs {
             jwks_url,

@@ -18,7 +18,7 @@ use tower_bearer_auth::key_store::{
 };
 
 use crate::shared_admin::SharedAdmin;
-use tower_bearer_auth::rate_limit::{Quota, RateLimiter};
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
 use tower_bearer_auth::{KeyEntry, KeyGenerator, KeyStore, ScopeSet};
 
 /// What `/health` reports about the key set: how the last reload of the
@@ -220,16 +220,22 @@ impl Source {
         }
     }
 
-    /// The rate limiter: local, or shared through the key set's Redis.
-    pub(crate) fn rate_limiter(&self, default: Option<Quota>) -> RateLimiter {
+    /// The rate limiter: local, or shared through the key set's Redis
+    /// (exactly, or in shares of 1/`shares` of a quota).
+    pub(crate) fn rate_limiter(&self, default: Option<Quota>, shares: Option<u32>) -> RateLimiter {
         let mut builder = RateLimiter::builder();
         if let Some(quota) = default {
             builder = builder.default_quota(quota);
         }
-        let mut shared = false;
+        let mut shared = "no";
         if let Self::Shared(store, SharedAdmin::Redis(_)) = self {
-            builder = builder.redis(store);
-            shared = true;
+            (builder, shared) = match shares {
+                Some(parts) => (
+                    builder.redis_shares(store, ShareSize::fraction(parts)),
+                    "shares",
+                ),
+                None => (builder.redis(store), "exact"),
+            };
         }
         let limiter = builder.build();
         tracing::info!(default = ?limiter.default_quota().map(|q| q.to_string()), shared, "rate limits");

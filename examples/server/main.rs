@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --example server [-- --listen 127.0.0.1:3000] [--keys keys.json] [--realm api]
 //!     [--header-timeout 30s] [--idle-timeout 60s] [--max-connections N] [--reload-timeout 10s]
-//!     [--rate-limit 100/60s] [--trusted-proxy 10.0.0.0/8]...
+//!     [--rate-limit 100/60s [--rate-limit-shares 10]] [--trusted-proxy 10.0.0.0/8]...
 //!     [--jwks-url URL --jwt-issuer ISS --jwt-audience AUD [--jwks-min-refetch 10s]]
 //! cargo run --example server -- --check-keys keys.json
 //! ```
@@ -24,7 +24,9 @@
 //! on; a file that is not a keys file changes nothing. With `--redis`, the
 //! key set and its admin changes are shared by every replica. Keys are rate
 //! limited by their own `rate_limit`, else by `--rate-limit` (one quota per
-//! key for REST and gRPC together; shared through Redis with `--redis`). `GET /health` tells how the last reload went, and
+//! key for REST and gRPC together; shared through Redis with `--redis`,
+//! exactly, or in shares without a round trip per request with
+//! `--rate-limit-shares`). `GET /health` tells how the last reload went, and
 //! `--check-keys` checks a file before a reload. With `--jwks-url`, JWT
 //! access tokens signed by a key of that JWKS (and with that issuer and
 //! audience) pass beside API keys, with the scopes of their `scope` claim,
@@ -123,7 +125,7 @@ async fn run(args: Args) -> Result<(), String> {
         signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle SIGINT: {e}"))?;
 
     let source = keys::Source::open(&args).await?;
-    let limiter = source.rate_limiter(args.rate_limit);
+    let limiter = source.rate_limiter(args.rate_limit, args.rate_limit_shares);
     let jwt = match &args.jwt {
         Some(jwt_args) => Some(jwt::validator(jwt_args, Duration::from_secs(1)).await?),
         None => None,

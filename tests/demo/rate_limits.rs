@@ -2,7 +2,9 @@
 //! hit by 8 concurrent clients (HTTP/1.1 and HTTP/2) while other keys all
 //! pass; the 429 and its fields; one quota for REST and gRPC together, and
 //! `RESOURCE_EXHAUSTED` for a tonic client; an honest `Retry-After`; and,
-//! with two replicas on one Redis, at most the quota plus one per replica.
+//! with two replicas on one Redis, at most the quota plus one per replica;
+//! in the share mode (`--rate-limit-shares`), within the bound and with a
+//! script call per share, not per request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,7 +23,7 @@ use crate::server::proto::GetProfileRequest;
 use crate::server::proto::profiles_client::ProfilesClient;
 use crate::server::{DemoServer, TestKey, http_client, send};
 use crate::support::TempDir;
-use crate::support::redis::RedisServer;
+use crate::support::redis::{RedisServer, command_calls};
 
 fn limited(label: &str, requests: u32, per_seconds: u32) -> TestKey {
     let mut key = TestKey::new(label, "profile:read calls:write");
@@ -316,5 +318,72 @@ async fn two_replicas_on_redis_allow_at_most_the_quota_plus_one_each() {
             .is_some(),
         "{}",
         a.stderr.text()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_in_the_share_mode_stay_within_the_bound_with_few_round_trips() {
+    let Some(redis) = RedisServer::start("rate-replicas-shares") else {
+        return;
+    };
+    let url = redis.url();
+    let hot = limited("Hot Key", 100, 60);
+    let other = TestKey::new("Other", "profile:read");
+    let admin = RedisKeyWriter::connect(&url, "default")
+        .await
+        .expect("connect");
+    admin.insert(hot.entry.clone()).await.expect("insert");
+    admin.insert(other.entry.clone()).await.expect("insert");
+    let args = [
+        "--redis",
+        url.as_str(),
+        "--rate-limit",
+        "1000/60s",
+        "--rate-limit-shares",
+        "10",
+    ];
+    let a = DemoServer::start(&args);
+    let b = DemoServer::start(&args);
+    for server in [&a, &b] {
+        let started = Instant::now();
+        while profile(server, &other.bearer(), false).await.0.status != StatusCode::OK {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the replica never loaded"
+            );
+        }
+    }
+    let scripts = |calls: &std::collections::HashMap<String, u64>| {
+        calls.get("evalsha").copied().unwrap_or(0) + calls.get("eval").copied().unwrap_or(0)
+    };
+    let before = scripts(&command_calls(&redis.client()).await);
+    let took = Duration::from_secs(3);
+    let run = hammer(&[&a, &b], 4, &hot.bearer(), took).await;
+    let calls = scripts(&command_calls(&redis.client()).await) - before;
+    let (passed, burst) = (run.passes.len(), run.burst(Duration::from_millis(500)));
+    // Shares of 10 (a tenth of 100); exact: the burst, then one per 0.6 s.
+    let (share, replicas) = (10, 2);
+    let exact = 100 + 3_000 / 600 + 1;
+    println!(
+        "Redis shares, 2 replicas x 4 clients for 3 s on a 100/60s key: {burst} passed within \
+         0.5 s of the first, {passed} in all, {} refused, {calls} script calls (exact at most \
+         {exact}, bound {})",
+        run.refused,
+        exact + replicas * share
+    );
+    assert!(
+        passed <= exact + replicas * share,
+        "{passed}: over the bound"
+    );
+    assert!(
+        passed >= 100 - replicas * share,
+        "{passed}: the quota went unspent"
+    );
+    assert!(burst <= 100 + replicas * share, "{burst}");
+    assert!(run.refused > 0);
+    assert!(
+        calls * 10 < (passed + run.refused) as u64,
+        "{calls} script calls for {} requests",
+        passed + run.refused
     );
 }

@@ -165,4 +165,10 @@ fn keygen_and_server_refuse_conflicting_sources() {
         crate::server::run_to_exit(&["--keys", "keys.json", "--redis", "redis://127.0.0.1:1/"]);
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("choose one"), "{stderr}");
+    let (code, _, stderr) = crate::server::run_to_exit(&["--rate-limit-shares", "10"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("it needs --redis"), "{stderr}");
+    let (code, _, stderr) = crate::server::run_to_exit(&["--rate-limit-shares", "0"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("a positive number of parts"), "{stderr}");
 }
