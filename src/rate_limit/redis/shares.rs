@@ -75,8 +75,10 @@ impl ShareLimiter {
         let (step, take) = self
             .table
             .decide(hash, quota, size, now, self.link.is_answering());
-        if let Some(take) = take {
-            self.send(take, id);
+        let sent = take.is_none_or(|take| self.send(take, id));
+        if !sent && matches!(step, Step::Wait(_)) {
+            // No runtime to ask Redis from: nothing to wait for.
+            return Step::Local;
         }
         step
     }
@@ -100,12 +102,12 @@ impl ShareLimiter {
         }
     }
 
-    /// Sends `take` to Redis in a task of its own; without a Tokio runtime,
-    /// answers it as a failure at once (the local limiter decides).
-    fn send(self: &Arc<Self>, take: Take, id: &str) {
+    /// Sends `take` to Redis in a task of its own. Without a Tokio runtime,
+    /// answers it as a failure at once and says it was not sent.
+    fn send(self: &Arc<Self>, take: Take, id: &str) -> bool {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             self.table.taken(&take, None, self.link.local.now());
-            return;
+            return false;
         };
         let this = Arc::clone(self);
         let state_key = self.link.state_key(id);
@@ -121,5 +123,52 @@ impl ShareLimiter {
             });
             this.table.taken(&take, answer, this.link.local.now());
         });
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limiter() -> Arc<ShareLimiter> {
+        // Nothing listens on port 1: every take fails at once.
+        let source = crate::key_store::redis::Source::Node(
+            redis::Client::open("redis://127.0.0.1:1/").expect("url"),
+        );
+        let home = LimiterHome {
+            source,
+            hash_tag: "{tba:test}".to_owned(),
+            problem: Arc::default(),
+        };
+        let local = Arc::new(LocalLimiter::new(1_000));
+        Arc::new(ShareLimiter::new(home, &local, ShareSize::default(), 1_000))
+    }
+
+    #[test]
+    fn without_a_runtime_the_local_limiter_decides_at_once() {
+        let limiter = limiter();
+        let quota = Quota::new(2, 60).expect("valid");
+        for _ in 0..3 {
+            assert!(matches!(
+                limiter.check(9, "key_x", quota),
+                ShareCheck::Local
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn redis_unreachable_the_waiting_request_is_decided_locally() {
+        let limiter = limiter();
+        let quota = Quota::new(2, 60).expect("valid");
+        let ShareCheck::Later(pending) = limiter.check(9, "key_x", quota) else {
+            panic!("the first request waits for a share");
+        };
+        assert!(pending.await.allowed, "the local count's first request");
+        // The failure starts a fallback period: decided locally at once.
+        assert!(matches!(
+            limiter.check(9, "key_x", quota),
+            ShareCheck::Local
+        ));
     }
 }
