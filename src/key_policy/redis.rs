@@ -8,13 +8,11 @@
 
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Script};
-use tokio::sync::Mutex;
+use redis::Script;
 
 use super::Credits;
 use super::credits::Exhausted;
-use crate::key_store::redis::Source;
+use crate::key_store::redis::{KeptConnection, Source};
 
 /// How long a connection attempt or a script may take.
 const TIMEOUT: Duration = Duration::from_millis(500);
@@ -51,20 +49,19 @@ impl Operation {
 
 /// The balances of one key set's credits in Redis.
 pub(crate) struct RedisCredits {
-    source: Source,
     prefix: String,
     script: Script,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: KeptConnection,
 }
 
 impl RedisCredits {
     /// The credits next to the key set whose hash tag is `hash_tag`.
     pub(crate) fn new(source: Source, hash_tag: &str) -> Self {
+        let prefix = format!("{hash_tag}:cr:");
         Self {
-            source,
-            prefix: format!("{hash_tag}:cr:"),
+            connection: KeptConnection::new(source, prefix.clone(), TIMEOUT, TIMEOUT),
+            prefix,
             script: Script::new(include_str!("scripts/credits.lua")),
-            connection: Mutex::new(None),
         }
     }
 
@@ -78,7 +75,7 @@ impl RedisCredits {
         operation: Operation,
         amount: u64,
     ) -> Result<Result<u64, Exhausted>, String> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.connection.get().await?;
         let mut call = self.script.key(format!("{}{id}", self.prefix));
         call.arg(stamp(given))
             .arg(given.remaining())
@@ -94,7 +91,7 @@ impl RedisCredits {
         let (done, value) = match answer {
             Ok(answer) => answer,
             Err(problem) => {
-                *self.connection.lock().await = None;
+                self.connection.forget().await;
                 return Err(problem);
             }
         };
@@ -105,19 +102,6 @@ impl RedisCredits {
                 retry_after: u64::try_from(value).ok().map(Duration::from_secs),
             })
         })
-    }
-
-    async fn connection(&self) -> Result<MultiplexedConnection, String> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let connection = self.source.connect(&config, &self.prefix).await?;
-        *slot = Some(connection.clone());
-        Ok(connection)
     }
 }
 

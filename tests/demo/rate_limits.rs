@@ -23,7 +23,7 @@ use crate::server::proto::GetProfileRequest;
 use crate::server::proto::profiles_client::ProfilesClient;
 use crate::server::{DemoServer, TestKey, http_client, send};
 use crate::support::TempDir;
-use crate::support::redis::{RedisServer, command_calls};
+use crate::support::redis::{RedisServer, script_calls};
 
 fn limited(label: &str, requests: u32, per_seconds: u32) -> TestKey {
     let mut key = TestKey::new(label, "profile:read calls:write");
@@ -259,31 +259,62 @@ async fn rest_and_grpc_share_one_quota_and_grpc_sees_resource_exhausted() {
     );
 }
 
+/// Two demo servers on one Redis (`--rate-limit 1000/60s` and `extra`),
+/// loaded, with a hot key of 100 per 60 s and another key.
+struct TwoReplicas {
+    redis: RedisServer,
+    hot: TestKey,
+    other: TestKey,
+    a: DemoServer,
+    b: DemoServer,
+}
+
+impl TwoReplicas {
+    async fn start(name: &str, extra: &[&str]) -> Option<Self> {
+        let redis = RedisServer::start(name)?;
+        let url = redis.url();
+        let hot = limited("Hot Key", 100, 60);
+        let other = TestKey::new("Other", "profile:read");
+        let admin = RedisKeyWriter::connect(&url, "default")
+            .await
+            .expect("connect");
+        admin.insert(hot.entry.clone()).await.expect("insert");
+        admin.insert(other.entry.clone()).await.expect("insert");
+        let mut args = vec!["--redis", url.as_str(), "--rate-limit", "1000/60s"];
+        args.extend_from_slice(extra);
+        let a = DemoServer::start(&args);
+        let b = DemoServer::start(&args);
+        for server in [&a, &b] {
+            let started = Instant::now();
+            while profile(server, &other.bearer(), false).await.0.status != StatusCode::OK {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "the replica never loaded"
+                );
+            }
+        }
+        Some(Self {
+            redis,
+            hot,
+            other,
+            a,
+            b,
+        })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_on_redis_allow_at_most_the_quota_plus_one_each() {
-    let Some(redis) = RedisServer::start("rate-replicas") else {
+    let Some(pair) = TwoReplicas::start("rate-replicas", &[]).await else {
         return;
     };
-    let url = redis.url();
-    let hot = limited("Hot Key", 100, 60);
-    let other = TestKey::new("Other", "profile:read");
-    let admin = RedisKeyWriter::connect(&url, "default")
-        .await
-        .expect("connect");
-    admin.insert(hot.entry.clone()).await.expect("insert");
-    admin.insert(other.entry.clone()).await.expect("insert");
-    let args = ["--redis", url.as_str(), "--rate-limit", "1000/60s"];
-    let a = DemoServer::start(&args);
-    let b = DemoServer::start(&args);
-    for server in [&a, &b] {
-        let started = Instant::now();
-        while profile(server, &other.bearer(), false).await.0.status != StatusCode::OK {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "the replica never loaded"
-            );
-        }
-    }
+    let TwoReplicas {
+        redis,
+        hot,
+        other,
+        a,
+        b,
+    } = pair;
     let run = hammer(&[&a, &b], 4, &hot.bearer(), Duration::from_secs(3)).await;
     let (passed, burst) = (run.passes.len(), run.burst(Duration::from_millis(500)));
     println!(
@@ -323,43 +354,17 @@ async fn two_replicas_on_redis_allow_at_most_the_quota_plus_one_each() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_replicas_in_the_share_mode_stay_within_the_bound_with_few_round_trips() {
-    let Some(redis) = RedisServer::start("rate-replicas-shares") else {
+    let shares = ["--rate-limit-shares", "10"];
+    let Some(TwoReplicas {
+        redis, hot, a, b, ..
+    }) = TwoReplicas::start("rate-replicas-shares", &shares).await
+    else {
         return;
     };
-    let url = redis.url();
-    let hot = limited("Hot Key", 100, 60);
-    let other = TestKey::new("Other", "profile:read");
-    let admin = RedisKeyWriter::connect(&url, "default")
-        .await
-        .expect("connect");
-    admin.insert(hot.entry.clone()).await.expect("insert");
-    admin.insert(other.entry.clone()).await.expect("insert");
-    let args = [
-        "--redis",
-        url.as_str(),
-        "--rate-limit",
-        "1000/60s",
-        "--rate-limit-shares",
-        "10",
-    ];
-    let a = DemoServer::start(&args);
-    let b = DemoServer::start(&args);
-    for server in [&a, &b] {
-        let started = Instant::now();
-        while profile(server, &other.bearer(), false).await.0.status != StatusCode::OK {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "the replica never loaded"
-            );
-        }
-    }
-    let scripts = |calls: &std::collections::HashMap<String, u64>| {
-        calls.get("evalsha").copied().unwrap_or(0) + calls.get("eval").copied().unwrap_or(0)
-    };
-    let before = scripts(&command_calls(&redis.client()).await);
+    let before = script_calls(&redis.client()).await;
     let took = Duration::from_secs(3);
     let run = hammer(&[&a, &b], 4, &hot.bearer(), took).await;
-    let calls = scripts(&command_calls(&redis.client()).await) - before;
+    let calls = script_calls(&redis.client()).await - before;
     let (passed, burst) = (run.passes.len(), run.burst(Duration::from_millis(500)));
     // Shares of 10 (a tenth of 100); exact: the burst, then one per 0.6 s.
     let (share, replicas) = (10, 2);

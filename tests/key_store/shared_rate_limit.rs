@@ -6,12 +6,12 @@
 use std::time::Duration;
 
 use tower::{Layer, Service, ServiceExt};
-use tower_bearer_auth::BearerAuthLayer;
-use tower_bearer_auth::key_store::redis::RedisKeyWriter;
-use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
+use tower_bearer_auth::key_store::redis::{RedisKeyWriter, SharedKeyStore};
+use tower_bearer_auth::rate_limit::{Quota, RateLimiter, RateLimiterBuilder, ShareSize};
+use tower_bearer_auth::{BearerAuth, BearerAuthLayer};
 
 use crate::shared_store::{NAMESPACE, new_key, replica};
-use crate::support::redis::{RedisServer, command_calls};
+use crate::support::redis::{RedisServer, script_calls};
 use crate::support::{Echo, collect, get_with_auth, header};
 
 /// Sends a request with `bearer` through `service` once it is ready.
@@ -31,6 +31,19 @@ where
         .await
         .expect("infallible");
     collect(response).await
+}
+
+/// An echo service behind a layer over `store` with the limiter `builder`
+/// makes.
+pub(crate) fn limited(
+    store: &SharedKeyStore,
+    builder: RateLimiterBuilder,
+) -> BearerAuth<Echo, SharedKeyStore> {
+    BearerAuthLayer::builder(store.clone())
+        .rate_limiter(builder.build())
+        .build()
+        .expect("valid")
+        .layer(Echo::default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,7 +70,7 @@ async fn the_layer_waits_for_redis_then_passes_or_answers_429() {
     let echo = Echo::default();
     let mut service = auth.layer(echo.clone());
     let bearer = format!("Bearer {token}");
-    let before = command_calls(&redis.client()).await;
+    let before = script_calls(&redis.client()).await;
 
     for left in (0..3).rev() {
         let (parts, _) = send(&mut service, &bearer).await;
@@ -84,11 +97,8 @@ async fn the_layer_waits_for_redis_then_passes_or_answers_429() {
 
     // Redis decided: the script ran for every request (the first call also
     // meets NOSCRIPT and runs again after loading it), and the state is there.
-    let after = command_calls(&redis.client()).await;
-    let scripts = |calls: &std::collections::HashMap<String, u64>| {
-        calls.get("evalsha").copied().unwrap_or(0) + calls.get("eval").copied().unwrap_or(0)
-    };
-    assert!(scripts(&after) - scripts(&before) >= 4, "{after:?}");
+    let after = script_calls(&redis.client()).await;
+    assert!(after - before >= 4, "{before} -> {after} scripts");
     let mut con = redis.client().get_connection().expect("connect");
     let state: Option<String> = redis::cmd("GET")
         .arg(format!("{{tba:{NAMESPACE}}}:rl:{id}"))
@@ -140,12 +150,7 @@ async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_repor
     let mut stores = Vec::new();
     for _ in 0..2 {
         let store = replica(&url("replica"), Duration::from_secs(5), true).await;
-        let limiter = RateLimiter::builder().redis(&store).build();
-        let auth = BearerAuthLayer::builder(store.clone())
-            .rate_limiter(limiter)
-            .build()
-            .expect("valid");
-        services.push(auth.layer(Echo::default()));
+        services.push(limited(&store, RateLimiter::builder().redis(&store)));
         stores.push(store);
     }
     let mut statuses = Vec::new();
@@ -165,14 +170,8 @@ async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_repor
     // The share mode needs nothing more: a replica in it reads the same
     // state (the quota of 2 is spent) and is refused nothing.
     let store = replica(&url("replica"), Duration::from_secs(5), true).await;
-    let limiter = RateLimiter::builder()
-        .redis_shares(&store, ShareSize::default())
-        .build();
-    let mut service = BearerAuthLayer::builder(store.clone())
-        .rate_limiter(limiter)
-        .build()
-        .expect("valid")
-        .layer(Echo::default());
+    let limiter = RateLimiter::builder().redis_shares(&store, ShareSize::default());
+    let mut service = limited(&store, limiter);
     let (parts, _) = send(&mut service, &bearer).await;
     assert_eq!(parts.status, http::StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(store.status().shared_rate_limit_problem, None);
@@ -187,12 +186,7 @@ async fn the_documented_replica_user_shares_limits_and_a_refused_script_is_repor
 
     // The old user: refused, counted per replica, reported.
     let store = replica(&url("old"), Duration::from_secs(5), true).await;
-    let limiter = RateLimiter::builder().redis(&store).build();
-    let mut service = BearerAuthLayer::builder(store.clone())
-        .rate_limiter(limiter)
-        .build()
-        .expect("valid")
-        .layer(Echo::default());
+    let mut service = limited(&store, RateLimiter::builder().redis(&store));
     let (parts, _) = send(&mut service, &bearer).await;
     assert_eq!(parts.status, http::StatusCode::OK, "a fresh local count");
     let problem = store

@@ -9,14 +9,13 @@
 
 use std::time::{Duration, Instant};
 
-use tower::Layer;
+use tower_bearer_auth::BearerAuth;
 use tower_bearer_auth::key_store::redis::{RedisKeyWriter, SharedKeyStore};
 use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
-use tower_bearer_auth::{BearerAuth, BearerAuthLayer};
 
-use crate::shared_rate_limit::send;
+use crate::shared_rate_limit::{limited, send};
 use crate::shared_store::{NAMESPACE, new_key, replica};
-use crate::support::redis::{RedisServer, command_calls};
+use crate::support::redis::{RedisServer, script_calls};
 use crate::support::{Echo, header};
 
 /// 30 per 60 s: one request every 2 s comes back, so a flood of a few
@@ -32,12 +31,10 @@ async fn replicas(url: &str, count: usize) -> Vec<Service> {
     let mut services = Vec::new();
     for _ in 0..count {
         let store = replica(url, Duration::from_secs(5), true).await;
-        let limiter = RateLimiter::builder().redis_shares(&store, SHARE).build();
-        let auth = BearerAuthLayer::builder(store)
-            .rate_limiter(limiter)
-            .build()
-            .expect("valid");
-        services.push(auth.layer(Echo::default()));
+        services.push(limited(
+            &store,
+            RateLimiter::builder().redis_shares(&store, SHARE),
+        ));
     }
     services
 }
@@ -171,17 +168,14 @@ async fn most_requests_never_reach_redis_and_a_failing_redis_fails_none() {
         .expect("insert");
     let mut service = replicas(&redis.url(), 1).await.remove(0);
     let bearer = format!("Bearer {token}");
-    let scripts = |calls: &std::collections::HashMap<String, u64>| {
-        calls.get("evalsha").copied().unwrap_or(0) + calls.get("eval").copied().unwrap_or(0)
-    };
-    let before = scripts(&command_calls(&redis.client()).await);
+    let before = script_calls(&redis.client()).await;
     let mut remaining = Vec::new();
     for _ in 0..300 {
         let (parts, _) = send(&mut service, &bearer).await;
         assert_eq!(parts.status, 200);
         remaining.push(header(&parts, "ratelimit").to_owned());
     }
-    let calls = scripts(&command_calls(&redis.client()).await) - before;
+    let calls = script_calls(&redis.client()).await - before;
     // Shares of 100, refilled at 50 held: about one take per 50 requests
     // (a first take may meet NOSCRIPT and run twice).
     println!(

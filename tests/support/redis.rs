@@ -376,6 +376,13 @@ pub async fn command_calls(client: &redis::Client) -> std::collections::HashMap<
         .collect()
 }
 
+/// How many scripts Redis has run (`EVALSHA` and `EVAL`; a first call of
+/// a script meets `NOSCRIPT` and runs again with `EVAL`).
+pub async fn script_calls(client: &redis::Client) -> u64 {
+    let calls = command_calls(client).await;
+    calls.get("evalsha").copied().unwrap_or(0) + calls.get("eval").copied().unwrap_or(0)
+}
+
 /// Copies the files of directory `from` into a new directory `to`.
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("create the copy");

@@ -32,6 +32,7 @@
 //! unreadable: every replica leaves that key out.
 
 mod builder;
+mod connection;
 mod feed;
 #[cfg(feature = "admin")]
 mod history;
@@ -45,6 +46,7 @@ mod tls;
 mod writer;
 
 pub use self::builder::SharedKeyStoreBuilder;
+pub(crate) use self::connection::KeptConnection;
 pub(crate) use self::source::Source;
 #[cfg(feature = "redis-tls")]
 pub use self::tls::RedisTls;

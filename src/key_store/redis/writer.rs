@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use redis::Script;
 use redis::aio::MultiplexedConnection;
-use tokio::sync::Mutex;
 
+use super::KeptConnection;
 use super::layout::{LOG_LENGTH, Layout};
 use super::source::Source;
 #[cfg(feature = "admin")]
@@ -54,11 +54,10 @@ const CAS_ATTEMPTS: usize = 64;
 /// # }
 /// ```
 pub struct RedisKeyWriter {
-    source: Source,
     /// The credit balances every replica counts in (`shared_credits`).
     #[cfg(feature = "admin")]
     credits: Box<RedisCredits>,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: KeptConnection,
     pub(super) layout: Layout,
     put: Script,
     put_many: Script,
@@ -119,8 +118,12 @@ impl RedisKeyWriter {
                 source.clone(),
                 &format!("{{tba:{namespace}}}"),
             )),
-            source,
-            connection: Mutex::new(None),
+            connection: KeptConnection::new(
+                source,
+                Layout::new(namespace).keys,
+                std::time::Duration::from_secs(2),
+                RESPONSE_TIMEOUT,
+            ),
             layout: Layout::new(namespace),
             put: Script::new(PUT_SCRIPT),
             put_many: Script::new(include_str!("scripts/put_many.lua")),
@@ -130,27 +133,17 @@ impl RedisKeyWriter {
 
     /// A connection, reconnecting if the last one failed.
     pub(super) async fn connection(&self) -> Result<MultiplexedConnection, AdminError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(2)))
-            .set_response_timeout(Some(RESPONSE_TIMEOUT));
-        let connection = self
-            .source
-            .connect(&config, &self.layout.keys)
+        self.connection
+            .get()
             .await
-            .map_err(|problem| AdminError::Unavailable { problem })?;
-        *slot = Some(connection.clone());
-        Ok(connection)
+            .map_err(|problem| AdminError::Unavailable { problem })
     }
 
     /// Forgets a connection that failed (any error but a server's answer),
     /// so that the next call reconnects.
     pub(super) async fn failed(&self, error: &redis::RedisError) -> AdminError {
         if must_reconnect(error) {
-            *self.connection.lock().await = None;
+            self.connection.forget().await;
         }
         unavailable(error)
     }
@@ -165,7 +158,7 @@ impl RedisKeyWriter {
         match command.query_async(&mut con).await {
             Ok(value) => Ok(value),
             Err(error) if must_reconnect(&error) => {
-                *self.connection.lock().await = None;
+                self.connection.forget().await;
                 let mut con = self.connection().await?;
                 command
                     .query_async(&mut con)

@@ -7,12 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, FromRedisValue, ScriptInvocation};
-use tokio::sync::Mutex;
+use redis::{FromRedisValue, ScriptInvocation};
 
 use super::super::local::LocalLimiter;
-use crate::key_store::redis::{LimiterHome, Source};
+use crate::key_store::redis::{KeptConnection, LimiterHome};
 
 /// How long a connection attempt or a script may take before the request
 /// is decided locally.
@@ -27,13 +25,12 @@ const WARN_EVERY: Duration = Duration::from_secs(60);
 
 /// Redis as a limiter reaches it.
 pub(super) struct RedisLink {
-    source: Source,
     /// `{tba:<ns>}:rl:`, before a key id.
     prefix: String,
     /// The store's slot for a refusal that makes this limiter count per
     /// replica (shown in its status).
     problem: Arc<std::sync::Mutex<Option<String>>>,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    connection: KeptConnection,
     /// The local table: its clock (ns), and the decisions while Redis fails.
     pub(super) local: Arc<LocalLimiter>,
     /// Until when (local ns) requests are decided locally; 0: ask Redis.
@@ -60,11 +57,11 @@ impl Problem {
 
 impl RedisLink {
     pub(super) fn new(home: LimiterHome, local: &Arc<LocalLimiter>) -> Self {
+        let prefix = format!("{}:rl:", home.hash_tag);
         Self {
-            source: home.source,
-            prefix: format!("{}:rl:", home.hash_tag),
+            connection: KeptConnection::new(home.source, prefix.clone(), TIMEOUT, TIMEOUT),
+            prefix,
             problem: home.problem,
-            connection: Mutex::new(None),
             local: Arc::clone(local),
             fallback_until: AtomicU64::new(0),
             warned_at: AtomicU64::new(0),
@@ -88,7 +85,7 @@ impl RedisLink {
         &self,
         call: &ScriptInvocation<'_>,
     ) -> Result<T, Problem> {
-        let outcome = match self.connection().await {
+        let outcome = match self.connection.get().await.map_err(Problem::failed) {
             Ok(mut connection) => tokio::time::timeout(TIMEOUT, call.invoke_async(&mut connection))
                 .await
                 .map_err(|_| Problem::failed("the rate-limit script timed out".to_owned()))
@@ -112,23 +109,6 @@ impl RedisLink {
         outcome
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, Problem> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Ok(connection.clone());
-        }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let connection = self
-            .source
-            .connect(&config, &self.prefix)
-            .await
-            .map_err(Problem::failed)?;
-        *slot = Some(connection.clone());
-        Ok(connection)
-    }
-
     /// Decides locally for a while, forgets the connection, and warns (at
     /// most once a minute).
     async fn fail(&self, problem: &Problem) {
@@ -136,7 +116,7 @@ impl RedisLink {
         let fallback = u64::try_from(FALLBACK.as_nanos()).unwrap_or(u64::MAX);
         self.fallback_until
             .store(now.saturating_add(fallback).max(1), Ordering::Relaxed);
-        *self.connection.lock().await = None;
+        self.connection.forget().await;
         let last = self.warned_at.load(Ordering::Relaxed);
         let every = u64::try_from(WARN_EVERY.as_nanos()).unwrap_or(u64::MAX);
         if (last == 0 || now.saturating_sub(last) >= every)
