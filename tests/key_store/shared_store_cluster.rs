@@ -3,7 +3,8 @@
 //! down); every key of a namespace is in one slot; a live reshard of that
 //! slot to another node is survived without a restart (the replica and the
 //! writer follow `MOVED` to the new owner), and a key revoked after it is
-//! refused.
+//! refused. The shared rate limit keeps its state in that slot too, and
+//! its exact and share modes spend one quota.
 
 use std::time::{Duration, Instant};
 
@@ -193,4 +194,45 @@ async fn a_slot_migrating_halfway_is_followed_through_ask() {
         store.status()
     );
     until_fresh_refusing(&store, &kept_token, &token, Duration::from_secs(5)).await;
+}
+
+/// A shared rate limit in a cluster, seeded with a node that does not own
+/// the key set's slot: the state sits in that slot (beside the key set),
+/// and the exact mode and the share mode spend one quota.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_rate_limit_modes_spend_one_quota_in_a_cluster() {
+    use tower_bearer_auth::rate_limit::{Quota, RateLimiter, ShareSize};
+
+    use crate::shared_rate_limit::{limited, send};
+
+    let Some(cluster) = RedisCluster::start("rate-limit") else {
+        return;
+    };
+    let tag = format!("{{tba:{NAMESPACE}}}");
+    let slot = cluster.slot(&tag);
+    let url = cluster.url(&[(cluster.owner(slot) + 1) % 3]);
+    let writer = RedisKeyWriter::new(&url, NAMESPACE).expect("valid URL");
+    let (entry, token) = new_key("Limited in a cluster");
+    let id = entry.id().to_owned();
+    let quota = Quota::new(3, 60).expect("valid quota");
+    writer
+        .insert(entry.with_rate_limit(Some(quota)))
+        .await
+        .expect("insert");
+    let store = replica(&url, Duration::from_secs(5), true).await;
+    let mut services = [
+        limited(&store, RateLimiter::builder().redis(&store)),
+        limited(
+            &store,
+            RateLimiter::builder().redis_shares(&store, ShareSize::requests(1)),
+        ),
+    ];
+    let bearer = format!("Bearer {token}");
+    let mut statuses = Vec::new();
+    for mode in [0, 0, 1, 1] {
+        statuses.push(send(&mut services[mode], &bearer).await.0.status.as_u16());
+    }
+    assert_eq!(statuses, [200, 200, 200, 429], "one quota of 3");
+    assert_eq!(store.status().shared_rate_limit_problem, None);
+    assert_eq!(cluster.slot(&format!("{tag}:rl:{id}")), slot);
 }
