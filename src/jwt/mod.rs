@@ -42,6 +42,8 @@ mod header;
 mod jwks;
 mod key_or_jwt;
 mod keys;
+#[cfg(feature = "jwt-aws-lc")]
+mod parsed_keys;
 mod report;
 mod validator;
 
@@ -53,7 +55,8 @@ pub use self::validator::{JwtConfigError, JwtFuture, JwtValidator, JwtValidatorB
 pub use jsonwebtoken::Algorithm;
 
 /// Selects the JOSE backend for the process: aws-lc with the `jwt-aws-lc`
-/// feature (RS256 and ECDSA several times faster), else RustCrypto. With
+/// feature (RS256 and ECDSA several times faster; RSA and ECDSA public keys
+/// parsed once, not for every token), else RustCrypto. With
 /// both compiled in, `jsonwebtoken` cannot pick one itself and panics on
 /// its first signature or JWK operation; [`JwtValidatorBuilder::build`]
 /// calls this, so an application needs it only where it uses
@@ -66,7 +69,7 @@ pub use jsonwebtoken::Algorithm;
 /// ```
 pub fn install_crypto_provider() {
     #[cfg(feature = "jwt-aws-lc")]
-    let _ = jsonwebtoken::crypto::aws_lc::DEFAULT_PROVIDER.install_default();
+    let _ = parsed_keys::provider().install_default();
     #[cfg(not(feature = "jwt-aws-lc"))]
     let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
 }
