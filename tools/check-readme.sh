@@ -33,8 +33,13 @@ pids=()
 cleanup() {
   [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
   for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
-  pkill -f "$scratch" 2>/dev/null || true
-  rm -rf "$scratch"
+  # SIGINT: Postgres's fast shutdown. It still writes its last WAL while it
+  # stops, so wait for everything started here to be gone (at most 10 s)
+  # before removing the directory it writes in.
+  pkill -INT -f "$scratch" 2>/dev/null || true
+  for _ in $(seq 1 100); do pgrep -f "$scratch" >/dev/null || break; sleep 0.1; done
+  pkill -KILL -f "$scratch" 2>/dev/null || true
+  rm -rf "$scratch" 2>/dev/null || { sleep 1; rm -rf "$scratch"; }
 }
 trap cleanup EXIT
 

@@ -228,8 +228,7 @@ impl RateLimiter {
                 return self.later(pending, own.is_some(), quota);
             }
             Some(Redis::Shares(shares)) => {
-                let hash = principal.rate_limit_hash();
-                match shares.check(hash, principal.rate_limit_key(), quota) {
+                match shares.check(principal.rate_limit_hash(), principal.rate_limit_key(), quota) {
                     super::redis::ShareCheck::Now(decision) => {
                         return Check::Ready(self.verdict(decision, own.is_some(), quota));
                     }
