@@ -228,7 +228,11 @@ impl RateLimiter {
                 return self.later(pending, own.is_some(), quota);
             }
             Some(Redis::Shares(shares)) => {
-                match shares.check(principal.rate_limit_hash(), principal.rate_limit_key(), quota) {
+                match shares.check(
+                    principal.rate_limit_hash(),
+                    principal.rate_limit_key(),
+                    quota,
+                ) {
                     super::redis::ShareCheck::Now(decision) => {
                         return Check::Ready(self.verdict(decision, own.is_some(), quota));
                     }

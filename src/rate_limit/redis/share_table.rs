@@ -420,6 +420,113 @@ mod tests {
         assert_eq!(take.expect("a take").quota, quota(5, 1));
     }
 
+    /// Redis as a model: the GCRA state `take.lua` keeps, in ns.
+    struct ModelRedis {
+        tat: u64,
+        emission: u64,
+        window: u64,
+        granted: u64,
+    }
+
+    impl ModelRedis {
+        fn take(&mut self, wanted: u32, now: u64) -> Taken {
+            let tat = self.tat.max(now);
+            let room = (self.window.saturating_sub(tat - now)) / self.emission;
+            if room == 0 {
+                return Taken {
+                    taken: 0,
+                    left: 0,
+                    wait: tat + self.emission - now - self.window,
+                };
+            }
+            let taken = room.min(u64::from(wanted));
+            self.tat = tat + taken * self.emission;
+            self.granted += taken;
+            Taken {
+                taken: u32::try_from(taken).expect("small"),
+                left: u32::try_from(room - taken).expect("small"),
+                wait: 0,
+            }
+        }
+    }
+
+    /// Random interleavings of N replicas' requests and late answers to
+    /// their takes, against a model of Redis: no replica ever holds more
+    /// than a share, nothing is admitted that Redis did not give, and in
+    /// every period the replicas admit at most what the exact limit admits
+    /// in it plus N shares.
+    #[test]
+    fn the_bound_holds_in_random_interleavings() {
+        let q = quota(20, 2); // T = 100 ms, window 2 s
+        let (emission, window) = (q.emission_nanos(), q.window_nanos());
+        let size = 4;
+        for seed in 1..=200_u64 {
+            let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+            let mut next = |below: u64| {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng % below
+            };
+            let replicas = 2 + usize::try_from(next(2)).expect("small");
+            let tables: Vec<_> = (0..replicas).map(|_| ShareTable::new(1_000)).collect();
+            let mut redis = ModelRedis {
+                tat: 0,
+                emission,
+                window,
+                granted: 0,
+            };
+            let mut pending: Vec<(usize, Take, u64)> = Vec::new();
+            let mut admitted = Vec::new();
+            let mut now = 1_000_000_000;
+            for _ in 0..600 {
+                // Bursts and lulls: mostly a few ms apart, sometimes a second.
+                now += if next(20) == 0 {
+                    next(window)
+                } else {
+                    next(emission / 10)
+                };
+                let replica = usize::try_from(next(replicas as u64)).expect("small");
+                // Answer the takes whose time has come (Redis answers at
+                // the time it is asked; the replica learns it later).
+                let (due, later): (Vec<_>, Vec<_>) =
+                    pending.drain(..).partition(|(_, _, at)| *at <= now);
+                pending = later;
+                for (r, take, asked) in due {
+                    let answer = redis.take(take.wanted, asked);
+                    tables[r].taken(&take, Some(answer), now);
+                }
+                let (step, take) = tables[replica].decide(3, q, size, now, true);
+                if let Some(take) = take {
+                    pending.push((replica, take, now + next(emission / 2)));
+                }
+                if let Step::Decided(decision) = step {
+                    if decision.allowed {
+                        admitted.push(now);
+                    }
+                }
+                for table in &tables {
+                    assert!(table.held(3) <= size, "seed {seed}: more than a share");
+                }
+            }
+            assert!(admitted.len() as u64 <= redis.granted, "seed {seed}");
+            let bound = |d: u64| {
+                u64::from(q.requests()) + d / emission + 1 + (replicas as u64) * u64::from(size)
+            };
+            for (i, &start) in admitted.iter().enumerate() {
+                for (j, &end) in admitted.iter().enumerate().skip(i) {
+                    let count = (j - i + 1) as u64;
+                    assert!(
+                        count <= bound(end - start),
+                        "seed {seed}: {count} admitted in {} ns (bound {})",
+                        end - start,
+                        bound(end - start)
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn idle_shares_are_forgotten_when_the_table_grows() {
         let table = ShareTable::new(1 << 20);
