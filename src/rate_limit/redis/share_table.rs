@@ -500,10 +500,8 @@ mod tests {
                 if let Some(take) = take {
                     pending.push((replica, take, now + next(emission / 2)));
                 }
-                if let Step::Decided(decision) = step {
-                    if decision.allowed {
-                        admitted.push(now);
-                    }
+                if matches!(step, Step::Decided(decision) if decision.allowed) {
+                    admitted.push(now);
                 }
                 for table in &tables {
                     assert!(table.held(3) <= size, "seed {seed}: more than a share");
