@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +13,9 @@ use crate::key_store::admin::AdminError;
 
 /// Events an in-memory log keeps.
 const IN_MEMORY: usize = 10_000;
+
+/// The file is read in chunks of this many bytes.
+const CHUNK: u64 = 64 * 1024;
 
 /// Where the embedded key set keeps its audit events.
 #[derive(Clone)]
@@ -98,18 +101,17 @@ impl EmbeddedAudit {
                 let file = Arc::clone(file);
                 blocking(move || {
                     let path = lock(&file).0.clone();
-                    // The newest `limit + 1` wanted events: one pass over
-                    // the file, keeping a window.
-                    let mut window = VecDeque::with_capacity(limit + 1);
-                    read_events(&path, |event| {
+                    // The newest `limit + 1` wanted events, read from the
+                    // end of the file: a page costs what it shows (and the
+                    // events after its cursor), not the whole log.
+                    let mut page = Vec::with_capacity(limit + 1);
+                    read_events_newest_first(&path, |event| {
                         if wanted(&event) {
-                            if window.len() > limit {
-                                window.pop_front();
-                            }
-                            window.push_back(event);
+                            page.push(event);
                         }
+                        page.len() <= limit
                     })?;
-                    Ok(AuditPage::of(window.into_iter().rev().collect(), limit))
+                    Ok(AuditPage::of(page, limit))
                 })
                 .await
             }
@@ -148,7 +150,7 @@ fn count_lines(path: &PathBuf) -> Result<(u64, bool), AdminError> {
         other => other.map_err(failed)?,
     };
     // In chunks: a long log is not read into memory at once.
-    let mut chunk = vec![0_u8; 64 * 1024];
+    let mut chunk = vec![0_u8; usize::try_from(CHUNK).unwrap_or(65_536)];
     let (mut newlines, mut last) = (0_u64, None);
     loop {
         let read = file.read(&mut chunk).map_err(failed)?;
@@ -190,22 +192,50 @@ fn append(path: &PathBuf, event: &AuditEvent, torn: bool) -> Result<(), AdminErr
     Ok(())
 }
 
-/// Visits every event of the file, oldest first (lines that are not
+/// Visits the events of the file newest first, until `visit` answers
+/// `false`, reading it from the end in 64 KiB chunks (lines that are not
 /// events, a torn line after a crash, are skipped).
-fn read_events(path: &PathBuf, mut visit: impl FnMut(AuditEvent)) -> Result<(), AdminError> {
-    let file = match File::open(path) {
+fn read_events_newest_first(
+    path: &PathBuf,
+    mut visit: impl FnMut(AuditEvent) -> bool,
+) -> Result<(), AdminError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let failed = |e: std::io::Error| unavailable(&format!("{}: {e}", path.display()));
+    let mut file = match File::open(path) {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(error) => return Err(unavailable(&format!("{}: {error}", path.display()))),
-        Ok(file) => file,
+        other => other.map_err(failed)?,
     };
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| unavailable(&format!("{}: {e}", path.display())))?;
-        if let Some(event) = serde_json::from_str(&line)
-            .ok()
-            .as_ref()
-            .and_then(from_json)
-        {
-            visit(event);
+    let mut end = file.metadata().map_err(failed)?.len();
+    // The start of a line whose beginning is in the chunk before.
+    let mut carried = Vec::new();
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let mut chunk = vec![0_u8; usize::try_from(end - start).unwrap_or(0)];
+        file.seek(SeekFrom::Start(start)).map_err(failed)?;
+        file.read_exact(&mut chunk).map_err(failed)?;
+        chunk.append(&mut carried);
+        end = start;
+        // Unless this is the file's start, the first line may go on in
+        // the chunk before: carry it.
+        let lines = if start == 0 {
+            &chunk[..]
+        } else if let Some(first) = chunk.iter().position(|&b| b == b'\n') {
+            carried = chunk[..first].to_vec();
+            &chunk[first + 1..]
+        } else {
+            carried = chunk;
+            continue;
+        };
+        for line in lines.rsplit(|&b| b == b'\n') {
+            let event = serde_json::from_slice(line)
+                .ok()
+                .as_ref()
+                .and_then(from_json);
+            if let Some(event) = event
+                && !visit(event)
+            {
+                return Ok(());
+            }
         }
     }
     Ok(())
@@ -236,6 +266,57 @@ mod tests {
         assert_eq!(page.events[0].id, "2");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.lines().count(), 2);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn pages_are_read_from_the_end_across_chunks() {
+        let dir = std::env::temp_dir().join(format!("tba-audit-pages-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("keys.audit.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let log = EmbeddedAudit::file(path.clone());
+        // About 1,500 events of ~150 bytes: several 64 KiB chunks, lines
+        // cut at their boundaries.
+        let count = 1_500_u64;
+        for n in 1..=count {
+            let target = if n % 3 == 0 { "key_three" } else { "key_other" };
+            log.record(AuditEvent::new(
+                "update",
+                target,
+                "key_admin",
+                ["label", "scopes"],
+            ))
+            .await
+            .expect("append");
+        }
+        assert!(std::fs::metadata(&path).expect("file").len() > 3 * CHUNK);
+        for (target, expected) in [
+            (None, (1..=count).rev().collect::<Vec<_>>()),
+            (
+                Some("key_three"),
+                (1..=count).rev().filter(|n| n % 3 == 0).collect(),
+            ),
+        ] {
+            let mut seen = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = log
+                    .list(AuditQuery {
+                        limit: 97,
+                        cursor: cursor.clone(),
+                        target: target.map(str::to_owned),
+                    })
+                    .await
+                    .expect("list");
+                seen.extend(page.events.iter().map(|e| e.id.parse::<u64>().expect("id")));
+                match page.next_cursor {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            assert_eq!(seen, expected, "{target:?}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
